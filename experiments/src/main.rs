@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use experiments::stack::{self, ControlClient, LocalStack, ProcessControl, StackConfig};
 
 #[derive(Parser)]
-#[command(version, about = "Usactar: study a distributed system under load and chaos")]
+#[command(
+    version,
+    about = "Usactar: study a distributed system under load and chaos"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,8 +86,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -97,13 +99,20 @@ async fn run() -> Result<()> {
 async fn up(args: UpArgs) -> Result<()> {
     let mut config = StackConfig::new(&args.state_dir);
     config.ports.apply_env(|k| std::env::var(k).ok())?;
-    config.ports.apply_overrides(args.ports.iter().map(String::as_str))?;
+    config
+        .ports
+        .apply_overrides(args.ports.iter().map(String::as_str))?;
     config.only = args.only;
     config.ready_timeout = args.ready_timeout;
 
-    eprintln!("starting the local stack in {} ...", args.state_dir.display());
+    eprintln!(
+        "starting the local stack in {} ...",
+        args.state_dir.display()
+    );
     let started = std::time::Instant::now();
-    let stack = LocalStack::up(config).await.context("the local stack did not start")?;
+    let stack = LocalStack::up(config)
+        .await
+        .context("the local stack did not start")?;
     println!("{}", stack.table());
     println!(
         "\nready in {:.1}s. control: http://{} (try `experiments ctl ps`). Ctrl-C stops everything.",
@@ -119,7 +128,10 @@ async fn up(args: UpArgs) -> Result<()> {
     }
     let stopping = std::time::Instant::now();
     stack.shutdown().await;
-    eprintln!("stopped in {:.1}s; nothing is left running.", stopping.elapsed().as_secs_f64());
+    eprintln!(
+        "stopped in {:.1}s; nothing is left running.",
+        stopping.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -129,7 +141,10 @@ async fn ctl(args: CtlArgs) -> Result<()> {
         None => {
             let path = args.state_dir.join("stack.json");
             let text = std::fs::read_to_string(&path).with_context(|| {
-                format!("no running stack found ({} is missing); start one with `experiments up`", path.display())
+                format!(
+                    "no running stack found ({} is missing); start one with `experiments up`",
+                    path.display()
+                )
             })?;
             let file: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not valid JSON", path.display()))?;
@@ -148,7 +163,10 @@ async fn ctl(args: CtlArgs) -> Result<()> {
         }
         CtlAction::Hold { name, duration } => {
             client.hold(&name, duration).await?;
-            println!("{name} is stopped; it starts again in {}", humantime::format_duration(duration));
+            println!(
+                "{name} is stopped; it starts again in {}",
+                humantime::format_duration(duration)
+            );
         }
         CtlAction::Restart { name } => {
             client.restart(&name).await?;

@@ -31,8 +31,11 @@ pub trait ProcessControl {
     fn status(&self, name: &str) -> impl Future<Output = Result<ProcessStatus, Error>> + Send;
     /// Returns the pid that was killed.
     fn kill(&self, name: &str) -> impl Future<Output = Result<u32, Error>> + Send;
-    fn hold(&self, name: &str, duration: Duration)
-        -> impl Future<Output = Result<(), Error>> + Send;
+    fn hold(
+        &self,
+        name: &str,
+        duration: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     fn restart(&self, name: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
@@ -220,12 +223,17 @@ impl ProcessControl for ControlClient {
     }
     async fn kill(&self, name: &str) -> Result<u32, Error> {
         let killed: Killed = self
-            .call(self.http.post(format!("{}/processes/{name}/kill", self.base)))
+            .call(
+                self.http
+                    .post(format!("{}/processes/{name}/kill", self.base)),
+            )
             .await?;
         Ok(killed.pid)
     }
     async fn hold(&self, name: &str, duration: Duration) -> Result<(), Error> {
-        let text = humantime::format_duration(duration).to_string().replace(' ', "");
+        let text = humantime::format_duration(duration)
+            .to_string()
+            .replace(' ', "");
         self.call::<serde_json::Value>(
             self.http
                 .post(format!("{}/processes/{name}/hold", self.base))

@@ -139,19 +139,19 @@ impl StackConfig {
     fn servers(&self) -> Result<Vec<&'static str>> {
         match &self.only {
             None => Ok(SERVERS.to_vec()),
-            Some(names) => names
-                .iter()
-                .map(|n| {
-                    SERVERS
-                        .iter()
-                        .copied()
-                        .find(|s| s == n)
-                        .ok_or_else(|| Error::UnknownProcess {
-                            name: n.clone(),
-                            known: SERVERS.join(", "),
+            Some(names) => {
+                names
+                    .iter()
+                    .map(|n| {
+                        SERVERS.iter().copied().find(|s| s == n).ok_or_else(|| {
+                            Error::UnknownProcess {
+                                name: n.clone(),
+                                known: SERVERS.join(", "),
+                            }
                         })
-                })
-                .collect(),
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -381,7 +381,10 @@ fn specs(config: &StackConfig, state: &Path, servers: &[&str]) -> Result<Vec<Pro
                 ])
                 .address(format!("http://{}", p.addr("toxiproxy")))
                 .ports(&["toxiproxy"])
-                .probe(Probe::Http(format!("http://{}/version", p.addr("toxiproxy")))),
+                .probe(Probe::Http(format!(
+                    "http://{}/version",
+                    p.addr("toxiproxy")
+                ))),
             "nginx" => nginx(config, state)?,
             "prometheus" => prometheus(config, state, servers)?,
             "redis-exporter" => exporter(
@@ -472,7 +475,12 @@ fn kafka(config: &StackConfig, state: &Path) -> Result<ProcessSpec> {
     Ok(ProcessSpec::new("kafka", &config.install.java)
         .args(kafka_jvm_args(config, &dir))
         .args([
-            format!("-javaagent:{}={}:{}", s(&agent), p.addr("kafka-jmx"), s(&dir.join("jmx-exporter.yaml"))),
+            format!(
+                "-javaagent:{}={}:{}",
+                s(&agent),
+                p.addr("kafka-jmx"),
+                s(&dir.join("jmx-exporter.yaml"))
+            ),
             "kafka.Kafka".to_string(),
             s(&dir.join("server.properties")),
         ])
@@ -490,7 +498,10 @@ fn kafka_jvm_args(config: &StackConfig, dir: &Path) -> Vec<String> {
         "-XX:+UseG1GC".to_string(),
         "-XX:MaxGCPauseMillis=20".to_string(),
         "-Djava.awt.headless=true".to_string(),
-        format!("-Dlog4j2.configurationFile={}", s(&dir.join("log4j2.properties"))),
+        format!(
+            "-Dlog4j2.configurationFile={}",
+            s(&dir.join("log4j2.properties"))
+        ),
         "-cp".to_string(),
         format!("{}/*", s(&config.install.kafka_libs)),
     ]
@@ -627,7 +638,9 @@ fn nginx(config: &StackConfig, state: &Path) -> Result<ProcessSpec> {
     let conf = format!(
         "# Written by `experiments up`: the local ingress, standing where the NGINX Ingress
 # Controller stands on a cluster.
-{user}worker_processes 1;
+{user}# One process, no master: a worker cannot outlive the runner, and one core is plenty here.
+master_process off;
+worker_processes 1;
 pid {dir}/nginx.pid;
 error_log stderr warn;
 events {{ worker_connections 4096; }}
@@ -746,6 +759,9 @@ scrape_configs:
         ])
         .address(format!("http://{}", p.addr("prometheus")))
         .ports(&["prometheus"])
-        .probe(Probe::Http(format!("http://{}/-/ready", p.addr("prometheus"))))
+        .probe(Probe::Http(format!(
+            "http://{}/-/ready",
+            p.addr("prometheus")
+        )))
         .stop_timeout(Duration::from_secs(10)))
 }

@@ -66,10 +66,16 @@ impl Ports {
             .find(|k| *k == name)
             .ok_or_else(|| Error::UnknownPort {
                 name: name.to_string(),
-                known: DEFAULT_PORTS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+                known: DEFAULT_PORTS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
         if port == 0 {
-            return Err(Error::InvalidPort(format!("{name}=0: a port must be 1-65535")));
+            return Err(Error::InvalidPort(format!(
+                "{name}=0: a port must be 1-65535"
+            )));
         }
         self.0.insert(key, port);
         Ok(())
@@ -176,7 +182,10 @@ mod tests {
         assert!(err.contains("kafak") && err.contains("kafka"), "{err}");
         let err = ports.apply_overrides(["redis"]).unwrap_err().to_string();
         assert!(err.contains("NAME=PORT"), "{err}");
-        let err = ports.apply_overrides(["redis=70000"]).unwrap_err().to_string();
+        let err = ports
+            .apply_overrides(["redis=70000"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a port"), "{err}");
         assert_eq!(ports, Ports::default(), "a bad override changes nothing");
     }
@@ -188,7 +197,10 @@ mod tests {
         ports
             .set("redis", taken.local_addr().unwrap().port())
             .unwrap();
-        let err = ports.check_free(&["kafka", "redis"]).unwrap_err().to_string();
+        let err = ports
+            .check_free(&["kafka", "redis"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("redis") && err.contains("in use"), "{err}");
     }
 }

@@ -194,7 +194,11 @@ impl Supervisor {
 
     /// Names in start order.
     pub fn names(&self) -> Vec<String> {
-        self.inner.processes.iter().map(|p| p.name.clone()).collect()
+        self.inner
+            .processes
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// The pids of every process group that runs now; used by tests to prove nothing is left.
@@ -240,7 +244,10 @@ async fn supervise(
         let ended = match spawn(&spec, &log) {
             Ok(child) => run_once(&spec, child, &status, &mut requests).await,
             Err(e) => {
-                note(&log, &format!("failed to start {}: {e}", spec.program.display()));
+                note(
+                    &log,
+                    &format!("failed to start {}: {e}", spec.program.display()),
+                );
                 Ended::Died(format!("failed to start: {e}"))
             }
         };
@@ -438,7 +445,11 @@ fn spawn(spec: &ProcessSpec, log: &Path) -> std::io::Result<Child> {
     die_with_parent(&mut command);
     note(
         log,
-        &format!("starting: {} {}", spec.program.display(), spec.args.join(" ")),
+        &format!(
+            "starting: {} {}",
+            spec.program.display(),
+            spec.args.join(" ")
+        ),
     );
     command.spawn()
 }
