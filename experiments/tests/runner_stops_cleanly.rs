@@ -49,7 +49,8 @@ async fn sigterm_leaves_no_process_and_no_port_behind() {
         .iter()
         .map(|s| (s.name.clone(), s.pid.expect("every process runs")))
         .collect();
-    assert_eq!(pids.len(), experiments::stack::local::SERVERS.len());
+    let all = experiments::stack::local::SERVERS.len() + experiments::stack::local::SERVICES.len();
+    assert_eq!(pids.len(), all);
 
     kill(Pid::from_raw(runner.id() as i32), Signal::SIGTERM).unwrap();
     let status = tokio::task::spawn_blocking(move || runner.wait())

@@ -134,8 +134,7 @@ const MAX_PREDICTED: u32 = 9;
 /// A fan's predicted goals for one side: Poisson around a mean shrunk from the real goals towards
 /// the typical score, so the real winner usually wins again, most often by one or two goals.
 fn predicted_goals(rng: &mut SplitMix64, real: u32) -> u32 {
-    let mean =
-        REAL_WEIGHT * f64::from(real.min(REAL_CAP)) + (1.0 - REAL_WEIGHT) * TYPICAL_GOALS;
+    let mean = REAL_WEIGHT * f64::from(real.min(REAL_CAP)) + (1.0 - REAL_WEIGHT) * TYPICAL_GOALS;
     rng.poisson(mean).min(MAX_PREDICTED)
 }
 
@@ -184,7 +183,9 @@ mod tests {
             [per_phase(1), per_phase(2), per_phase(3), per_phase(4)],
             [48, 8, 4, 4]
         );
-        let final_ = m.iter().find(|x| x.team1 == "Argentina" && x.team2 == "France");
+        let final_ = m
+            .iter()
+            .find(|x| x.team1 == "Argentina" && x.team2 == "France");
         assert_eq!(final_.map(|x| (x.phase, x.goals)), Some((4, (3, 3))));
     }
 
@@ -214,6 +215,9 @@ mod tests {
         let narrow = preds.iter().filter(|p| (1..=2).contains(&diff(p))).count();
         let blowouts = preds.iter().filter(|p| diff(p) >= 5).count();
         assert!(wins > 6_000, "wins {wins}");
-        assert!(narrow > 3 * blowouts, "narrow {narrow} blow-outs {blowouts}");
+        assert!(
+            narrow > 3 * blowouts,
+            "narrow {narrow} blow-outs {blowouts}"
+        );
     }
 }

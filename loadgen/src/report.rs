@@ -67,7 +67,10 @@ pub fn table(s: &Summary) -> String {
 }
 
 pub fn markdown(s: &Summary) -> String {
-    let mut out = format!("# loadgen run\n\n**{}**\n\n| | |\n|---|---|\n", outcome_line(s));
+    let mut out = format!(
+        "# loadgen run\n\n**{}**\n\n| | |\n|---|---|\n",
+        outcome_line(s)
+    );
     for (k, v) in rows(s) {
         let _ = writeln!(out, "| {k} | {v} |");
     }
@@ -107,7 +110,13 @@ pub fn html(s: &Summary) -> String {
         let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", k, escape(&v));
     }
     out.push_str("</table><h2>Requests per second</h2>");
-    let max = s.series.iter().map(|r| r.requests).max().unwrap_or(0).max(1) as f64;
+    let max = s
+        .series
+        .iter()
+        .map(|r| r.requests)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let (w, h) = (800.0, 200.0);
     let step = w / s.series.len().max(1) as f64;
     let points: Vec<String> = s

@@ -36,13 +36,33 @@ fn a_complete_run_exits_0_and_writes_each_report_format() {
     for ext in ["json", "md", "html"] {
         let report = dir.path().join(format!("report.{ext}"));
         let out = loadgen(&[
-            "run", "-f", &data, "--concurrence", "3", "-n", "50", "--timeout", "30s",
-            "--url", &server.url, "--report", report.to_str().unwrap(),
+            "run",
+            "-f",
+            &data,
+            "--concurrence",
+            "3",
+            "-n",
+            "50",
+            "--timeout",
+            "30s",
+            "--url",
+            &server.url,
+            "--report",
+            report.to_str().unwrap(),
         ]);
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-        assert!(stdout.contains("completed: all 50 requests sent"), "{stdout}");
-        for field in ["sent", "succeeded", "failed by status", "requests/s", "p50 / p90 / p99 / max"] {
+        assert!(
+            stdout.contains("completed: all 50 requests sent"),
+            "{stdout}"
+        );
+        for field in [
+            "sent",
+            "succeeded",
+            "failed by status",
+            "requests/s",
+            "p50 / p90 / p99 / max",
+        ] {
             assert!(stdout.contains(field), "{field} missing from\n{stdout}");
         }
         let written = std::fs::read_to_string(&report).unwrap();
@@ -65,8 +85,19 @@ fn a_timed_out_run_says_so_and_exits_3() {
     let data = write(dir.path(), "one.json", GOOD);
     let report = dir.path().join("r.json");
     let out = loadgen(&[
-        "run", "-f", &data, "--concurrence", "2", "-n", "100000", "--timeout", "1s",
-        "--url", &server.url, "--report", report.to_str().unwrap(),
+        "run",
+        "-f",
+        &data,
+        "--concurrence",
+        "2",
+        "-n",
+        "100000",
+        "--timeout",
+        "1s",
+        "--url",
+        &server.url,
+        "--report",
+        report.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -82,11 +113,24 @@ fn an_unreachable_target_exits_1_at_once() {
     let data = write(dir.path(), "one.json", GOOD);
     let url = format!("http://127.0.0.1:{}/input", common::closed_port());
     let out = loadgen(&[
-        "run", "-f", &data, "--concurrence", "2", "-n", "10", "--timeout", "1m", "--url", &url,
+        "run",
+        "-f",
+        &data,
+        "--concurrence",
+        "2",
+        "-n",
+        "10",
+        "--timeout",
+        "1m",
+        "--url",
+        &url,
     ]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot reach") && stderr.contains(&url), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach") && stderr.contains(&url),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -109,22 +153,57 @@ fn bad_data_files_name_the_entry_and_the_field() {
         let data = write(dir.path(), name, content);
         // The URL is unreachable on purpose: validation must fail before any connection.
         let out = loadgen(&[
-            "run", "-f", &data, "--concurrence", "1", "-n", "1", "--timeout", "5s",
-            "--url", "http://127.0.0.1:9/input",
+            "run",
+            "-f",
+            &data,
+            "--concurrence",
+            "1",
+            "-n",
+            "1",
+            "--timeout",
+            "5s",
+            "--url",
+            "http://127.0.0.1:9/input",
         ]);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-        assert!(stderr.contains(expected), "{name}: expected {expected:?} in {stderr}");
-        assert!(stderr.contains(name), "{name}: the file is not named in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected {expected:?} in {stderr}"
+        );
+        assert!(
+            stderr.contains(name),
+            "{name}: the file is not named in {stderr}"
+        );
     }
-    let out = loadgen(&["run", "-f", "/nonexistent.json", "--concurrence", "1", "-n", "1", "--timeout", "5s"]);
+    let out = loadgen(&[
+        "run",
+        "-f",
+        "/nonexistent.json",
+        "--concurrence",
+        "1",
+        "-n",
+        "1",
+        "--timeout",
+        "5s",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("cannot read /nonexistent.json"));
 }
 
 #[test]
 fn bad_flags_get_clap_errors_and_exit_2() {
-    let base = ["run", "-f", "x.json", "--concurrence", "2", "-n", "5", "--timeout", "1m"];
+    let base = [
+        "run",
+        "-f",
+        "x.json",
+        "--concurrence",
+        "2",
+        "-n",
+        "5",
+        "--timeout",
+        "1m",
+    ];
     let with = |replace: &str, by: &str| -> Vec<String> {
         let mut v: Vec<String> = base.iter().map(|s| s.to_string()).collect();
         let i = v.iter().position(|a| a == replace).unwrap();
@@ -136,10 +215,37 @@ fn bad_flags_get_clap_errors_and_exit_2() {
         (with("--concurrence", "0"), "--concurrence"),
         (with("-n", "-3"), "-n"),
         (with("-n", "ten"), "<N>"),
-        (base.iter().map(|s| s.to_string()).filter(|a| a != "-n" && a != "5").collect(), "-n <N>"),
-        ([&base[..], &["--rate", "0"]].concat().iter().map(|s| s.to_string()).collect(), "--rate"),
-        ([&base[..], &["--report", "out.txt"]].concat().iter().map(|s| s.to_string()).collect(), ".json, .md or .html"),
-        ([&base[..], &["--bogus"]].concat().iter().map(|s| s.to_string()).collect(), "--bogus"),
+        (
+            base.iter()
+                .map(|s| s.to_string())
+                .filter(|a| a != "-n" && a != "5")
+                .collect(),
+            "-n <N>",
+        ),
+        (
+            [&base[..], &["--rate", "0"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "--rate",
+        ),
+        (
+            [&base[..], &["--report", "out.txt"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ".json, .md or .html",
+        ),
+        (
+            [&base[..], &["--bogus"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "--bogus",
+        ),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -147,7 +253,10 @@ fn bad_flags_get_clap_errors_and_exit_2() {
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
     }
 }
 
@@ -155,11 +264,22 @@ fn bad_flags_get_clap_errors_and_exit_2() {
 fn data_command_is_reproducible_and_matches_the_committed_set() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
-    let out = loadgen(&["data", "--seed", "2022", "--count", "10000", "--out", a.to_str().unwrap()]);
+    let out = loadgen(&[
+        "data",
+        "--seed",
+        "2022",
+        "--count",
+        "10000",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{:?}", text(&out));
     let generated = std::fs::read(&a).unwrap();
-    let committed =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/predictions.json")).unwrap();
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/predictions.json"
+    ))
+    .unwrap();
     assert!(
         generated == committed,
         "data/predictions.json is not what `loadgen data --seed 2022 --count 10000` gives"

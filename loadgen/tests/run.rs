@@ -33,7 +33,10 @@ async fn exactly_n_requests_arrive() {
     assert_eq!(s.outcome, Outcome::Completed);
     assert_eq!(server.requests(), 1003);
     assert_eq!(server.invalid_bodies(), 0);
-    assert_eq!((s.sent, s.succeeded, s.failed, s.unanswered), (1003, 1003, 0, 0));
+    assert_eq!(
+        (s.sent, s.succeeded, s.failed, s.unanswered),
+        (1003, 1003, 0, 0)
+    );
     assert!(s.latency.p50_ms > 0.0 && s.latency.max_ms >= s.latency.p99_ms);
     assert_series_adds_up(&s);
 }
@@ -67,7 +70,11 @@ async fn timeout_stops_a_longer_run_and_says_so() {
     .unwrap();
     assert_eq!(s.outcome, Outcome::TimedOut);
     assert!(s.timed_out());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(s.sent > 0 && s.sent < 100_000);
     // What was sent was either answered or counted as unanswered at the stop.
     assert_eq!(s.sent, s.succeeded + s.failed + s.unanswered);
@@ -132,9 +139,12 @@ async fn a_run_in_the_background_reports_progress_and_can_be_cancelled() {
 async fn an_unreachable_target_is_said_at_once() {
     let url = format!("http://127.0.0.1:{}/input", common::closed_port());
     let started = Instant::now();
-    let err = loadgen::run(config(&url, 2, 10, Duration::from_secs(30)), common::sample_data())
-        .await
-        .unwrap_err();
+    let err = loadgen::run(
+        config(&url, 2, 10, Duration::from_secs(30)),
+        common::sample_data(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, loadgen::Error::Unreachable { .. }), "{err}");
     assert!(err.to_string().contains("cannot reach"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(4));

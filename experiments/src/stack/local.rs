@@ -30,6 +30,16 @@ pub const KAFKA_VERSION: &str = "4.1.1";
 /// A fixed cluster id: the state folder holds one single-node cluster, formatted once.
 const KAFKA_CLUSTER_ID: &str = "dXNhY3Rhci1sb2NhbC0wMQ";
 
+/// The pipeline's services, each a supervised process (a pod, or a container of the consumer
+/// pod), in start order.
+pub const SERVICES: &[&str] = &[
+    "live-store",
+    "read-api",
+    "ingest",
+    "logs-writer",
+    "live-forwarder",
+];
+
 /// The servers of the local platform, in start order.
 pub const SERVERS: &[&str] = &[
     "kafka",
@@ -47,6 +57,8 @@ pub const SERVERS: &[&str] = &[
 /// Where scripts/setup put the programs that do not come from Debian.
 #[derive(Debug, Clone)]
 pub struct Install {
+    /// Where the services' binaries are (`cargo build` puts them beside `experiments`).
+    pub bin_dir: PathBuf,
     pub kafka_libs: PathBuf,
     pub ferretdb: PathBuf,
     pub toxiproxy: PathBuf,
@@ -70,7 +82,20 @@ impl Install {
             .map(|h| PathBuf::from(h).join("bin/java"))
             .filter(|p| p.exists())
             .unwrap_or_else(|| PathBuf::from("java"));
+        // Beside this executable; a test binary lives one level down, in `deps/`.
+        let bin_dir = env("USACTAR_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let exe = std::env::current_exe().unwrap_or_default();
+                let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+                if dir.ends_with("deps") {
+                    dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+                } else {
+                    dir
+                }
+            });
         Install {
+            bin_dir,
             kafka_libs,
             ferretdb: home.join("bin/ferretdb"),
             toxiproxy: home.join("bin/toxiproxy-server"),
@@ -88,10 +113,19 @@ impl Install {
                 "redis" => needed.push(("Redis", "/usr/bin/redis-server".into())),
                 "nginx" => needed.push(("NGINX", "/usr/sbin/nginx".into())),
                 "prometheus" => needed.push(("Prometheus", "/usr/bin/prometheus".into())),
+                service if SERVICES.contains(&service) => {
+                    needed.push((service, self.bin_dir.join(service)));
+                }
                 exporter => needed.push((exporter, exporter_program(exporter).into())),
             }
         }
         for (what, path) in needed {
+            if !path.exists() && SERVICES.contains(&what) {
+                return Err(Error::NotBuilt {
+                    what: what.to_string(),
+                    path: path.display().to_string(),
+                });
+            }
             if !path.exists() {
                 return Err(Error::NotInstalled {
                     what: what.to_string(),
@@ -119,7 +153,7 @@ pub struct StackConfig {
     pub state_dir: PathBuf,
     pub ports: Ports,
     pub install: Install,
-    /// Start only these servers (all of [`SERVERS`] when `None`).
+    /// Start only these (all of [`SERVERS`] and [`SERVICES`] when `None`).
     pub only: Option<Vec<String>>,
     /// How long `up` waits for every server to be ready.
     pub ready_timeout: Duration,
@@ -137,21 +171,18 @@ impl StackConfig {
     }
 
     fn servers(&self) -> Result<Vec<&'static str>> {
+        let all = || SERVERS.iter().chain(SERVICES).copied();
         match &self.only {
-            None => Ok(SERVERS.to_vec()),
-            Some(names) => {
-                names
-                    .iter()
-                    .map(|n| {
-                        SERVERS.iter().copied().find(|s| s == n).ok_or_else(|| {
-                            Error::UnknownProcess {
-                                name: n.clone(),
-                                known: SERVERS.join(", "),
-                            }
-                        })
+            None => Ok(all().collect()),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    all().find(|s| s == n).ok_or_else(|| Error::UnknownProcess {
+                        name: n.clone(),
+                        known: all().collect::<Vec<_>>().join(", "),
                     })
-                    .collect()
-            }
+                })
+                .collect(),
         }
     }
 
@@ -372,6 +403,8 @@ fn specs(config: &StackConfig, state: &Path, servers: &[&str]) -> Result<Vec<Pro
             }
             "toxiproxy" => ProcessSpec::new("toxiproxy", &config.install.toxiproxy)
                 .args([
+                    "-config".to_string(),
+                    s(&toxiproxy_links(config, state)?),
                     "-host".to_string(),
                     "127.0.0.1".to_string(),
                     "-port".to_string(),
@@ -424,7 +457,8 @@ fn specs(config: &StackConfig, state: &Path, servers: &[&str]) -> Result<Vec<Pro
                 ],
                 p,
             ),
-            other => unreachable!("{other} is checked against SERVERS"),
+            service if SERVICES.contains(&service) => service_spec(config, service)?,
+            other => unreachable!("{other} is checked against SERVERS and SERVICES"),
         };
         specs.push(spec);
     }
@@ -457,6 +491,8 @@ fn process_names(config: &StackConfig) -> Vec<String> {
         "nginx".into(),
         "prometheus".into(),
     ];
+    let services = SERVICES.iter().map(|s| config.install.bin_dir.join(s));
+    let programs: Vec<PathBuf> = programs.into_iter().chain(services).collect();
     programs
         .iter()
         .filter_map(|p| p.file_name())
@@ -646,6 +682,8 @@ error_log stderr warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  # Ingest enforces its own limit (1 MiB) with a JSON error; NGINX lets a little more through.
+  client_max_body_size 2m;
   client_body_temp_path {dir}/tmp/body;
   proxy_temp_path {dir}/tmp/proxy;
   fastcgi_temp_path {dir}/tmp/fastcgi;
@@ -748,6 +786,20 @@ scrape_configs:
         s(&services)
     ));
     write(&dir.join("prometheus.yml"), &yaml)?;
+    let local_services: Vec<serde_json::Value> = servers
+        .iter()
+        .filter(|s| SERVICES.contains(s))
+        .map(|service| {
+            serde_json::json!({
+                "targets": [p.addr(&format!("{service}-admin"))],
+                "labels": {"service": service},
+            })
+        })
+        .collect();
+    write(
+        &services.join("local.json"),
+        &serde_json::to_string_pretty(&local_services).expect("targets serialize"),
+    )?;
     Ok(ProcessSpec::new("prometheus", "/usr/bin/prometheus")
         .args([
             format!("--config.file={}", s(&dir.join("prometheus.yml"))),
@@ -764,4 +816,78 @@ scrape_configs:
             p.addr("prometheus")
         )))
         .stop_timeout(Duration::from_secs(10)))
+}
+
+/// The cross-cluster link: Toxiproxy proxies that Toxiproxy creates at every start.
+fn toxiproxy_links(config: &StackConfig, state: &Path) -> Result<PathBuf> {
+    let p = &config.ports;
+    let links = serde_json::json!([{
+        "name": LIVE_LINK,
+        "listen": p.addr("live-link"),
+        "upstream": p.addr("live-store"),
+        "enabled": true,
+    }]);
+    let path = state.join("toxiproxy/links.json");
+    write(
+        &path,
+        &serde_json::to_string_pretty(&links).expect("links serialize"),
+    )?;
+    Ok(path)
+}
+
+/// The Toxiproxy proxy between live-forwarder and live-store, where `netdelay` acts.
+pub const LIVE_LINK: &str = "live-store-link";
+
+/// A service's process. Its admin listener is the port named `<service>-admin`.
+fn service_spec(config: &StackConfig, service: &str) -> Result<ProcessSpec> {
+    let p = &config.ports;
+    let admin = p.addr(&format!("{service}-admin"));
+    let program = config.install.bin_dir.join(service);
+    let common = |spec: ProcessSpec| {
+        spec.env("USACTAR_ADMIN_LISTEN", &admin)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .probe(Probe::Http(format!("http://{admin}/readyz")))
+            .stop_timeout(Duration::from_secs(15))
+    };
+    let kafka = p.addr("kafka");
+    let redis = format!("redis://{}", p.addr("redis"));
+    let spec = match service {
+        "ingest" => ProcessSpec::new("ingest", program)
+            .env("USACTAR_LISTEN", p.addr("ingest"))
+            .env("USACTAR_KAFKA_BOOTSTRAP", &kafka)
+            .address(format!("http://{}/input", p.addr("ingest")))
+            .ports(&["ingest", "ingest-admin"]),
+        "read-api" => ProcessSpec::new("read-api", program)
+            .env("USACTAR_LISTEN", p.addr("read-api"))
+            .env("USACTAR_REDIS_URL", &redis)
+            .env("USACTAR_MONGO_URI", mongo_uri(p))
+            .address(format!("http://{}/api", p.addr("read-api")))
+            .ports(&["read-api", "read-api-admin"]),
+        "live-store" => ProcessSpec::new("live-store", program)
+            .env("USACTAR_LISTEN", p.addr("live-store"))
+            .env("USACTAR_REDIS_URL", &redis)
+            .address(format!("grpc://{}", p.addr("live-store")))
+            .ports(&["live-store", "live-store-admin"]),
+        "logs-writer" => ProcessSpec::new("logs-writer", program)
+            .env("USACTAR_KAFKA_BOOTSTRAP", &kafka)
+            .env("USACTAR_GROUP_INSTANCE_ID", "logs-writer-0")
+            .env("USACTAR_MONGO_URI", mongo_uri(p))
+            .address(format!("http://{admin}/metrics"))
+            .ports(&["logs-writer-admin"]),
+        "live-forwarder" => ProcessSpec::new("live-forwarder", program)
+            .env("USACTAR_KAFKA_BOOTSTRAP", &kafka)
+            .env("USACTAR_GROUP_INSTANCE_ID", "live-forwarder-0")
+            // Through the link, as across clusters: never straight to live-store.
+            .env(
+                "USACTAR_LIVE_STORE_URL",
+                format!("http://{}", p.addr("live-link")),
+            )
+            .address(format!("http://{admin}/metrics"))
+            .ports(&["live-forwarder-admin"]),
+        other => unreachable!("{other} is not a service"),
+    };
+    Ok(common(spec))
 }

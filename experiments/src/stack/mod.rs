@@ -45,6 +45,8 @@ pub enum Error {
     NotReady { timeout: Duration, details: String },
     #[error("{what} is not installed (looked at {path}); run scripts/setup")]
     NotInstalled { what: String, path: String },
+    #[error("{what} is not built (looked at {path}); run `cargo build --workspace --bins` (scripts/run does)")]
+    NotBuilt { what: String, path: String },
     #[error("{what} failed: {detail}")]
     Prepare { what: String, detail: String },
     #[error("{path}: {source}")]

@@ -28,9 +28,18 @@ pub const DEFAULT_PORTS: &[(&str, u16)] = &[
     ("nginx-exporter", 9113),
     ("node-exporter", 9100),
     ("process-exporter", 9256),
-    // The pipeline's services, behind the ingress.
+    // The pipeline's services: their APIs, and each one's admin listener (/metrics, /livez,
+    // /readyz).
     ("ingest", 8081),
     ("read-api", 8082),
+    ("live-store", 50051),
+    // The cross-cluster link: a Toxiproxy proxy in front of live-store, where network faults act.
+    ("live-link", 50052),
+    ("ingest-admin", 9181),
+    ("read-api-admin", 9182),
+    ("live-store-admin", 9183),
+    ("logs-writer-admin", 9184),
+    ("live-forwarder-admin", 9185),
 ];
 
 impl Default for Ports {

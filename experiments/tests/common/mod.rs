@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use experiments::stack::local::SERVERS;
 use experiments::stack::{LocalStack, Ports, StackConfig};
 
 /// A state folder of its own for each test binary, emptied first so runs do not see each other.
@@ -27,13 +28,30 @@ pub struct SharedStack {
 
 pub fn shared_stack() -> &'static SharedStack {
     static STACK: OnceLock<SharedStack> = OnceLock::new();
-    STACK.get_or_init(|| {
+    // The platform's servers only; the pipeline tests start the services too.
+    STACK.get_or_init(|| start_shared(Some(SERVERS)))
+}
+
+/// The platform and the pipeline's services, once per test binary.
+pub fn shared_pipeline() -> &'static SharedStack {
+    static STACK: OnceLock<SharedStack> = OnceLock::new();
+    STACK.get_or_init(|| start_shared(None))
+}
+
+fn start_shared(only: Option<&'static [&'static str]>) -> SharedStack {
+    {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("a runtime for the stack");
             runtime.block_on(async move {
-                let mut config = StackConfig::new(state_dir("shared"));
+                let name = if only.is_some() {
+                    "platform"
+                } else {
+                    "pipeline"
+                };
+                let mut config = StackConfig::new(state_dir(name));
                 config.ports = Ports::ephemeral();
+                config.only = only.map(|names| names.iter().map(|s| s.to_string()).collect());
                 match LocalStack::up(config).await {
                     Ok(stack) => {
                         let _ = tx.send(Ok(SharedStack {
@@ -55,7 +73,7 @@ pub fn shared_stack() -> &'static SharedStack {
             // A missing server is a failure, never a skip.
             Err(e) => panic!("the local stack did not start: {e}"),
         }
-    })
+    }
 }
 
 /// Retries `check` until it returns `Ok` or `timeout` passes; then fails with the last error.

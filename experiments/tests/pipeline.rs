@@ -1,0 +1,468 @@
+//! The prediction pipeline end to end, on the real local stack: NGINX → ingest → Kafka →
+//! logs-writer → FerretDB, and → live-forwarder → Toxiproxy link → live-store → Redis.
+//!
+//! The tests share one stack and run one at a time (some stop Kafka or Redis). Each uses team
+//! names of its own, so it counts only its own predictions.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{eventually, shared_pipeline, unique, SharedStack};
+use experiments::stack::local::mongo_uri;
+use experiments::stack::{ControlClient, ProcessControl, ProcessState};
+use mongodb::bson::{doc, Document};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+
+/// One test at a time: the outage tests stop servers the others need.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Fixture {
+    stack: &'static SharedStack,
+    http: reqwest::Client,
+    input: String,
+    control: ControlClient,
+    /// Team names unique to this test.
+    tag: String,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let stack = shared_pipeline();
+        Fixture {
+            stack,
+            http: reqwest::Client::new(),
+            input: format!("http://{}/input", stack.ports.addr("ingress")),
+            control: ControlClient::new(&stack.control),
+            tag: unique("t").replace('_', ""),
+        }
+    }
+
+    /// The i-th prediction of this test: 8 matches over the 4 phases, scores from a small set.
+    fn prediction(&self, i: usize) -> Value {
+        let scores = ["1-0", "2-1", "0-0", "1-1", "3-2", "0-2"];
+        let m = i % 8;
+        json!({
+            "team1": format!("{} home {m}", self.tag),
+            "team2": format!("{} away {m}", self.tag),
+            "score": scores[(i * 7 + i / 8) % scores.len()],
+            "phase": (m % 4) + 1,
+        })
+    }
+
+    async fn post(&self, body: &Value) -> (u16, Value, Option<String>) {
+        let response = self
+            .http
+            .post(&self.input)
+            .json(body)
+            .send()
+            .await
+            .expect("the ingress answers");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body, retry_after)
+    }
+
+    /// Posts predictions `range`, some one by one and some in arrays, and returns the accepted
+    /// ones by id. Panics on anything but 202.
+    async fn post_all(&self, range: std::ops::Range<usize>) -> BTreeMap<String, Value> {
+        let mut accepted = BTreeMap::new();
+        let items: Vec<usize> = range.collect();
+        for chunk in items.chunks(50) {
+            let batch: Vec<Value> = chunk.iter().map(|i| self.prediction(*i)).collect();
+            if chunk[0] % 100 == 0 {
+                let (status, body, _) = self.post(&Value::Array(batch.clone())).await;
+                assert_eq!(status, 202, "{body}");
+                for (id, p) in body["ids"].as_array().unwrap().iter().zip(batch) {
+                    accepted.insert(id.as_str().unwrap().to_string(), p);
+                }
+            } else {
+                let posts = batch.iter().map(|p| self.post(p));
+                for ((status, body, _), p) in futures::future::join_all(posts)
+                    .await
+                    .into_iter()
+                    .zip(&batch)
+                {
+                    assert_eq!(status, 202, "{body}");
+                    accepted.insert(body["ids"][0].as_str().unwrap().to_string(), p.clone());
+                }
+            }
+        }
+        accepted
+    }
+
+    async fn mongo(&self) -> mongodb::Collection<Document> {
+        mongodb::Client::with_uri_str(mongo_uri(&self.stack.ports))
+            .await
+            .unwrap()
+            .database("usactar")
+            .collection("logs")
+    }
+
+    async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://{}", self.stack.ports.addr("redis")))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until MongoDB holds exactly the accepted ids among this test's logs, and Redis
+    /// counts exactly what the accepted predictions add up to.
+    async fn assert_exactly_once(&self, accepted: &BTreeMap<String, Value>) {
+        let logs = self.mongo().await;
+        let filter = doc! {"team1": {"$regex": format!("^{}", self.tag)}};
+        eventually(
+            DEADLINE,
+            "MongoDB holds exactly the accepted predictions",
+            || async {
+                let docs: Vec<Document> = {
+                    use futures::TryStreamExt;
+                    logs.find(filter.clone())
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .try_collect()
+                        .await
+                        .map_err(|e| e.to_string())?
+                };
+                let ids: std::collections::BTreeSet<String> = docs
+                    .iter()
+                    .map(|d| d.get_str("_id").unwrap().to_string())
+                    .collect();
+                if docs.len() != accepted.len() || ids.len() != docs.len() {
+                    return Err(format!(
+                        "{} documents ({} distinct ids) for {} accepted",
+                        docs.len(),
+                        ids.len(),
+                        accepted.len()
+                    ));
+                }
+                if ids.iter().ne(accepted.keys()) {
+                    return Err("the ids differ from the accepted ones".into());
+                }
+                Ok(())
+            },
+        )
+        .await;
+
+        let mut expected: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for p in accepted.values() {
+            let key = format!(
+                "match:{}:{}:{}",
+                p["phase"],
+                p["team1"].as_str().unwrap(),
+                p["team2"].as_str().unwrap()
+            );
+            *expected
+                .entry(key)
+                .or_default()
+                .entry(p["score"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        let mut conn = self.redis().await;
+        eventually(
+            DEADLINE,
+            "Redis counts exactly the accepted predictions",
+            || {
+                let mut conn = conn.clone();
+                let expected = &expected;
+                async move {
+                    for (key, scores) in expected {
+                        let got: BTreeMap<String, i64> = redis::cmd("HGETALL")
+                            .arg(key)
+                            .query_async(&mut conn)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if &got != scores {
+                            return Err(format!("{key}: {got:?} != {scores:?}"));
+                        }
+                        let match_id = key.trim_start_matches("match:");
+                        let total: Option<i64> = redis::cmd("HGET")
+                            .arg("totals")
+                            .arg(match_id)
+                            .query_async(&mut conn)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if total != Some(scores.values().sum()) {
+                            return Err(format!("totals[{match_id}] = {total:?}"));
+                        }
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        // Still exact a moment later: nothing arrives twice late.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let first = expected.keys().next().unwrap();
+        let again: BTreeMap<String, i64> = redis::cmd("HGETALL")
+            .arg(first)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(&again, &expected[first]);
+    }
+
+    /// Sum of the topic's end offsets: moves if and only if something was produced.
+    fn end_offsets(&self) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.stack.ports.addr("kafka"))
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some("predictions"), Duration::from_secs(5))
+            .unwrap();
+        metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| {
+                consumer
+                    .fetch_watermarks("predictions", p.id(), Duration::from_secs(5))
+                    .unwrap()
+                    .1
+            })
+            .sum()
+    }
+
+    /// Sum of the offsets the `live` group committed.
+    fn live_committed(&self) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.stack.ports.addr("kafka"))
+            .set("group.id", "live")
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some("predictions"), Duration::from_secs(5))
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in metadata.topics()[0].partitions() {
+            tpl.add_partition("predictions", p.id());
+        }
+        let committed = consumer
+            .committed_offsets(tpl, Duration::from_secs(5))
+            .unwrap();
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    async fn wait_running(&self, name: &str) {
+        eventually(DEADLINE, &format!("{name} is running"), || async {
+            let s = self.control.status(name).await.map_err(|e| e.to_string())?;
+            (s.state == ProcessState::Running)
+                .then_some(())
+                .ok_or(format!("{s:?}"))
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_predictions_through_nginx_are_stored_exactly_once() {
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let accepted = f.post_all(0..1000).await;
+    assert_eq!(accepted.len(), 1000);
+    f.assert_exactly_once(&accepted).await;
+}
+
+#[tokio::test]
+async fn consumers_killed_mid_stream_replay_without_double_counting() {
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let mut accepted = f.post_all(0..600).await;
+    // Kill both containers of the consumer pod while records are still flowing, twice.
+    for round in 0..2 {
+        let posting = f.post_all(600 + round * 600..1200 + round * 600);
+        let killing = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            f.control
+                .kill("logs-writer")
+                .await
+                .expect("kill logs-writer");
+            f.control
+                .kill("live-forwarder")
+                .await
+                .expect("kill live-forwarder");
+        };
+        let (more, ()) = tokio::join!(posting, killing);
+        accepted.extend(more);
+    }
+    f.wait_running("logs-writer").await;
+    f.wait_running("live-forwarder").await;
+    assert!(f.control.status("logs-writer").await.unwrap().restarts >= 2);
+    f.assert_exactly_once(&accepted).await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_documented_error_and_nothing_reaches_kafka() {
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let ok = json!({"team1": "Argentina", "team2": "France", "score": "3-3", "phase": 4});
+    let with = |k: &str, v: Value| {
+        let mut p = ok.clone();
+        p[k] = v;
+        p
+    };
+    let without = |k: &str| {
+        let mut p = ok.clone();
+        p.as_object_mut().unwrap().remove(k);
+        p
+    };
+    let json_body = |v: Value| ("application/json", v.to_string().into_bytes());
+    let too_many: Vec<Value> = (0..1001).map(|_| ok.clone()).collect();
+    // (what, (content type, body), status, field named in the error)
+    type Case<'a> = (&'a str, (&'a str, Vec<u8>), u16, &'a str);
+    let cases: Vec<Case> = vec![
+        ("team1 is a number", json_body(with("team1", json!(7))), 400, "team1"),
+        ("phase is a string", json_body(with("phase", json!("4"))), 400, "phase"),
+        ("score is a number", json_body(with("score", json!(33))), 400, "score"),
+        ("team2 is null", json_body(with("team2", Value::Null)), 400, "team2"),
+        ("missing score", json_body(without("score")), 400, "score"),
+        ("missing phase", json_body(without("phase")), 400, "phase"),
+        ("unknown field", json_body(with("winner", json!("Argentina"))), 400, "winner"),
+        ("score 2:5", json_body(with("score", json!("2:5"))), 400, "score"),
+        ("score -1-0", json_body(with("score", json!("-1-0"))), 400, "score"),
+        ("score 100-0", json_body(with("score", json!("100-0"))), 400, "score"),
+        ("score with spaces", json_body(with("score", json!(" 1-0"))), 400, "score"),
+        ("phase 0", json_body(with("phase", json!(0))), 400, "phase"),
+        ("phase 5", json_body(with("phase", json!(5))), 400, "phase"),
+        ("phase 2.5", json_body(with("phase", json!(2.5))), 400, "phase"),
+        ("the same team twice", json_body(with("team2", json!("Argentina"))), 400, "team2"),
+        ("empty team name", json_body(with("team1", json!(""))), 400, "team1"),
+        ("blank team name", json_body(with("team1", json!("   "))), 400, "team1"),
+        ("huge team name", json_body(with("team1", json!("x".repeat(65)))), 400, "team1"),
+        ("a ':' in a team name", json_body(with("team1", json!("Arg:entina"))), 400, "team1"),
+        ("a control character", json_body(with("team2", json!("Fra\nnce"))), 400, "team2"),
+        ("invalid UTF-8", ("application/json", b"{\"team1\": \"\xff\xfe\", \"team2\": \"France\", \"score\": \"1-0\", \"phase\": 1}".to_vec()), 400, "(body)"),
+        ("truncated JSON", ("application/json", br#"{"team1": "Argentina", "team2": "Fra"#.to_vec()), 400, "(body)"),
+        ("not an object", json_body(json!("Argentina 3-3 France")), 400, "(body)"),
+        ("an empty array", json_body(json!([])), 400, "(body)"),
+        ("one bad entry in an array", json_body(json!([ok, ok, with("score", json!("x"))])), 400, "score"),
+        ("a wrong content type", ("text/csv", b"Argentina,France,3-3,4".to_vec()), 415, "Content-Type"),
+        ("plain text without a type", ("", b"hello".to_vec()), 415, "Content-Type"),
+        ("more than 1000 in an array", json_body(Value::Array(too_many)), 413, "(body)"),
+        ("a body over 1 MiB", ("application/json", vec![b' '; 1024 * 1024 + 1]), 413, "(body)"),
+    ];
+    assert!(cases.len() >= 20);
+    let before = f.end_offsets();
+    for (what, (content_type, body), status, field) in &cases {
+        let mut request = f.http.post(&f.input).body(body.clone());
+        if !content_type.is_empty() {
+            request = request.header("content-type", *content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), *status, "{what}");
+        let error: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        assert_eq!(error["field"], *field, "{what}: {error}");
+        assert!(
+            error["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{what}: {error}"
+        );
+    }
+    // The array case names the index of the bad entry.
+    let response = f
+        .http
+        .post(&f.input)
+        .json(&json!([ok, ok, with("score", json!("x"))]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.json::<Value>().await.unwrap()["index"], 2);
+    assert_eq!(f.end_offsets(), before, "rejected input reached Kafka");
+    // The seed's own example, sent as curl sends it (no JSON content type), is accepted.
+    let response = f
+        .http
+        .post(&f.input)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(ok.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+}
+
+#[tokio::test]
+async fn kafka_down_means_quick_503_and_nothing_accepted_is_lost() {
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let mut accepted = f.post_all(0..100).await;
+    f.control
+        .hold("kafka", Duration::from_secs(15))
+        .await
+        .expect("stop Kafka");
+    // While Kafka is down: 503 with Retry-After, quickly, and nothing is accepted.
+    let mut refused = 0;
+    for i in 0..20 {
+        let started = Instant::now();
+        let (status, body, retry_after) = f.post(&f.prediction(100 + i)).await;
+        let took = started.elapsed();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert!(took < Duration::from_secs(5), "503 took {took:?}");
+        refused += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused, 20);
+    let started = Instant::now();
+    let (status, _, _) = f.post(&f.prediction(0)).await;
+    assert_eq!(status, 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "once known down, 503 is immediate"
+    );
+    // Kafka comes back by itself; ingest accepts again.
+    f.wait_running("kafka").await;
+    let body = eventually(DEADLINE, "ingest accepts again", || async {
+        let (status, body, _) = f.post(&f.prediction(200)).await;
+        (status == 202).then_some(body).ok_or(format!("{status}"))
+    })
+    .await;
+    accepted.insert(
+        body["ids"][0].as_str().unwrap().to_string(),
+        f.prediction(200),
+    );
+    accepted.extend(f.post_all(300..400).await);
+    f.assert_exactly_once(&accepted).await;
+}
+
+#[tokio::test]
+async fn redis_down_means_backoff_no_offset_stored_then_exact_counts() {
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let mut accepted = f.post_all(0..100).await;
+    f.assert_exactly_once(&accepted).await;
+    let committed_before = f.live_committed();
+    f.control
+        .hold("redis", Duration::from_secs(12))
+        .await
+        .expect("stop Redis");
+    accepted.extend(f.post_all(100..300).await);
+    // live-forwarder retries with backoff and stores no offset while Redis is down.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        f.live_committed(),
+        committed_before,
+        "an offset was committed while Redis was down"
+    );
+    f.wait_running("redis").await;
+    f.assert_exactly_once(&accepted).await;
+    assert!(f.live_committed() > committed_before);
+}

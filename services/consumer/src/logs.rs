@@ -1,0 +1,82 @@
+//! logs-writer's sink: batched, unordered inserts into MongoDB, idempotent by `_id`.
+
+use mongodb::bson::{doc, DateTime, Document};
+use mongodb::error::ErrorKind;
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+use crate::pipeline::{Record, Sink};
+
+/// MongoDB's duplicate-key error: the document is already there (a replay), which is success.
+const DUPLICATE_KEY: i32 = 11000;
+
+pub struct MongoSink {
+    logs: Collection<Document>,
+}
+
+impl MongoSink {
+    pub fn new(client: &mongodb::Client, database: &str) -> Self {
+        MongoSink {
+            logs: client.database(database).collection("logs"),
+        }
+    }
+
+    /// The index the read API sorts and filters by time with. Safe to call on every start.
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        self.logs
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"received_at": -1})
+                    .options(
+                        IndexOptions::builder()
+                            .name("received_at".to_string())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await
+            .map(drop)
+    }
+}
+
+/// The log document of a record (database `usactar`, collection `logs`).
+pub fn document(record: &Record, logged_at: DateTime) -> Document {
+    let p = &record.prediction;
+    doc! {
+        "_id": p.id.to_string(),
+        "team1": &p.team1,
+        "team2": &p.team2,
+        "score": &p.score,
+        "phase": p.phase as i32,
+        "received_at": DateTime::from_millis(p.received_at_ms),
+        "logged_at": logged_at,
+        "kafka": {"partition": record.partition, "offset": record.offset},
+    }
+}
+
+impl Sink for MongoSink {
+    fn route(&self) -> &'static str {
+        "mongodb:insert_many"
+    }
+
+    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+        let now = DateTime::now();
+        let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
+        match self.logs.insert_many(docs).ordered(false).await {
+            Ok(_) => Ok(()),
+            Err(e) => match e.kind.as_ref() {
+                // Unordered: every other document was inserted; those that failed only because
+                // they were already there count as written.
+                ErrorKind::InsertMany(failure)
+                    if failure.write_concern_error.is_none()
+                        && failure.write_errors.as_ref().is_some_and(|errors| {
+                            errors.iter().all(|w| w.code == DUPLICATE_KEY)
+                        }) =>
+                {
+                    Ok(())
+                }
+                _ => Err(e.to_string()),
+            },
+        }
+    }
+}

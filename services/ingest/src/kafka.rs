@@ -1,0 +1,174 @@
+//! The one long-lived Kafka producer, and a health check that lets ingest refuse quickly (503)
+//! while the broker is unreachable instead of making every client wait for a timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use prediction::Accepted;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
+use rdkafka::ClientConfig;
+use service_kit::admin::Readiness;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::Config;
+
+/// Why records could not be put on Kafka; every case is a 503 for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error("Kafka is unreachable")]
+    Unavailable,
+    #[error("Kafka did not acknowledge within {0:?}: {1}")]
+    NotAcknowledged(Duration, String),
+}
+
+#[derive(Clone)]
+pub struct Kafka {
+    producer: FutureProducer,
+    topic: Arc<str>,
+    timeout: Duration,
+    /// Set by the health check; shared with /readyz.
+    pub up: Readiness,
+}
+
+impl Kafka {
+    pub fn new(config: &Config) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.kafka_bootstrap)
+            // 202 means durable: every in-sync replica has it, and retries cannot duplicate it.
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            // Batch records from concurrent requests; 2 ms costs little latency and much CPU.
+            .set("linger.ms", "2")
+            .set("compression.type", "lz4")
+            .set(
+                "message.timeout.ms",
+                config.delivery_timeout.as_millis().to_string(),
+            )
+            .set("queue.buffering.max.messages", "500000")
+            .create()?;
+        Ok(Kafka {
+            producer,
+            topic: config.topic.as_str().into(),
+            timeout: config.delivery_timeout,
+            up: Readiness::default(),
+        })
+    }
+
+    /// Produces every record and waits until Kafka acknowledged all of them (or one failed).
+    pub async fn produce(&self, records: &[Accepted]) -> Result<(), ProduceError> {
+        if !self.up.get() {
+            return Err(ProduceError::Unavailable);
+        }
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in records {
+            let payload = serde_json::to_vec(record).expect("a record serializes");
+            let key = record.match_key().id();
+            let future = self
+                .producer
+                .send_result(FutureRecord::to(&self.topic).key(&key).payload(&payload))
+                .map_err(|(e, _)| ProduceError::NotAcknowledged(self.timeout, e.to_string()))?;
+            deliveries.push(future);
+        }
+        // message.timeout.ms bounds each delivery; this outer bound only guards against a bug.
+        let all = tokio::time::timeout(self.timeout + Duration::from_secs(2), join_all(deliveries))
+            .await
+            .map_err(|_| ProduceError::NotAcknowledged(self.timeout, "timed out".into()))?;
+        for delivery in all {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    return Err(ProduceError::NotAcknowledged(self.timeout, e.to_string()))
+                }
+                Err(_) => {
+                    return Err(ProduceError::NotAcknowledged(
+                        self.timeout,
+                        "the producer dropped the record".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the topic if it does not exist (one replica: the local broker is alone).
+    pub async fn ensure_topic(&self, bootstrap: &str, partitions: i32) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()?;
+        let results = admin
+            .create_topics(
+                &[NewTopic::new(
+                    &self.topic,
+                    partitions,
+                    TopicReplication::Fixed(1),
+                )],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                        tracing::error!(topic, ?code, "could not create the topic")
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every second that the broker answers a metadata request for the topic, and keeps
+    /// `up` in step. Runs until `shutdown`.
+    pub fn watch_health(&self, shutdown: CancellationToken) {
+        let kafka = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let producer = kafka.producer.clone();
+                let topic = kafka.topic.clone();
+                let ok = tokio::task::spawn_blocking(move || {
+                    producer
+                        .client()
+                        .fetch_metadata(Some(&topic), Duration::from_millis(900))
+                        .map(|m| !m.brokers().is_empty())
+                        .unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false);
+                if ok != kafka.up.get() {
+                    if ok {
+                        tracing::info!("Kafka answers again");
+                    } else {
+                        tracing::warn!("Kafka does not answer: refusing predictions with 503");
+                    }
+                }
+                kafka.up.set(ok);
+                if !ok {
+                    // Records still queued for a broker that is gone would wait out their
+                    // timeout; purge them so their requests get 503 now. Queued records were
+                    // never sent, so a 503 for them is definite: none can land later. (Records
+                    // already in flight are left to librdkafka; they may have been written.)
+                    let producer = kafka.producer.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        producer.purge(PurgeConfig::default().queue())
+                    })
+                    .await;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(if ok { 1000 } else { 250 })) => {}
+                }
+            }
+        });
+    }
+
+    /// Waits until every queued record is delivered or `timeout` passes.
+    pub async fn flush(&self, timeout: Duration) {
+        let producer = self.producer.clone();
+        let _ = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
+    }
+}

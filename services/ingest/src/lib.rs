@@ -1,0 +1,16 @@
+//! The ingest API. `POST /input` takes one prediction or a JSON array of them, validates every
+//! one, gives each an id and puts it on the `predictions` topic keyed by match, and answers 202
+//! with the ids only after Kafka acknowledged every record (acks=all, idempotent producer).
+//!
+//! - [`configuration`]: `USACTAR_*` settings;
+//! - [`kafka`]: the one long-lived producer and the broker health check;
+//! - [`routes`]: the HTTP edge and its errors;
+//! - [`startup`]: wiring, binding, graceful shutdown.
+
+pub mod configuration;
+pub mod kafka;
+pub mod routes;
+pub mod startup;
+
+/// The OpenAPI document served at `GET /openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");

@@ -1,0 +1,68 @@
+//! Wiring: build the producer and the routers, bind, serve until shutdown, flush.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use service_kit::admin;
+use service_kit::metrics::Metrics;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::Config;
+use crate::kafka::Kafka;
+use crate::routes::{router, AppState};
+
+pub struct Application {
+    listener: TcpListener,
+    app: axum::Router,
+    kafka: Kafka,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds both listeners (port 0 picks free ports, for tests) and starts the health check.
+    /// The topic is created if missing, but Kafka being down does not stop ingest from
+    /// starting: it answers 503 until the broker is back.
+    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let kafka = Kafka::new(&config)?;
+        if let Err(e) = kafka
+            .ensure_topic(&config.kafka_bootstrap, config.topic_partitions)
+            .await
+        {
+            tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
+        }
+        kafka.watch_health(shutdown.clone());
+        let admin_addr = admin::serve(
+            config.admin_listen,
+            metrics.clone(),
+            kafka.up.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(kafka.clone(), config.max_batch, &metrics);
+        Ok(Application {
+            listener,
+            app: router(state, metrics, config.max_body_bytes),
+            kafka,
+            addr,
+            admin_addr,
+            shutdown,
+        })
+    }
+
+    /// Serves until the shutdown token is cancelled, then delivers whatever is still queued.
+    pub async fn run(self) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.addr, admin = %self.admin_addr, "ingest listening");
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .await?;
+        self.kafka.flush(Duration::from_secs(10)).await;
+        tracing::info!("ingest stopped; producer flushed");
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! The gRPC service: check the batch, apply it, acknowledge.
+
+use std::time::Instant;
+
+use live_proto::v1::live_store_server::LiveStore;
+use live_proto::v1::{ApplyBatchRequest, ApplyBatchResponse};
+use prometheus::IntCounterVec;
+use service_kit::metrics::Metrics;
+use tonic::{Request, Response, Status};
+
+use crate::aggregates::Aggregates;
+
+/// The route label of the one method, as Linkerd would name it.
+pub const APPLY_BATCH_ROUTE: &str = "/usactar.live.v1.LiveStore/ApplyBatch";
+
+/// Largest batch accepted; live-forwarder sends far fewer.
+pub const MAX_BATCH: usize = 10_000;
+
+pub struct LiveStoreService {
+    aggregates: Aggregates,
+    metrics: Metrics,
+    predictions: IntCounterVec,
+}
+
+impl LiveStoreService {
+    pub fn new(aggregates: Aggregates, metrics: Metrics) -> Self {
+        let predictions = metrics.counter(
+            "live_predictions_total",
+            "Predictions received by outcome: applied (counted) or duplicate (already counted)",
+            &["outcome"],
+        );
+        LiveStoreService {
+            aggregates,
+            metrics,
+            predictions,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl LiveStore for LiveStoreService {
+    async fn apply_batch(
+        &self,
+        request: Request<ApplyBatchRequest>,
+    ) -> Result<Response<ApplyBatchResponse>, Status> {
+        let started = Instant::now();
+        let result = self.apply(request.into_inner()).await;
+        let status = match &result {
+            Ok(_) => "OK".to_string(),
+            Err(s) => format!("{:?}", s.code()),
+        };
+        self.metrics.observe(APPLY_BATCH_ROUTE, &status, started);
+        result.map(Response::new)
+    }
+}
+
+impl LiveStoreService {
+    async fn apply(&self, batch: ApplyBatchRequest) -> Result<ApplyBatchResponse, Status> {
+        if batch.predictions.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_BATCH} predictions per batch, got {}",
+                batch.predictions.len()
+            )));
+        }
+        // Ingest validated these; check again at this boundary so that nothing malformed can
+        // become a Redis key.
+        for (i, p) in batch.predictions.iter().enumerate() {
+            if p.id.is_empty() {
+                return Err(Status::invalid_argument(format!(
+                    "predictions[{i}].id is empty"
+                )));
+            }
+            let phase = u8::try_from(p.phase).unwrap_or(0);
+            let as_sent = prediction::Prediction {
+                team1: p.team1.clone(),
+                team2: p.team2.clone(),
+                score: p.score.clone(),
+                phase,
+            };
+            prediction::validate(&as_sent)
+                .map_err(|e| Status::invalid_argument(format!("predictions[{i}]: {e}")))?;
+        }
+        let applied = self
+            .aggregates
+            .apply(&batch.predictions)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "Redis refused the batch");
+                Status::unavailable(format!("Redis: {e}"))
+            })?;
+        self.predictions
+            .with_label_values(&["applied"])
+            .inc_by(applied.applied as u64);
+        self.predictions
+            .with_label_values(&["duplicate"])
+            .inc_by(applied.duplicates as u64);
+        Ok(ApplyBatchResponse {
+            applied: applied.applied,
+            duplicates: applied.duplicates,
+        })
+    }
+}

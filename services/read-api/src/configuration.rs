@@ -1,0 +1,98 @@
+//! Settings from `USACTAR_*` variables, with defaults that run against the local stack.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use service_kit::config::{ConfigError, Env};
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The API (`USACTAR_LISTEN`).
+    pub listen: SocketAddr,
+    /// `/metrics`, `/livez`, `/readyz` (`USACTAR_ADMIN_LISTEN`).
+    pub admin_listen: SocketAddr,
+    pub redis_url: String,
+    /// Prepended to every Redis key and to the pub/sub channel, so tests can share one server.
+    pub redis_prefix: String,
+    pub mongo_uri: String,
+    pub mongo_db: String,
+    /// Purge is disabled when unset.
+    pub admin_token: Option<AdminToken>,
+    /// The longest any one call to Redis or MongoDB may take before the API answers 503.
+    pub backend_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_env(env: &impl Env) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 8082).into())?,
+            admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9182).into())?,
+            redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: env.string_or("USACTAR_REDIS_PREFIX", ""),
+            mongo_uri: env.string_or(
+                "USACTAR_MONGO_URI",
+                "mongodb://127.0.0.1:27017/?directConnection=true",
+            ),
+            mongo_db: env.string_or("USACTAR_MONGO_DB", "usactar"),
+            admin_token: env
+                .get("USACTAR_ADMIN_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(AdminToken),
+            backend_timeout: env.duration_or("USACTAR_BACKEND_TIMEOUT", Duration::from_secs(2))?,
+        })
+    }
+}
+
+/// The purge token. Its Debug never shows the value, so logging the settings is safe.
+#[derive(Clone)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        AdminToken(token.into())
+    }
+
+    /// Constant time, so response timing does not reveal how much of a guess was right.
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_and_a_hidden_token() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        let s = Settings::from_env(&env).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8082");
+        assert_eq!(s.admin_listen.to_string(), "127.0.0.1:9182");
+        assert_eq!(s.mongo_db, "usactar");
+        assert!(s.admin_token.is_none());
+
+        let env: HashMap<&str, &str> = [("USACTAR_ADMIN_TOKEN", "s3cret")].into();
+        let s = Settings::from_env(&env).unwrap();
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let token = s.admin_token.unwrap();
+        assert!(token.matches("s3cret"));
+        assert!(!token.matches("s3cre"));
+        assert!(!token.matches(""));
+    }
+
+    #[test]
+    fn a_bad_address_names_the_variable() {
+        let env: HashMap<&str, &str> = [("USACTAR_LISTEN", "nowhere")].into();
+        let err = Settings::from_env(&env).unwrap_err().to_string();
+        assert!(err.contains("USACTAR_LISTEN"), "{err}");
+    }
+}

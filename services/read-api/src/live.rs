@@ -1,0 +1,342 @@
+//! The live aggregates in Redis, as live-store writes them (all keys start with the prefix P):
+//! `match:{id}` (score → count), `totals` (match id → total), `phase:{n}:matches`, `phases`,
+//! `total`; and the channel `live-changes`, where live-store announces the ids it changed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prediction::MatchKey;
+use redis::aio::MultiplexedConnection;
+use redis::{RedisResult, Value};
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::error::{bounded, AppError};
+
+/// Which matches a reader wants; every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchFilter {
+    pub phase: Option<u8>,
+    pub team1: Option<String>,
+    pub team2: Option<String>,
+}
+
+impl MatchFilter {
+    pub fn is_empty(&self) -> bool {
+        self.phase.is_none() && self.team1.is_none() && self.team2.is_none()
+    }
+
+    pub fn accepts(&self, phase: u8, team1: &str, team2: &str) -> bool {
+        self.phase.is_none_or(|p| p == phase)
+            && self.team1.as_deref().is_none_or(|t| t == team1)
+            && self.team2.as_deref().is_none_or(|t| t == team2)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoreView {
+    pub score: String,
+    pub count: u64,
+    /// count / the match's total, 0..1.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MatchView {
+    /// `{phase}:{team1}:{team2}`, the id pushes refer to.
+    pub id: String,
+    pub phase: u8,
+    pub team1: String,
+    pub team2: String,
+    pub total: u64,
+    /// Most predicted first; ties by score (goals of team1, then of team2).
+    pub scores: Vec<ScoreView>,
+    /// The most predicted score; null while the match has none.
+    pub top: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PhaseView {
+    pub phase: u8,
+    /// Sum of the totals of the matches shown.
+    pub total: u64,
+    pub matches: Vec<MatchView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveView {
+    /// Every prediction counted, whatever the filters.
+    pub total: u64,
+    pub phases: Vec<PhaseView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveStats {
+    pub total: u64,
+    /// Predictions per phase, keyed by phase number.
+    pub phases: BTreeMap<String, u64>,
+    pub matches: usize,
+}
+
+/// Reads the aggregates. Holds one multiplexed connection, made on first use and made again
+/// after a failure, so read-api starts (not ready) while Redis is down and heals when it returns.
+#[derive(Clone)]
+pub struct LiveStore {
+    client: redis::Client,
+    conn: Arc<Mutex<Option<MultiplexedConnection>>>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl LiveStore {
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> RedisResult<Self> {
+        Ok(LiveStore {
+            client: redis::Client::open(url)?,
+            conn: Arc::new(Mutex::new(None)),
+            prefix: prefix.to_string(),
+            timeout,
+        })
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The pub/sub channel live-store announces changes on.
+    pub fn channel(&self) -> String {
+        format!("{}live-changes", self.prefix)
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    /// Runs `call` on the shared connection within the timeout; a failure drops the connection
+    /// so that the next call reconnects (after a Redis restart the old one is dead).
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T, AppError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = RedisResult<T>>,
+    {
+        let attempt = async {
+            let conn = {
+                let mut slot = self.conn.lock().await;
+                match slot.as_ref() {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = self.client.get_multiplexed_async_connection().await?;
+                        *slot = Some(c.clone());
+                        c
+                    }
+                }
+            };
+            call(conn).await
+        };
+        let result = bounded("redis", self.timeout, attempt).await;
+        if result.is_err() {
+            *self.conn.lock().await = None;
+        }
+        result
+    }
+
+    pub async fn ping(&self) -> Result<(), AppError> {
+        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// The aggregates of every match the filter accepts, grouped by phase.
+    pub async fn snapshot(&self, filter: &MatchFilter) -> Result<LiveView, AppError> {
+        let phases: Vec<u8> = match filter.phase {
+            Some(p) => vec![p],
+            None => {
+                let key = self.key("phases");
+                let raw: Vec<String> = self
+                    .run(|mut c| async move {
+                        redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
+                    })
+                    .await?;
+                let mut phases: Vec<u8> = raw.iter().filter_map(|p| p.parse().ok()).collect();
+                phases.sort_unstable();
+                phases
+            }
+        };
+        let mut pipe = redis::pipe();
+        for p in &phases {
+            pipe.cmd("SMEMBERS")
+                .arg(self.key(&format!("phase:{p}:matches")));
+        }
+        let sets: Vec<Vec<String>> = if phases.is_empty() {
+            Vec::new()
+        } else {
+            self.run(|mut c| async move { pipe.query_async(&mut c).await })
+                .await?
+        };
+        let mut ids: Vec<String> = sets
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                MatchKey::parse(id).is_some_and(|k| filter.accepts(k.phase, &k.team1, &k.team2))
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let (total, matches) = self.matches(&ids).await?;
+
+        let mut by_phase: BTreeMap<u8, PhaseView> = BTreeMap::new();
+        for m in matches {
+            let view = by_phase.entry(m.phase).or_insert_with(|| PhaseView {
+                phase: m.phase,
+                total: 0,
+                matches: Vec::new(),
+            });
+            view.total += m.total;
+            view.matches.push(m);
+        }
+        let mut phases: Vec<PhaseView> = by_phase.into_values().collect();
+        for p in &mut phases {
+            // Stable order, so a page's match selector does not jump around as counts change.
+            p.matches
+                .sort_by(|a, b| (&a.team1, &a.team2).cmp(&(&b.team1, &b.team2)));
+        }
+        Ok(LiveView { total, phases })
+    }
+
+    /// The grand total and the given matches, read in one MULTI so that each match's total
+    /// agrees with its counts. Ids that do not parse are skipped; a match with no data comes
+    /// back empty, which tells a page to drop it.
+    pub async fn matches(&self, ids: &[String]) -> Result<(u64, Vec<MatchView>), AppError> {
+        let keys: Vec<(String, MatchKey)> = ids
+            .iter()
+            .filter_map(|id| MatchKey::parse(id).map(|k| (id.clone(), k)))
+            .collect();
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("GET").arg(self.key("total"));
+        for (id, _) in &keys {
+            pipe.cmd("HGET").arg(self.key("totals")).arg(id);
+            pipe.cmd("HGETALL").arg(self.key(&format!("match:{id}")));
+        }
+        let values: Vec<Value> = self
+            .run(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let decode = |e: redis::RedisError| AppError::Unavailable {
+            backend: "redis",
+            detail: format!("unexpected data: {e}"),
+        };
+        let mut values = values.into_iter();
+        let total: Option<u64> =
+            redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil)).map_err(decode)?;
+        let mut views = Vec::with_capacity(keys.len());
+        for (id, key) in keys {
+            let match_total: Option<u64> =
+                redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
+                    .map_err(decode)?;
+            let counts: HashMap<String, u64> =
+                redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
+                    .map_err(decode)?;
+            views.push(match_view(id, key, match_total, counts));
+        }
+        Ok((total.unwrap_or(0), views))
+    }
+
+    /// The grand total and the predictions per phase, from the per-match totals.
+    pub async fn stats(&self) -> Result<LiveStats, AppError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("GET")
+            .arg(self.key("total"))
+            .cmd("HGETALL")
+            .arg(self.key("totals"));
+        let (total, totals): (Option<u64>, HashMap<String, u64>) = self
+            .run(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let mut phases = BTreeMap::new();
+        for (id, n) in &totals {
+            if let Some(k) = MatchKey::parse(id) {
+                *phases.entry(k.phase.to_string()).or_insert(0) += n;
+            }
+        }
+        Ok(LiveStats {
+            total: total.unwrap_or(0),
+            phases,
+            matches: totals.len(),
+        })
+    }
+}
+
+fn match_view(
+    id: String,
+    key: MatchKey,
+    total: Option<u64>,
+    counts: HashMap<String, u64>,
+) -> MatchView {
+    // The per-match total is the contract; the sum of counts stands in if it is missing.
+    let total = total.unwrap_or_else(|| counts.values().sum());
+    let mut scores: Vec<ScoreView> = counts
+        .into_iter()
+        .map(|(score, count)| ScoreView {
+            share: if total == 0 {
+                0.0
+            } else {
+                count as f64 / total as f64
+            },
+            score,
+            count,
+        })
+        .collect();
+    scores.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| score_order(&a.score).cmp(&score_order(&b.score)))
+    });
+    MatchView {
+        id,
+        phase: key.phase,
+        team1: key.team1,
+        team2: key.team2,
+        total,
+        top: scores.first().map(|s| s.score.clone()),
+        scores,
+    }
+}
+
+/// "2-1" before "10-0": goals compare as numbers; anything unparsable goes last, by text.
+fn score_order(score: &str) -> (bool, (u32, u32), &str) {
+    match prediction::parse_score(score) {
+        Ok(goals) => (false, goals, ""),
+        Err(_) => (true, (0, 0), score),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_sort_by_count_then_goals_and_shares_add_up() {
+        let counts: HashMap<String, u64> = [("10-0", 2), ("2-1", 2), ("3-3", 5), ("0-0", 1)]
+            .into_iter()
+            .map(|(s, n)| (s.to_string(), n))
+            .collect();
+        let key = MatchKey::parse("4:Argentina:France").unwrap();
+        let view = match_view("4:Argentina:France".into(), key, Some(10), counts);
+        let order: Vec<&str> = view.scores.iter().map(|s| s.score.as_str()).collect();
+        assert_eq!(order, ["3-3", "2-1", "10-0", "0-0"]);
+        assert_eq!(view.top.as_deref(), Some("3-3"));
+        let sum: f64 = view.scores.iter().map(|s| s.share).sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        assert_eq!(view.scores[0].share, 0.5);
+    }
+
+    #[test]
+    fn an_empty_match_has_no_top() {
+        let key = MatchKey::parse("1:Qatar:Ecuador").unwrap();
+        let view = match_view("1:Qatar:Ecuador".into(), key, None, HashMap::new());
+        assert_eq!((view.total, view.top), (0, None));
+    }
+}

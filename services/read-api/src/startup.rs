@@ -1,0 +1,189 @@
+//! The router and the running application: API listener, admin listener, background tasks.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::middleware;
+use axum::routing::get;
+use axum::Router;
+use prometheus::IntGaugeVec;
+use service_kit::admin::{self, Readiness};
+use service_kit::metrics::{track, Metrics};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::{AdminToken, Settings};
+use crate::live::LiveStore;
+use crate::logs::LogStore;
+use crate::push::{self, LiveHub, LogsHub};
+use crate::routes;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub live: LiveStore,
+    pub logs: LogStore,
+    pub admin_token: Option<AdminToken>,
+    pub live_hub: LiveHub,
+    pub logs_hub: LogsHub,
+    /// `usactar_websockets_open{stream}`.
+    pub open_sockets: IntGaugeVec,
+    /// Cancelled on SIGTERM; open sockets close when it is.
+    pub shutdown: CancellationToken,
+}
+
+pub fn router(state: AppState, metrics: Metrics) -> Router {
+    Router::new()
+        .route("/api/live", get(routes::live))
+        .route("/api/live/ws", get(push::live_ws))
+        .route("/api/logs", get(routes::logs).delete(routes::purge))
+        .route("/api/logs/ws", get(push::logs_ws))
+        .route("/api/stats", get(routes::stats))
+        .route("/api/config", get(routes::config))
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(metrics, track))
+}
+
+/// The stores and the push hubs (whose tasks start here), registering the socket gauge in
+/// `metrics`. Separate from [`Application::build`] so tests can drive [`router`] directly.
+pub async fn build_state(
+    settings: &Settings,
+    metrics: &Metrics,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
+    let open_sockets = metrics.gauge(
+        "websockets_open",
+        "WebSocket connections open, by stream",
+        &["stream"],
+    );
+    // Both series exist from the start, so dashboards show 0 rather than nothing.
+    for stream in ["live", "logs"] {
+        open_sockets.with_label_values(&[stream]).set(0);
+    }
+    let live = LiveStore::new(
+        &settings.redis_url,
+        &settings.redis_prefix,
+        settings.backend_timeout,
+    )?;
+    let logs = LogStore::connect(
+        &settings.mongo_uri,
+        &settings.mongo_db,
+        settings.backend_timeout,
+    )
+    .await?;
+    Ok(AppState {
+        live_hub: LiveHub::start(live.clone(), shutdown.clone()),
+        logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
+        live,
+        logs,
+        admin_token: settings.admin_token.clone(),
+        open_sockets,
+        shutdown,
+    })
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    admin_port: u16,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds both listeners and starts the background tasks. Redis and MongoDB may be down:
+    /// the service starts anyway, not ready, and heals when they return.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let state = build_state(&settings, &metrics, shutdown.clone()).await?;
+        let readiness = Readiness::default();
+        let admin_addr: SocketAddr = admin::serve(
+            settings.admin_listen,
+            metrics.clone(),
+            readiness.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        tokio::spawn(check_readiness(
+            state.live.clone(),
+            state.logs.clone(),
+            readiness,
+            shutdown.clone(),
+        ));
+        tokio::spawn(create_index(state.logs.clone(), shutdown.clone()));
+
+        let listener = TcpListener::bind(settings.listen).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Application {
+            listener,
+            router: router(state, metrics),
+            port,
+            admin_port: admin_addr.port(),
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops accepting and lets requests in
+    /// flight finish (sockets close themselves on the same token).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .await
+    }
+}
+
+/// Ready means both stores answer now; checked every second so /readyz is cheap.
+async fn check_readiness(
+    live: LiveStore,
+    logs: LogStore,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => { readiness.set(false); return }
+            _ = tick.tick() => {}
+        }
+        let (redis, mongo) = tokio::join!(live.ping(), logs.ping());
+        let ready = redis.is_ok() && mongo.is_ok();
+        readiness.set(ready);
+        if was != Some(ready) {
+            match (&redis, &mongo) {
+                (Ok(()), Ok(())) => tracing::info!("ready: redis and mongodb answer"),
+                _ => tracing::warn!(
+                    redis = ?redis.err().map(|e| e.to_string()),
+                    mongodb = ?mongo.err().map(|e| e.to_string()),
+                    "not ready"
+                ),
+            }
+            was = Some(ready);
+        }
+    }
+}
+
+/// The received_at index, retried until MongoDB answers.
+async fn create_index(logs: LogStore, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match logs.ensure_index().await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot create the received_at index yet"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}

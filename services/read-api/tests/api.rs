@@ -1,0 +1,510 @@
+//! read-api against real Redis and FerretDB: one test binary, one stack, a prefix and a database
+//! per test.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{eventually, now_ms, shared_stack, spawn_app, TestApp};
+use futures::StreamExt;
+use read_api::startup::{build_state, router};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use tower::ServiceExt;
+
+/// A fixed time for seeded logs (December 2022), so snapshots of times are stable.
+const BASE_MS: u64 = 1_671_000_000_000;
+
+async fn seed_live(app: &TestApp) {
+    for (score, n) in [("3-3", 5), ("2-1", 3), ("1-1", 2)] {
+        app.add_live(4, "Argentina", "France", score, n).await;
+    }
+    // A tie: goals order it, "1-2" before "2-1".
+    app.add_live(4, "Croatia", "Morocco", "2-1", 1).await;
+    app.add_live(4, "Croatia", "Morocco", "1-2", 1).await;
+    app.add_live(1, "Qatar", "Ecuador", "0-2", 4).await;
+}
+
+async fn seed_logs(app: &TestApp) -> Vec<String> {
+    app.add_logs(&[
+        (BASE_MS, 1, "Qatar", "Ecuador", "0-2"),
+        (BASE_MS + 1000, 1, "Qatar", "Ecuador", "1-1"),
+        (BASE_MS + 2000, 4, "Argentina", "France", "3-3"),
+        (BASE_MS + 3000, 4, "Croatia", "Morocco", "2-1"),
+        (BASE_MS + 4000, 4, "Argentina", "France", "2-1"),
+        (BASE_MS + 5000, 4, "Argentina", "France", "3-3"),
+        (BASE_MS + 6000, 1, "Qatar", "Ecuador", "0-2"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn live_gives_counts_shares_sorted_and_filtered() {
+    let app = spawn_app(&[]).await;
+    seed_live(&app).await;
+
+    let (status, body) = app.get("/api/live").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], 16);
+    let phases: Vec<u64> = body["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_u64().unwrap())
+        .collect();
+    assert_eq!(phases, [1, 4]);
+    let final_ = &body["phases"][1];
+    assert_eq!(final_["total"], 12);
+    let arg = &final_["matches"][0];
+    assert_eq!(
+        (arg["team1"].as_str(), arg["total"].as_u64()),
+        (Some("Argentina"), Some(10))
+    );
+    assert_eq!(arg["top"], "3-3");
+    let shares: Vec<(String, f64)> = arg["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["score"].as_str().unwrap().to_string(),
+                s["share"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shares,
+        [
+            ("3-3".into(), 0.5),
+            ("2-1".into(), 0.3),
+            ("1-1".into(), 0.2)
+        ]
+    );
+    let tie: Vec<&str> = final_["matches"][1]["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["score"].as_str().unwrap())
+        .collect();
+    assert_eq!(tie, ["1-2", "2-1"]);
+    insta::assert_json_snapshot!("live", body);
+
+    // Filters: by phase, by match, and one that matches nothing.
+    let (_, body) = app.get("/api/live?phase=1").await;
+    assert_eq!(body["phases"].as_array().unwrap().len(), 1);
+    assert_eq!(body["phases"][0]["matches"][0]["team1"], "Qatar");
+    assert_eq!(body["total"], 16, "the grand total ignores filters");
+    let (_, body) = app.get("/api/live?team1=Argentina&team2=France").await;
+    assert_eq!(body["phases"][0]["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(body["phases"][0]["total"], 10);
+    let (_, body) = app.get("/api/live?phase=2&team1=Argentina").await;
+    assert_eq!(body["phases"], json!([]));
+
+    // An empty prefix space is an empty, valid answer.
+    let empty = spawn_app(&[]).await;
+    let (status, body) = empty.get("/api/live").await;
+    assert_eq!((status, body), (200, json!({"total": 0, "phases": []})));
+}
+
+#[tokio::test]
+async fn logs_page_by_cursor_newest_first_with_filters_and_total() {
+    let app = spawn_app(&[]).await;
+    let ids = seed_logs(&app).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/api/logs?limit=3".to_string();
+    let mut pages = 0;
+    loop {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["total"], 7);
+        pages += 1;
+        for item in body["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_string());
+        }
+        match body["next"].as_str() {
+            Some(next) => path = format!("/api/logs?limit=3&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let (_, body) = app.get("/api/logs?phase=4").await;
+    assert_eq!(body["total"], 4);
+    assert_eq!(body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(body["next"], Value::Null, "a short page is the last");
+    let (_, body) = app
+        .get("/api/logs?team1=Argentina&team2=France&limit=2")
+        .await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(body["items"][0]["score"], "3-3");
+    assert_eq!(body["items"][1]["score"], "2-1");
+    assert_eq!(body["next"], ids[4].as_str());
+
+    let (_, body) = app.get("/api/logs?limit=2").await;
+    assert_eq!(body["items"][0]["received_at"], "2022-12-14T06:40:06Z");
+    insta::assert_json_snapshot!("logs", body, {
+        ".items[].id" => "[id]",
+        ".next" => "[id]",
+    });
+}
+
+#[tokio::test]
+async fn stats_add_up_both_stores() {
+    let app = spawn_app(&[]).await;
+    seed_live(&app).await;
+    seed_logs(&app).await;
+    let (status, body) = app.get("/api/stats").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["live_total"], 16);
+    assert_eq!(body["logs_total"], 7);
+    assert_eq!(body["phases"], json!({"1": 4, "4": 12}));
+    insta::assert_json_snapshot!("stats", body);
+}
+
+#[tokio::test]
+async fn bad_parameters_get_400_json_naming_them() {
+    let (settings, _, _) = common::settings(&[]);
+    let metrics = service_kit::metrics::Metrics::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let state = build_state(&settings, &metrics, shutdown.clone())
+        .await
+        .unwrap();
+    let app = router(state, metrics);
+    let long = "x".repeat(65);
+    let cases = [
+        ("/api/live?phase=7", "phase"),
+        ("/api/live?phase=0", "phase"),
+        ("/api/live?phase=final", "phase"),
+        ("/api/live?colour=red", "colour"),
+        (&format!("/api/live?team1={long}"), "team1"),
+        ("/api/logs?limit=0", "limit"),
+        ("/api/logs?limit=501", "limit"),
+        ("/api/logs?limit=ten", "limit"),
+        ("/api/logs?before=not-a-cursor", "before"),
+        ("/api/logs?phase=5", "phase"),
+        ("/api/logs?phase=1&phase=2", "phase"),
+    ];
+    for (uri, field) in cases {
+        let r = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{uri}");
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).expect("a JSON error");
+        assert_eq!(body["field"], field, "{uri}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(field),
+            "{uri}: {body}"
+        );
+    }
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn purge_is_off_without_a_token_and_needs_the_right_one() {
+    let off = spawn_app(&[]).await;
+    assert_eq!(
+        off.get("/api/config").await.1,
+        json!({"purge_enabled": false})
+    );
+    let r = off
+        .http
+        .delete(format!("{}/api/logs", off.base))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("set USACTAR_ADMIN_TOKEN"),
+        "{body}"
+    );
+
+    let on = spawn_app(&[("USACTAR_ADMIN_TOKEN", "s3cret-token")]).await;
+    assert_eq!(
+        on.get("/api/config").await.1,
+        json!({"purge_enabled": true})
+    );
+    seed_logs(&on).await;
+    let url = format!("{}/api/logs", on.base);
+    let r = on.http.delete(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no token");
+    let r = on
+        .http
+        .delete(&url)
+        .bearer_auth("s3cret-tokem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a wrong token");
+    assert_eq!(
+        on.get("/api/logs").await.1["total"],
+        7,
+        "nothing deleted yet"
+    );
+    let r = on
+        .http
+        .delete(&url)
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"deleted": 7}));
+    assert_eq!(on.get("/api/logs").await.1["total"], 0);
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON, within `within`.
+async fn next_json(ws: &mut Ws, within: Duration) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+fn count_of(msg: &Value, id: &str, score: &str) -> Option<u64> {
+    msg["matches"].as_array()?.iter().find(|m| m["id"] == id)?["scores"]
+        .as_array()?
+        .iter()
+        .find(|s| s["score"] == score)?["count"]
+        .as_u64()
+}
+
+#[tokio::test]
+async fn live_socket_sends_a_snapshot_then_coalesced_pushes() {
+    let mut app = spawn_app(&[]).await;
+    seed_live(&app).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/api/live/ws", app.ws_base))
+        .await
+        .expect("the live socket opens");
+    let snapshot = next_json(&mut ws, Duration::from_secs(2))
+        .await
+        .expect("a snapshot");
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["total"], 16);
+    assert_eq!(snapshot["phases"].as_array().unwrap().len(), 2);
+
+    // The subscriber may still be subscribing: announce until a push arrives.
+    app.add_live(4, "Argentina", "France", "2-0", 1).await;
+    let started = Instant::now();
+    let push = loop {
+        app.publish(&["4:Argentina:France"]).await;
+        if let Some(m) = next_json(&mut ws, Duration::from_millis(300)).await {
+            break m;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no push");
+    };
+    assert_eq!(push["type"], "live");
+    assert_eq!(push["total"], 17);
+    assert_eq!(count_of(&push, "4:Argentina:France", "2-0"), Some(1));
+    assert_eq!(
+        push["matches"].as_array().unwrap().len(),
+        1,
+        "only the changed match"
+    );
+
+    // Drain pushes of any repeated announcement above, so that only the burst is counted.
+    while next_json(&mut ws, Duration::from_millis(400))
+        .await
+        .is_some()
+    {}
+
+    // A burst of 100 announcements becomes a few pushes, the last with the final counts.
+    let burst = Instant::now();
+    for _ in 0..100 {
+        app.add_live(4, "Croatia", "Morocco", "0-0", 1).await;
+        app.publish(&["4:Croatia:Morocco"]).await;
+    }
+    let burst_took = burst.elapsed();
+    let mut pushes = 0;
+    loop {
+        let m = next_json(&mut ws, Duration::from_secs(2))
+            .await
+            .expect("the burst's last counts arrive within 2 s");
+        pushes += 1;
+        if count_of(&m, "4:Croatia:Morocco", "0-0") == Some(100) {
+            break;
+        }
+    }
+    // At most one push per 250 ms, plus the leading one.
+    let bound = 2 + (burst_took.as_millis() / 250) as usize;
+    assert!(
+        pushes <= bound,
+        "{pushes} pushes for a burst of {burst_took:?}"
+    );
+
+    // A filtered socket sees only its phase.
+    let (mut phase1, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/live/ws?phase=1", app.ws_base))
+            .await
+            .unwrap();
+    let snap = next_json(&mut phase1, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(snap["phases"].as_array().unwrap().len(), 1);
+    assert_eq!(snap["phases"][0]["phase"], 1);
+
+    // On shutdown, sockets are closed by the server with "going away".
+    app.shutdown.cancel();
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(frame) = m {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closes within 2 s");
+    assert_eq!(closed, Some(1001));
+    drop((ws, phase1));
+    tokio::time::timeout(Duration::from_secs(3), &mut app.server)
+        .await
+        .expect("the server stops within 3 s of SIGTERM")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn logs_socket_pushes_new_records() {
+    let app = spawn_app(&[]).await;
+    seed_logs(&app).await; // old records: never pushed
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/api/logs/ws", app.ws_base))
+        .await
+        .expect("the logs socket opens");
+    let (mut filtered, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/logs/ws?phase=4", app.ws_base))
+            .await
+            .unwrap();
+    let t = now_ms();
+    let new = app
+        .add_logs(&[
+            (t, 4, "Argentina", "France", "1-0"),
+            (t + 1, 1, "Qatar", "Ecuador", "2-2"),
+        ])
+        .await;
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let m = next_json(&mut ws, Duration::from_secs(2))
+            .await
+            .expect("new logs are pushed within 2 s");
+        assert_eq!(m["type"], "logs");
+        assert_eq!(m["gap"], false);
+        for item in m["items"].as_array().unwrap() {
+            got.push(item["id"].as_str().unwrap().to_string());
+        }
+    }
+    got.sort();
+    assert_eq!(got, new);
+    let m = next_json(&mut filtered, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let items = m["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], new[0].as_str());
+}
+
+#[tokio::test]
+async fn ready_when_backends_answer_and_metrics_count_requests() {
+    let app = spawn_app(&[]).await;
+    let http = app.http.clone();
+    let readyz = format!("{}/readyz", app.admin);
+    eventually(Duration::from_secs(5), "/readyz is 200", || {
+        let (http, readyz) = (http.clone(), readyz.clone());
+        async move {
+            let r = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
+            (r.status() == 200)
+                .then_some(())
+                .ok_or(r.status().to_string())
+        }
+    })
+    .await;
+    assert_eq!(app.get("/api/live").await.0, 200);
+    assert_eq!(app.get("/api/live?phase=9").await.0, 400);
+    let metrics = http
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"usactar_requests_total{route="/api/live",status="200"} 1"#,
+        r#"usactar_requests_total{route="/api/live",status="400"} 1"#,
+        r#"usactar_request_duration_seconds_count{route="/api/live"} 2"#,
+        r#"usactar_websockets_open{stream="live"} 0"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn backends_down_means_503_quickly_and_not_ready() {
+    shared_stack();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let redis = format!("redis://127.0.0.1:{closed}");
+    let mongo = format!("mongodb://127.0.0.1:{closed}/?directConnection=true");
+    let app = spawn_app_without_backends(&redis, &mongo).await;
+    for path in ["/api/live", "/api/logs", "/api/stats"] {
+        let started = Instant::now();
+        let r = reqwest::get(format!("{}{path}", app.0)).await.unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("unavailable"),
+            "{body}"
+        );
+    }
+    let r = reqwest::get(format!("{}/readyz", app.1)).await.unwrap();
+    assert_eq!(r.status(), 503);
+}
+
+/// (api base, admin base) of a read-api whose stores are unreachable.
+async fn spawn_app_without_backends(redis: &str, mongo: &str) -> (String, String) {
+    let (settings, _, _) = common::settings(&[
+        ("USACTAR_REDIS_URL", redis),
+        ("USACTAR_MONGO_URI", mongo),
+        ("USACTAR_BACKEND_TIMEOUT", "500ms"),
+    ]);
+    let app =
+        read_api::startup::Application::build(settings, tokio_util::sync::CancellationToken::new())
+            .await
+            .unwrap();
+    let urls = (
+        format!("http://127.0.0.1:{}", app.port()),
+        format!("http://127.0.0.1:{}", app.admin_port()),
+    );
+    tokio::spawn(app.run_until_stopped());
+    urls
+}

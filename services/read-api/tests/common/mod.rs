@@ -1,0 +1,278 @@
+//! What read-api's tests share: one real Redis and FerretDB per test binary (from the stack
+//! runner, on ports the kernel picked), a running read-api per test with its own key prefix and
+//! database, seeding helpers and "eventually".
+
+#![allow(dead_code)] // each test uses its own part of this module
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use experiments::stack::{LocalStack, Ports, StackConfig};
+use mongodb::bson::{doc, DateTime};
+use read_api::configuration::Settings;
+use read_api::startup::Application;
+use tokio_util::sync::CancellationToken;
+
+/// A state folder of its own for this test binary, emptied first so runs do not see each other.
+pub fn state_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("read-api-stack-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test state folder");
+    dir
+}
+
+pub struct SharedStack {
+    pub ports: Ports,
+    /// To kill or hold a server, for the outage tests.
+    pub supervisor: experiments::stack::Supervisor,
+}
+
+impl SharedStack {
+    pub fn redis_url(&self) -> String {
+        format!("redis://{}", self.ports.addr("redis"))
+    }
+    pub fn mongo_uri(&self) -> String {
+        experiments::stack::local::mongo_uri(&self.ports)
+    }
+}
+
+/// Redis and FerretDB, started once per test binary; their processes die with it (the
+/// supervisor sets PR_SET_PDEATHSIG on each).
+pub fn shared_stack() -> &'static SharedStack {
+    static STACK: OnceLock<SharedStack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime for the stack");
+            runtime.block_on(async move {
+                let mut config = StackConfig::new(state_dir(env!("CARGO_CRATE_NAME")));
+                config.ports = Ports::ephemeral();
+                config.only = Some(vec!["redis".into(), "ferretdb".into()]);
+                match LocalStack::up(config).await {
+                    Ok(stack) => {
+                        let _ = tx.send(Ok(SharedStack {
+                            ports: stack.ports.clone(),
+                            supervisor: stack.supervisor.clone(),
+                        }));
+                        // Keep the stack (and the runtime whose threads started its processes)
+                        // alive until the test binary exits.
+                        std::future::pending::<()>().await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        match rx.recv().expect("the stack thread answers") {
+            Ok(stack) => stack,
+            // A missing server is a failure, never a skip.
+            Err(e) => panic!("the local stack did not start: {e}"),
+        }
+    })
+}
+
+/// Retries `check` until it returns `Ok` or `timeout` passes; then fails with the last error.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(e) if Instant::now() >= deadline => {
+                panic!("{what}: not true after {timeout:?}; last: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// A name no other test run uses: for databases and key prefixes.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+/// Quiet unless TEST_LOG is set.
+pub fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+        }
+    });
+}
+
+/// A running read-api with its own prefix and database, and clients to seed them.
+pub struct TestApp {
+    pub base: String,
+    pub ws_base: String,
+    pub admin: String,
+    pub prefix: String,
+    pub redis: redis::aio::MultiplexedConnection,
+    pub db: mongodb::Database,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub settings: Settings,
+    /// The server task; it ends after `shutdown` is cancelled.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
+    let stack = shared_stack();
+    let prefix = format!("{}:", unique("readapi"));
+    let db = unique("readapi");
+    let mut env: HashMap<String, String> = [
+        ("USACTAR_LISTEN", "127.0.0.1:0".to_string()),
+        ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
+        ("USACTAR_REDIS_URL", stack.redis_url()),
+        ("USACTAR_REDIS_PREFIX", prefix.clone()),
+        ("USACTAR_MONGO_URI", stack.mongo_uri()),
+        ("USACTAR_MONGO_DB", db.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    (
+        Settings::from_env(&env).expect("valid settings"),
+        prefix,
+        db,
+    )
+}
+
+pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let (settings, prefix, db_name) = settings(extra);
+    let shutdown = CancellationToken::new();
+    let app = Application::build(settings.clone(), shutdown.clone())
+        .await
+        .expect("read-api builds");
+    let (port, admin_port) = (app.port(), app.admin_port());
+    let server = tokio::spawn(app.run_until_stopped());
+    let redis = redis::Client::open(settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    let db = mongodb::Client::with_uri_str(&settings.mongo_uri)
+        .await
+        .expect("a mongodb client")
+        .database(&db_name);
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        ws_base: format!("ws://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+        prefix,
+        redis,
+        db,
+        http: reqwest::Client::new(),
+        shutdown,
+        settings,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Writes what live-store would for `count` predictions of `score` in a match: the hash
+    /// field, the match total, both sets and the grand total.
+    pub async fn add_live(&self, phase: u8, team1: &str, team2: &str, score: &str, count: u64) {
+        let id = format!("{phase}:{team1}:{team2}");
+        let p = &self.prefix;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("HINCRBY")
+            .arg(format!("{p}match:{id}"))
+            .arg(score)
+            .arg(count)
+            .cmd("HINCRBY")
+            .arg(format!("{p}totals"))
+            .arg(&id)
+            .arg(count)
+            .cmd("SADD")
+            .arg(format!("{p}phase:{phase}:matches"))
+            .arg(&id)
+            .cmd("SADD")
+            .arg(format!("{p}phases"))
+            .arg(phase.to_string())
+            .cmd("INCRBY")
+            .arg(format!("{p}total"))
+            .arg(count);
+        let mut conn = self.redis.clone();
+        let _: () = pipe.query_async(&mut conn).await.expect("seed redis");
+    }
+
+    /// Announces changed matches, as live-store does after a batch.
+    pub async fn publish(&self, ids: &[&str]) {
+        let mut conn = self.redis.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(format!("{}live-changes", self.prefix))
+            .arg(serde_json::to_string(ids).unwrap())
+            .query_async(&mut conn)
+            .await
+            .expect("publish");
+    }
+
+    /// Inserts logs as logs-writer would; `at_ms` makes ids (UUIDv7) and received_at.
+    pub async fn add_logs(&self, logs: &[(u64, u8, &str, &str, &str)]) -> Vec<String> {
+        let mut ids = Vec::new();
+        let docs: Vec<_> = logs
+            .iter()
+            .enumerate()
+            .map(|(i, (at_ms, phase, team1, team2, score))| {
+                let ts = uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    at_ms / 1000,
+                    ((at_ms % 1000) * 1_000_000) as u32,
+                );
+                let id = uuid::Uuid::new_v7(ts).hyphenated().to_string();
+                ids.push(id.clone());
+                doc! {
+                    "_id": id,
+                    "team1": *team1,
+                    "team2": *team2,
+                    "score": *score,
+                    "phase": i32::from(*phase),
+                    "received_at": DateTime::from_millis(*at_ms as i64),
+                    "logged_at": DateTime::from_millis(*at_ms as i64 + 40),
+                    "kafka": {"partition": (i % 3) as i32, "offset": i as i64},
+                }
+            })
+            .collect();
+        self.db
+            .collection::<mongodb::bson::Document>("logs")
+            .insert_many(docs)
+            .await
+            .expect("seed mongodb");
+        ids
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("read-api answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("a JSON body"))
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}

@@ -1,0 +1,100 @@
+//! Typed configuration from the environment, with defaults that run locally.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where configuration comes from. The process environment in production; a map in tests.
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+
+    /// `key` parsed as `T`, or `default` when unset. A value that does not parse is an error
+    /// that names the variable, the value and why.
+    fn parse_or<T>(&self, key: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                key: key.to_string(),
+                value: raw.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn string_or(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or_else(|| default.to_string())
+    }
+
+    /// A duration such as `5s`, `250ms` or `1m`.
+    fn duration_or(&self, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => humantime::parse_duration(raw.trim()).map_err(|e| ConfigError {
+                key: key.to_string(),
+                value: raw.clone(),
+                reason: format!("{e} (examples: 5s, 250ms, 1m)"),
+            }),
+        }
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+impl Env for HashMap<&str, &str> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).map(|v| v.to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_values_and_errors() {
+        let env: HashMap<&str, &str> = [
+            ("USACTAR_BATCH", "500"),
+            ("USACTAR_WAIT", "250ms"),
+            ("USACTAR_BAD", "x"),
+        ]
+        .into();
+        assert_eq!(env.parse_or("USACTAR_BATCH", 1usize).unwrap(), 500);
+        assert_eq!(env.parse_or("USACTAR_UNSET", 7usize).unwrap(), 7);
+        assert_eq!(
+            env.duration_or("USACTAR_WAIT", Duration::ZERO).unwrap(),
+            Duration::from_millis(250)
+        );
+        let err = env.parse_or("USACTAR_BAD", 1usize).unwrap_err().to_string();
+        assert!(
+            err.contains("USACTAR_BAD") && err.contains("\"x\""),
+            "{err}"
+        );
+    }
+}
