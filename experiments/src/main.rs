@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use experiments::stack::{self, ControlClient, LocalStack, ProcessControl, StackConfig};
+use experiments::kit::report;
+use experiments::kit::run::{self as experiment, ExperimentConfig, Hypothesis, LocalTarget};
+use experiments::kit::scenario::{self, FaultParams, Scenario};
+use experiments::stack::{self, ControlClient, LocalStack, Ports, ProcessControl, StackConfig};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +22,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Pod kill: SIGKILL read-api under load; the supervisor restarts it.
+    Podkill(ExperimentArgs),
+    /// Pod failure: read-api stopped for the fault's duration under load.
+    Podfailure(ExperimentArgs),
+    /// Container kill: SIGKILL live-forwarder (one container of the consumer pod) under load.
+    Containerkill(ExperimentArgs),
+    /// Network delay on the link from the consumer pod to live-store, under load.
+    Netdelay(ExperimentArgs),
+    /// Every scenario, one after the other, then the summary.
+    All(ExperimentArgs),
+    /// Rank the latest run of each scenario into <out>/SUMMARY.md.
+    Report {
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// The scenarios and what each does.
+    List,
     /// Start the local stack (Kafka, FerretDB, Redis, Prometheus, NGINX, Toxiproxy, exporters),
     /// print what runs where, and keep it running until Ctrl-C or SIGTERM.
     Up(UpArgs),
@@ -40,6 +60,70 @@ struct UpArgs {
     /// How long to wait for every server to be ready.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     ready_timeout: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// The local stack (started here, or reused if `up` runs).
+    Local,
+    /// A Kubernetes cluster with Chaos Mesh and Linkerd (see docs/deploy.md).
+    Kube,
+}
+
+#[derive(clap::Args, Clone)]
+struct ExperimentArgs {
+    #[arg(long, value_enum, default_value = "local")]
+    target: Target,
+    /// Load before the steady-state window.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// The steady-state window checked before the fault.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    steady: Duration,
+    /// How long the fault lasts (podfailure's stop, netdelay's delay) or is watched (kills).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    fault: Duration,
+    /// Load kept on after the fault; its second half is checked against the hypothesis.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    recovery: Duration,
+    /// Writers' total rate, predictions per second.
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Writers: simultaneous POST /input requests.
+    #[arg(long, default_value_t = 4)]
+    writers: usize,
+    /// Viewers: each reads /api/live twice a second and holds its WebSocket.
+    #[arg(long, default_value_t = 4)]
+    viewers: usize,
+    /// netdelay: the added latency and its jitter.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    delay: Duration,
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    jitter: Duration,
+    /// Predictions to send (default: 10,000 generated from the real Qatar 2022 matches).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where reports go: <out>/<scenario>/<run-id>/.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Steady-state hypothesis: least ingest success (client side).
+    #[arg(long, default_value_t = 0.999)]
+    min_ingest_success: f64,
+    /// Steady-state hypothesis: highest ingest p99 (client side).
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    max_ingest_p99: Duration,
+    /// Steady-state hypothesis: least read-api success seen by viewers.
+    #[arg(long, default_value_t = 0.99)]
+    min_read_success: f64,
+    /// Steady-state hypothesis: most consumer lag, in records.
+    #[arg(long, default_value_t = 2000.0)]
+    max_lag: f64,
+    /// The stack's state folder (reused if `up` runs there, started otherwise).
+    #[arg(long, env = "USACTAR_STATE_DIR", default_value = ".state")]
+    state_dir: PathBuf,
+    /// Ports of a stack started here: NAME=PORT (repeatable).
+    #[arg(long = "port", value_name = "NAME=PORT")]
+    ports: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -74,11 +158,16 @@ enum CtlAction {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Errors are for people: the chain of causes on one line each, no backtrace.
+    // 0: done (and every experiment passed); 1: an experiment's hypothesis or invariant
+    // failed; 3: something could not run; 2: bad flags (clap).
     match run().await {
+        Ok(()) if FAILED.load(std::sync::atomic::Ordering::Relaxed) => {
+            std::process::ExitCode::from(1)
+        }
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(3)
         }
     }
 }
@@ -93,7 +182,164 @@ async fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Up(args) => up(args).await,
         Command::Ctl(args) => ctl(args).await,
+        Command::Podkill(args) => experiments(&[Scenario::Podkill], args, false).await,
+        Command::Podfailure(args) => experiments(&[Scenario::Podfailure], args, false).await,
+        Command::Containerkill(args) => experiments(&[Scenario::Containerkill], args, false).await,
+        Command::Netdelay(args) => experiments(&[Scenario::Netdelay], args, false).await,
+        Command::All(args) => experiments(&scenario::ALL, args, true).await,
+        Command::Report { out } => {
+            let (path, harms) = report::summary(&out)?;
+            if harms.is_empty() {
+                anyhow::bail!(
+                    "no report under {}; run an experiment first (e.g. `experiments all`)",
+                    out.display()
+                );
+            }
+            print_ranking(&harms);
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Command::List => {
+            for s in scenario::ALL {
+                println!("{:<14} {}", s.name(), s.describe());
+            }
+            Ok(())
+        }
     }
+}
+
+/// Set when an experiment ran but its hypothesis or invariant failed: exit status 1.
+static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn print_ranking(harms: &[report::Harm]) {
+    println!("most harmful first (data lost, failed requests, time to recover, worst p99):");
+    for (i, h) in harms.iter().enumerate() {
+        println!(
+            "  {}. {:<14} lost {:>3}  failed {:>5}  recovered {:>7}  worst p99 {:>6.0} ms  {}",
+            i + 1,
+            h.scenario.name(),
+            h.data_lost,
+            h.failed_requests,
+            h.time_to_recover_s
+                .map(|t| format!("{t:.1}s"))
+                .unwrap_or("never".into()),
+            h.worst_p99_ms,
+            if h.passed { "passed" } else { "FAILED" }
+        );
+    }
+}
+
+/// A stack to run experiments on: the one `up` runs in this state folder, or a new one started
+/// here (and stopped afterwards).
+async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
+    let stack_file = args.state_dir.join("stack.json");
+    if let Ok(text) = std::fs::read_to_string(&stack_file) {
+        let file: serde_json::Value = serde_json::from_str(&text)?;
+        let control = ControlClient::new(file["control"].as_str().unwrap_or_default());
+        if control.statuses().await.is_ok() {
+            let mut ports = Ports::default();
+            if let Some(map) = file["ports"].as_object() {
+                for (name, port) in map {
+                    if let Some(port) = port.as_u64() {
+                        let _ = ports.set(name, port as u16);
+                    }
+                }
+            }
+            eprintln!("using the stack that runs in {}", args.state_dir.display());
+            return Ok((LocalTarget { ports, control }, None));
+        }
+    }
+    let mut config = StackConfig::new(&args.state_dir);
+    config.ports.apply_env(|k| std::env::var(k).ok())?;
+    config
+        .ports
+        .apply_overrides(args.ports.iter().map(String::as_str))?;
+    eprintln!(
+        "starting the local stack in {} ...",
+        args.state_dir.display()
+    );
+    let stack = LocalStack::up(config)
+        .await
+        .context("the local stack did not start")?;
+    let target = LocalTarget {
+        ports: stack.ports.clone(),
+        control: ControlClient::new(&stack.control_addr),
+    };
+    Ok((target, Some(stack)))
+}
+
+async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool) -> Result<()> {
+    if args.target == Target::Kube {
+        anyhow::bail!("--target kube: see docs/deploy.md; the local target is the default");
+    }
+    if args.rate <= 0.0 || args.writers == 0 {
+        anyhow::bail!("--rate and --writers must be positive");
+    }
+    let data = match &args.data {
+        Some(path) => loadgen::load_data(path)?,
+        None => loadgen::datagen::generate(2022, 10_000),
+    };
+    let (target, owned) = local_target(&args).await?;
+    let mut outcome = Ok(());
+    for s in scenarios {
+        let config = ExperimentConfig {
+            scenario: *s,
+            warmup: args.warmup,
+            steady: args.steady,
+            fault: args.fault,
+            recovery: args.recovery,
+            rate: args.rate,
+            writers: args.writers,
+            viewers: args.viewers,
+            params: FaultParams {
+                duration: args.fault,
+                delay: args.delay,
+                jitter: args.jitter,
+            },
+            hypothesis: Hypothesis {
+                min_ingest_success: args.min_ingest_success,
+                max_ingest_p99_ms: args.max_ingest_p99.as_secs_f64() * 1000.0,
+                min_read_success: args.min_read_success,
+                max_lag: args.max_lag,
+            },
+            out: args.out.clone(),
+            data: data.clone(),
+        };
+        match experiment::run(&config, &target).await {
+            Ok((r, dir)) => {
+                println!(
+                    "{}: {} — {} failed requests, detected {}, recovered {}, {} accepted / {} in MongoDB / {} in Redis",
+                    s.name(),
+                    if r.passed { "PASSED" } else { "FAILED" },
+                    r.impact.failed_requests.values().sum::<u64>(),
+                    r.impact.time_to_detect_s.map(|t| format!("after {t:.0}s")).unwrap_or("never".into()),
+                    r.impact.time_to_recover_s.map(|t| format!("after {t:.0}s")).unwrap_or("not while measured".into()),
+                    r.invariant.accepted, r.invariant.mongodb, r.invariant.redis,
+                );
+                for f in &r.failures {
+                    println!("  - {f}");
+                }
+                println!("  report: {}", dir.join("report.md").display());
+                if !r.passed {
+                    FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                outcome = Err(e.context(format!("{} could not run", s.name())));
+                break;
+            }
+        }
+    }
+    if outcome.is_ok() && summary {
+        let (path, harms) = report::summary(&args.out)?;
+        print_ranking(&harms);
+        println!("wrote {}", path.display());
+    }
+    if let Some(stack) = owned {
+        eprintln!("stopping the local stack ...");
+        stack.shutdown().await;
+    }
+    outcome
 }
 
 async fn up(args: UpArgs) -> Result<()> {

@@ -102,6 +102,8 @@ pub struct SecondStats {
     /// succeeded / requests, 1.0 for a second without requests.
     pub success_rate: f64,
     pub p50_ms: f64,
+    /// The experiment kit's golden metrics include p95.
+    pub p95_ms: f64,
     pub p99_ms: f64,
 }
 
@@ -234,6 +236,7 @@ impl Recorder {
                         b.succeeded as f64 / requests as f64
                     },
                     p50_ms: ms(b.latency.value_at_quantile(0.50)),
+                    p95_ms: ms(b.latency.value_at_quantile(0.95)),
                     p99_ms: ms(b.latency.value_at_quantile(0.99)),
                 },
             );
@@ -263,6 +266,7 @@ impl Recorder {
                     failed: 0,
                     success_rate: 1.0,
                     p50_ms: 0.0,
+                    p95_ms: 0.0,
                     p99_ms: 0.0,
                 })
             })

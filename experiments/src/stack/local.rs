@@ -661,9 +661,14 @@ fn nginx(config: &StackConfig, state: &Path) -> Result<ProcessSpec> {
     for temp in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
         mkdir(&dir.join("tmp").join(temp))?;
     }
-    let frontend = std::env::current_dir()
-        .map(|d| d.join("frontend/dist"))
-        .unwrap_or_else(|_| PathBuf::from("frontend/dist"));
+    // The web pages' build (`npm run build` in frontend/); USACTAR_FRONTEND_DIST moves it.
+    let frontend = std::env::var("USACTAR_FRONTEND_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|d| d.join("frontend/dist"))
+                .unwrap_or_else(|_| PathBuf::from("frontend/dist"))
+        });
     // Running as root, nginx would hand its workers to `nobody`, who cannot use the state
     // folder's temp directories; keep them as the user that runs the stack.
     let user = if nix::unistd::Uid::effective().is_root() {

@@ -24,6 +24,7 @@ pub fn state_dir(name: &str) -> PathBuf {
 pub struct SharedStack {
     pub ports: Ports,
     pub control: String,
+    pub state_dir: PathBuf,
 }
 
 pub fn shared_stack() -> &'static SharedStack {
@@ -49,7 +50,8 @@ fn start_shared(only: Option<&'static [&'static str]>) -> SharedStack {
                 } else {
                     "pipeline"
                 };
-                let mut config = StackConfig::new(state_dir(name));
+                let dir = state_dir(name);
+                let mut config = StackConfig::new(&dir);
                 config.ports = Ports::ephemeral();
                 config.only = only.map(|names| names.iter().map(|s| s.to_string()).collect());
                 match LocalStack::up(config).await {
@@ -57,6 +59,7 @@ fn start_shared(only: Option<&'static [&'static str]>) -> SharedStack {
                         let _ = tx.send(Ok(SharedStack {
                             ports: stack.ports.clone(),
                             control: stack.control_addr.clone(),
+                            state_dir: dir,
                         }));
                         // Keep the stack (and this runtime, whose threads started its processes)
                         // alive until the test binary exits.

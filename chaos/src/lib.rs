@@ -1,0 +1,26 @@
+//! The experiment kit's Kubernetes target: Chaos Mesh faults driven through kube-rs, and Linkerd's
+//! golden metrics read from Prometheus.
+//!
+//! ```no_run
+//! # async fn demo() -> chaos::Result<()> {
+//! use chaos::{KubeTarget, Params, Scenario};
+//! use std::time::Duration;
+//!
+//! let target = KubeTarget::from_contexts(Some("kind-usactar-a"), Some("kind-usactar-b")).await?;
+//! let injected = target.inject(Scenario::PodKill, &Params::default()).await?;
+//! // Whatever happens next (an error, Ctrl-C), the caller deletes the fault.
+//! let recovered = target.wait_recovered(&injected, Duration::from_secs(120)).await;
+//! target.cleanup(&injected).await?;
+//! recovered?;
+//! # Ok(()) }
+//! ```
+
+pub mod crd;
+mod error;
+pub mod linkerd;
+pub mod scenario;
+mod target;
+
+pub use error::{Error, Result};
+pub use scenario::{build, go_duration, ChaosObject, Cluster, Params, Placement, Scenario};
+pub use target::{CleanupGuard, Injected, KubeTarget, FIELD_MANAGER};

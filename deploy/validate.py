@@ -1,0 +1,138 @@
+"""Validates rendered manifests (multi-document YAML on stdin) offline.
+
+1. Every object of a Kubernetes built-in kind against the Kubernetes OpenAPI schema of
+   --k8s-version, strictly (unknown fields are errors), with kubernetes-validate, which ships the
+   schemas. Custom resources (Chaos Mesh, Linkerd, Prometheus Operator, Knative...) have no
+   schema there: they are listed as skipped, never silently passed.
+2. The project's own rules for its workloads (probes, limits, securityContext, PDBs, the
+   consumer pod's two containers, the exported live-store, the mirror URL).
+
+Exit status 1 on any error.
+"""
+
+import argparse
+import sys
+
+import kubernetes_validate
+import yaml
+
+# API groups that are not built into Kubernetes.
+CRD_GROUPS = (
+    "chaos-mesh.org",
+    "linkerd.io",
+    "multicluster.linkerd.io",
+    "policy.linkerd.io",
+    "monitoring.coreos.com",
+    "serving.knative.dev",
+)
+APP_NAMESPACES = ("usactar-ingest", "usactar-pipeline", "usactar-live", "usactar-api")
+
+
+def group_of(obj):
+    api = obj.get("apiVersion", "")
+    return api.split("/")[0] if "/" in api else ""
+
+
+def name_of(obj):
+    meta = obj.get("metadata", {})
+    return f'{obj.get("kind")} {meta.get("namespace", "-")}/{meta.get("name")}'
+
+
+def check_workload(obj, errors):
+    """The rules every Usactar service follows (docs/deploy.md, "What the manifests promise")."""
+    ns = obj["metadata"].get("namespace")
+    spec = obj["spec"]["template"]["spec"]
+    where = name_of(obj)
+    app = ns in APP_NAMESPACES
+    pod_sc = spec.get("securityContext", {})
+    if not pod_sc.get("runAsNonRoot"):
+        errors.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+    for c in spec["containers"]:
+        cw = f"{where} container {c['name']}"
+        res = c.get("resources", {})
+        for k in ("requests", "limits"):
+            if not res.get(k, {}).get("cpu") or not res.get(k, {}).get("memory"):
+                errors.append(f"{cw}: resources.{k} needs cpu and memory")
+        sc = c.get("securityContext", {})
+        if sc.get("allowPrivilegeEscalation") is not False:
+            errors.append(f"{cw}: allowPrivilegeEscalation must be false")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            errors.append(f"{cw}: capabilities must drop ALL")
+        if app:
+            if sc.get("readOnlyRootFilesystem") is not True:
+                errors.append(f"{cw}: readOnlyRootFilesystem must be true")
+            for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/livez")):
+                got = c.get(probe, {}).get("httpGet", {}).get("path")
+                if got != path:
+                    errors.append(f"{cw}: {probe} must GET {path} on the admin port, has {got}")
+
+
+def check_project(objs, errors):
+    by_kind = {}
+    for o in objs:
+        by_kind.setdefault(o.get("kind"), []).append(o)
+    deployments = [d for d in by_kind.get("Deployment", []) if d["metadata"].get("namespace") in APP_NAMESPACES]
+    pdbs = by_kind.get("PodDisruptionBudget", [])
+    for d in deployments:
+        labels = d["spec"]["selector"]["matchLabels"]
+        ns = d["metadata"]["namespace"]
+        if not any(p["metadata"].get("namespace") == ns and p["spec"]["selector"].get("matchLabels") == labels for p in pdbs):
+            errors.append(f"{name_of(d)}: no PodDisruptionBudget selects it")
+        if d["spec"]["template"]["metadata"].get("annotations", {}).get("linkerd.io/inject") != "enabled":
+            errors.append(f"{name_of(d)}: pod template lacks linkerd.io/inject: enabled")
+        netpols = [n for n in by_kind.get("NetworkPolicy", []) if n["metadata"].get("namespace") == ns]
+        if not any(n["spec"].get("podSelector") == {} for n in netpols):
+            errors.append(f"{name_of(d)}: namespace {ns} has no default-deny NetworkPolicy")
+        if d["metadata"]["name"] == "consumer":
+            names = [c["name"] for c in d["spec"]["template"]["spec"]["containers"]]
+            if sorted(names) != ["live-forwarder", "logs-writer"]:
+                errors.append(f"{name_of(d)}: containers are {names}, want logs-writer and live-forwarder")
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                for e in c.get("env", []):
+                    if e["name"] == "USACTAR_LIVE_STORE_URL":
+                        host = e["value"].split("//")[1].split(".")[0]
+                        if not host.startswith("live-store-") or host == "live-store-CLUSTER":
+                            errors.append(f"{name_of(d)}: live-forwarder calls {host}, want the mirror live-store-<cluster>")
+    for s in by_kind.get("Service", []):
+        if s["metadata"]["name"] == "live-store" and s["metadata"].get("labels", {}).get("mirror.linkerd.io/exported") != "true":
+            errors.append(f"{name_of(s)}: not exported (mirror.linkerd.io/exported)")
+    for s in by_kind.get("Secret", []):
+        if s["metadata"].get("namespace") in APP_NAMESPACES + ("usactar-data",) and "PRIMARY_KEY" not in str(s) and "ACCESS_KEY" not in str(s):
+            for v in list(s.get("stringData", {}).values()) + list(s.get("data", {}).values()):
+                if "@" in v and ("cosmos" in v or "windows.net" in v):
+                    errors.append(f"{name_of(s)}: looks like a real cloud credential: never commit it")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--k8s-version", default="1.33.0")
+    parser.add_argument("--label", default="stdin")
+    parser.add_argument("--no-project-rules", action="store_true")
+    args = parser.parse_args()
+    objs = [o for o in yaml.safe_load_all(sys.stdin) if o]
+    errors, skipped, checked = [], [], 0
+    for obj in objs:
+        if group_of(obj) in CRD_GROUPS or group_of(obj).endswith(".chaos-mesh.org"):
+            skipped.append(name_of(obj))
+            continue
+        try:
+            kubernetes_validate.validate(obj, args.k8s_version, strict=True)
+            checked += 1
+        except kubernetes_validate.ValidationError as e:
+            errors.append(f"{name_of(obj)}: {e.message} at {'.'.join(str(p) for p in e.path)}")
+        except kubernetes_validate.InvalidSchemaError as e:
+            errors.append(f"{name_of(obj)}: no schema ({e})")
+        if obj.get("kind") in ("Deployment", "StatefulSet") and not args.no_project_rules:
+            check_workload(obj, errors)
+    if not args.no_project_rules:
+        check_project(objs, errors)
+    for s in skipped:
+        print(f"  skipped (custom resource, no Kubernetes schema): {s}")
+    for e in errors:
+        print(f"  ERROR {e}")
+    print(f"{args.label}: {checked} objects valid against Kubernetes {args.k8s_version}, {len(skipped)} skipped, {len(errors)} errors")
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()

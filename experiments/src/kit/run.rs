@@ -1,0 +1,467 @@
+//! One experiment, start to finish: quiesce, load, steady-state check, fault, recovery, check
+//! again, data invariant, golden metrics, report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::kit::load::{writer_points, Viewers};
+use crate::kit::prom::Prometheus;
+use crate::kit::report::{
+    self, Hypotheses, Impact, Invariant, Probe, Report, RunSettings, SeriesSet,
+};
+use crate::kit::scenario::{self, FaultParams, Scenario};
+use crate::kit::series::{self, Disturbance, Point};
+use crate::stack::{ControlClient, Ports};
+
+/// Thresholds of the steady-state hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Hypothesis {
+    pub min_ingest_success: f64,
+    pub max_ingest_p99_ms: f64,
+    pub min_read_success: f64,
+    pub max_lag: f64,
+}
+
+impl Default for Hypothesis {
+    fn default() -> Self {
+        Hypothesis {
+            min_ingest_success: 0.999,
+            max_ingest_p99_ms: 500.0,
+            min_read_success: 0.99,
+            max_lag: 2000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExperimentConfig {
+    pub scenario: Scenario,
+    pub warmup: Duration,
+    pub steady: Duration,
+    pub fault: Duration,
+    pub recovery: Duration,
+    /// Predictions per second, in total, from the writers.
+    pub rate: f64,
+    pub writers: usize,
+    pub viewers: usize,
+    pub params: FaultParams,
+    pub hypothesis: Hypothesis,
+    pub out: PathBuf,
+    pub data: Vec<loadgen::Prediction>,
+}
+
+/// Where the local stack's parts are.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    pub ports: Ports,
+    pub control: ControlClient,
+}
+
+impl LocalTarget {
+    fn url(&self, port: &str) -> String {
+        format!("http://{}", self.ports.addr(port))
+    }
+}
+
+/// Documents in MongoDB and the live total in Redis, now.
+async fn store_counts(target: &LocalTarget) -> Result<(i64, i64)> {
+    let mongo =
+        mongodb::Client::with_uri_str(crate::stack::local::mongo_uri(&target.ports)).await?;
+    let docs = mongo
+        .database("usactar")
+        .collection::<mongodb::bson::Document>("logs")
+        .count_documents(mongodb::bson::doc! {})
+        .await? as i64;
+    mongo.shutdown().await;
+    let redis = redis::Client::open(format!("redis://{}", target.ports.addr("redis")))?;
+    let mut conn = redis.get_multiplexed_async_connection().await?;
+    let total: Option<i64> = redis::cmd("GET")
+        .arg("total")
+        .query_async(&mut conn)
+        .await?;
+    Ok((docs, total.unwrap_or(0)))
+}
+
+/// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
+/// counts start from a known point. Gives up after `timeout` and uses the last counts.
+async fn quiesce(target: &LocalTarget, timeout: Duration) -> Result<(i64, i64)> {
+    let deadline = Instant::now() + timeout;
+    let mut last = store_counts(target).await?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let now = store_counts(target).await?;
+        if now == last || Instant::now() > deadline {
+            return Ok(now);
+        }
+        last = now;
+    }
+}
+
+/// Consumer lag as points the disturbance rule understands: a second is failing when the lag is
+/// well above what the steady window saw (3x its worst, and at least 500 records more).
+fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<Point> {
+    let steady_max = lag
+        .iter()
+        .filter(|(t, _)| *t >= steady.0 && *t < steady.1)
+        .map(|(_, v)| *v)
+        .fold(0.0, f64::max);
+    let bar = (steady_max * 3.0).max(steady_max + 500.0);
+    lag.iter()
+        .map(|(t, v)| Point {
+            t: *t,
+            success: Some(if *v > bar { 0.0 } else { 1.0 }),
+            ..Point::default()
+        })
+        .collect()
+}
+
+fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -> bool) -> Probe {
+    Probe {
+        name: name.to_string(),
+        expected,
+        observed,
+        passed: observed.is_some_and(ok),
+    }
+}
+
+fn hypothesis_probes(
+    h: &Hypothesis,
+    client: &BTreeMap<String, Vec<Point>>,
+    lag: &BTreeMap<String, Vec<(f64, f64)>>,
+    from: f64,
+    to: f64,
+) -> Vec<Probe> {
+    let w = |c: &str| {
+        series::stats(&series::window(
+            client.get(c).map(Vec::as_slice).unwrap_or(&[]),
+            from,
+            to,
+        ))
+    };
+    let ingest = w("ingest");
+    let read = w("read-api");
+    let max_lag = lag
+        .values()
+        .flat_map(|v| {
+            v.iter()
+                .filter(|(t, _)| *t >= from && *t < to)
+                .map(|(_, v)| *v)
+        })
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    vec![
+        probe(
+            "ingest success (client)",
+            format!(">= {}", h.min_ingest_success),
+            ingest.success,
+            |v| v >= h.min_ingest_success,
+        ),
+        probe(
+            "ingest p99 ms (client, median of seconds)",
+            format!("<= {}", h.max_ingest_p99_ms),
+            ingest.p99_ms,
+            |v| v <= h.max_ingest_p99_ms,
+        ),
+        probe(
+            "read-api success (viewers)",
+            format!(">= {}", h.min_read_success),
+            read.success,
+            |v| v >= h.min_read_success,
+        ),
+        probe(
+            "consumer lag, records (max)",
+            format!("<= {}", h.max_lag),
+            max_lag,
+            |v| v <= h.max_lag,
+        ),
+    ]
+}
+
+/// Runs one experiment against the local stack and writes its report. The report says whether
+/// it passed; an `Err` means the experiment itself could not run.
+pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Report, PathBuf)> {
+    let s = config.scenario;
+    let toxiproxy = target.url("toxiproxy");
+    let prometheus = Prometheus::new(target.url("prometheus"));
+    scenario::clear_link(&toxiproxy).await;
+
+    eprintln!("[{}] waiting for the pipeline to be idle ...", s.name());
+    let before = quiesce(target, Duration::from_secs(60))
+        .await
+        .context("counting MongoDB and Redis")?;
+
+    let total = config.warmup + config.steady + config.fault + config.recovery;
+    let requests = (config.rate * total.as_secs_f64()).round().max(1.0) as u64;
+    let mut load = loadgen::RunConfig::new(
+        format!("{}/input", target.url("ingress")),
+        config.writers,
+        requests,
+        total + Duration::from_secs(120),
+    );
+    load.rate = Some(config.rate);
+
+    let run_id = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let wall0 = SystemTime::now();
+    let t0 = Instant::now();
+    let viewers = Viewers::start(&target.url("ingress"), config.viewers, t0);
+    let writers = loadgen::start(load, config.data.clone())
+        .await
+        .context("starting the writers (loadgen)")?;
+    let offset = t0.elapsed().as_secs_f64();
+    let mut progress = writers.progress();
+    let ticker = tokio::spawn({
+        let name = s.name();
+        let (w, st, f) = (
+            config.warmup.as_secs_f64(),
+            config.steady.as_secs_f64(),
+            config.fault.as_secs_f64(),
+        );
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if progress.has_changed().is_err() {
+                    return;
+                }
+                let p = progress.borrow_and_update().clone();
+                let t = t0.elapsed().as_secs_f64();
+                let phase = if t < w {
+                    "warm-up"
+                } else if t < w + st {
+                    "steady"
+                } else if t < w + st + f {
+                    "fault"
+                } else {
+                    "recovery"
+                };
+                eprintln!(
+                    "[{name}] t={t:>4.0}s {phase:<8} sent {:>7}  ok {:>7}  failed {:>5}",
+                    p.sent, p.succeeded, p.failed
+                );
+            }
+        }
+    });
+
+    let fault_at = config.warmup + config.steady;
+    tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
+    eprintln!("[{}] injecting: {}", s.name(), s.describe());
+    let fault_wall_start = SystemTime::now();
+    let mut fault = scenario::inject_local(s, &target.control, &toxiproxy, config.params, t0)
+        .await
+        .context("injecting the fault")?;
+    let fault_wall_end = SystemTime::now();
+    eprintln!(
+        "[{}] fault over after {:.1}s; keeping the load on through recovery",
+        s.name(),
+        fault.end_s - fault.start_s
+    );
+    let planned_end = total;
+    tokio::time::sleep(planned_end.saturating_sub(t0.elapsed())).await;
+
+    let summary = writers.wait().await.context("the writers failed")?;
+    ticker.abort();
+    let (read_points, sockets) = viewers.stop().await;
+    let load_end = t0.elapsed().as_secs_f64();
+    let wall_end = SystemTime::now();
+
+    // The data invariant: wait for the pipeline to drain.
+    eprintln!(
+        "[{}] load done ({} accepted); checking that every prediction arrived once ...",
+        s.name(),
+        summary.succeeded
+    );
+    let accepted = summary.succeeded;
+    let drain_start = Instant::now();
+    let mut settled_after = None;
+    let mut counts = (0, 0);
+    while drain_start.elapsed() < Duration::from_secs(90) {
+        let now = store_counts(target).await?;
+        counts = (now.0 - before.0, now.1 - before.1);
+        if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
+            settled_after = Some(drain_start.elapsed().as_secs_f64());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (mongo_d, redis_d) = counts;
+    let lost = (accepted as i64 - mongo_d.min(redis_d)).max(0);
+    let duplicates = (mongo_d.max(redis_d) - accepted as i64).max(0);
+    let invariant = Invariant {
+        accepted,
+        mongodb: mongo_d,
+        redis: redis_d,
+        duplicates,
+        lost,
+        passed: lost == 0 && duplicates == 0 && mongo_d == redis_d,
+        settled_after_s: settled_after,
+    };
+
+    // Server side, from Prometheus (it scrapes every second; give it two).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut set = SeriesSet::default();
+    set.client
+        .insert("ingest".into(), writer_points(&summary, offset));
+    set.client.insert("read-api".into(), read_points);
+    for service in ["ingest", "read-api", "live-store"] {
+        match prometheus.golden(service, wall0, wall0, wall_end).await {
+            Ok(points) => {
+                set.server.insert(service.into(), points);
+            }
+            Err(e) => eprintln!(
+                "[{}] warning: no server-side series for {service}: {e}",
+                s.name()
+            ),
+        }
+    }
+    set.lag = prometheus
+        .lag(wall0, wall0, wall_end)
+        .await
+        .unwrap_or_default();
+    if s == Scenario::Netdelay {
+        let steady_start = wall0 + config.warmup;
+        let before = prometheus
+            .forward_latency_ms(steady_start, fault_wall_start)
+            .await
+            .ok()
+            .flatten();
+        let during = prometheus
+            .forward_latency_ms(fault_wall_start, fault_wall_end)
+            .await
+            .ok()
+            .flatten();
+        fault.measured.link_p50_before_ms = before;
+        fault.measured.link_p50_during_ms = during;
+        fault.measured.added_delay_ms = before.zip(during).map(|(b, d)| d - b);
+    }
+
+    // Windows.
+    let w = config.warmup.as_secs_f64();
+    let steady = (w, w + config.steady.as_secs_f64());
+    let during_end = fault.end_s.max(fault.start_s + config.fault.as_secs_f64()) + 2.0;
+    let after_len = (config.recovery.as_secs_f64() / 2.0).clamp(3.0, 10.0);
+    let after = (load_end - after_len, load_end);
+    let h = &config.hypothesis;
+    let hypotheses = Hypotheses {
+        before: hypothesis_probes(h, &set.client, &set.lag, steady.0, steady.1),
+        after: hypothesis_probes(h, &set.client, &set.lag, after.0, after.1),
+    };
+
+    let rule = Disturbance::default();
+    let mut ttd: Option<f64> = None;
+    let mut ttr: Option<f64> = Some(0.0);
+    let mut steady_stats = BTreeMap::new();
+    let mut during_stats = BTreeMap::new();
+    let mut worst = BTreeMap::new();
+    let mut signals: Vec<(String, Vec<Point>)> = set
+        .client
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (consumer, lag) in &set.lag {
+        signals.push((format!("{consumer} lag"), lag_points(lag, steady)));
+    }
+    for (name, points) in &signals {
+        // The last partial second of a series is not a disturbance.
+        let points: Vec<Point> = series::window(points, 0.0, load_end - 1.0);
+        let base = series::stats(&series::window(&points, steady.0, steady.1));
+        if let Some(d) = series::time_to_detect(&points, fault.start_s, &base, &rule) {
+            ttd = Some(ttd.map_or(d, |t: f64| t.min(d)));
+        }
+        let r = series::time_to_recover(&points, fault.start_s, &base, &rule);
+        ttr = match (ttr, r) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        if set.client.contains_key(name) {
+            steady_stats.insert(name.clone(), base);
+            let d = series::stats(&series::window(&points, fault.start_s, during_end));
+            during_stats.insert(name.clone(), d);
+            let after_fault = series::stats(&series::window(&points, fault.start_s, load_end));
+            worst.insert(name.clone(), after_fault.worst_p99_ms.unwrap_or(0.0));
+        }
+    }
+    let mut failed = BTreeMap::new();
+    failed.insert("ingest".to_string(), summary.failed + summary.unanswered);
+    let read_failed: f64 = set.client["read-api"]
+        .iter()
+        .map(|p| p.rps * (1.0 - p.success.unwrap_or(1.0)))
+        .sum();
+    failed.insert("read-api".to_string(), read_failed.round() as u64);
+    let max_lag = set
+        .lag
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().map(|(_, v)| *v).fold(0.0, f64::max)))
+        .collect();
+
+    let mut failures = Vec::new();
+    for (when, probes) in [
+        ("before the fault", &hypotheses.before),
+        ("after recovery", &hypotheses.after),
+    ] {
+        for p in probes.iter().filter(|p| !p.passed) {
+            failures.push(format!(
+                "steady-state {when}: {} expected {}, observed {}",
+                p.name,
+                p.expected,
+                p.observed
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or("nothing".into())
+            ));
+        }
+    }
+    if !invariant.passed {
+        failures.push(format!(
+            "data invariant: {} accepted, {} in MongoDB, {} in Redis ({} lost, {} duplicated)",
+            invariant.accepted,
+            invariant.mongodb,
+            invariant.redis,
+            invariant.lost,
+            invariant.duplicates
+        ));
+    }
+
+    let mut report = Report {
+        scenario: s,
+        run_id: run_id.clone(),
+        started_at,
+        target: "local".into(),
+        passed: failures.is_empty(),
+        failures,
+        config: RunSettings {
+            warmup_s: config.warmup.as_secs_f64(),
+            steady_s: config.steady.as_secs_f64(),
+            fault_s: config.fault.as_secs_f64(),
+            recovery_s: config.recovery.as_secs_f64(),
+            rate: config.rate,
+            writers: config.writers,
+            viewers: config.viewers,
+        },
+        fault,
+        hypotheses,
+        invariant,
+        impact: Impact {
+            time_to_detect_s: ttd,
+            time_to_recover_s: ttr,
+            failed_requests: failed,
+            worst_p99_ms: worst,
+            max_lag,
+            steady: steady_stats,
+            during: during_stats,
+            sockets,
+        },
+        series: set,
+        answers: Default::default(),
+    };
+    let others = report::latest_reports(&config.out);
+    report::answer(&mut report, &others);
+    let dir = config.out.join(s.name()).join(&run_id);
+    report::write(&dir, &report).with_context(|| format!("writing {}", dir.display()))?;
+    Ok((report, dir))
+}
