@@ -8,6 +8,8 @@
 # Needs: kustomize or kubectl, python3 with kubernetes-validate and PyYAML, shellcheck,
 # nix-instantiate. deploy/install-tools.sh installs them.
 set -euo pipefail
+# kustomize from deploy/install-tools.sh lands here when there is no kubectl.
+export PATH="$PATH:${GOBIN:-$HOME/go/bin}"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -89,7 +91,7 @@ PY
 
 step "shellcheck"
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck kind/*.sh deploy/*.sh && echo "shellcheck: clean" || failed=1
+  shellcheck kind/*.sh deploy/*.sh chaos/envtest/*.sh && echo "shellcheck: clean" || failed=1
 else
   echo "shellcheck not found: run deploy/install-tools.sh" >&2
   failed=1

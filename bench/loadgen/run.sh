@@ -17,7 +17,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/usactar/target-loadgen}
+source "$ROOT/scripts/env.sh"
 NGINX=${NGINX:-/usr/sbin/nginx}
 WRK=${WRK:-/usr/bin/wrk}
 WORK=$(mktemp -d)

@@ -93,7 +93,8 @@ pub enum Cluster {
 pub struct Placement {
     pub read_api_namespace: String,
     pub consumer_namespace: String,
-    /// The `app.kubernetes.io/name` label of each workload.
+    /// The `app.kubernetes.io/name` label of each workload, which is also its Deployment's name
+    /// (the one-shot kills wait for that Deployment to be ready again).
     pub read_api_app: String,
     pub consumer_app: String,
     /// The consumer pod's container that `containerkill` kills.

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use experiments::kit::report;
-use experiments::kit::run::{self as experiment, ExperimentConfig, Hypothesis, LocalTarget};
+use experiments::kit::run::{
+    self as experiment, ExperimentConfig, Hypothesis, KubeTarget, LocalTarget, Target,
+};
 use experiments::kit::scenario::{self, FaultParams, Scenario};
 use experiments::stack::{self, ControlClient, LocalStack, Ports, ProcessControl, StackConfig};
 
@@ -63,7 +65,7 @@ struct UpArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Target {
+enum TargetKind {
     /// The local stack (started here, or reused if `up` runs).
     Local,
     /// A Kubernetes cluster with Chaos Mesh and Linkerd (see docs/deploy.md).
@@ -73,7 +75,7 @@ enum Target {
 #[derive(clap::Args, Clone)]
 struct ExperimentArgs {
     #[arg(long, value_enum, default_value = "local")]
-    target: Target,
+    target: TargetKind,
     /// Load before the steady-state window.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     warmup: Duration,
@@ -124,6 +126,28 @@ struct ExperimentArgs {
     /// Ports of a stack started here: NAME=PORT (repeatable).
     #[arg(long = "port", value_name = "NAME=PORT")]
     ports: Vec<String>,
+    /// --target kube: the kubeconfig contexts of cluster A (ingest, Kafka, consumers) and B
+    /// (live-store, read-api, stores).
+    #[arg(long, default_value = "kind-usactar-a")]
+    context_a: String,
+    #[arg(long, default_value = "kind-usactar-b")]
+    context_b: String,
+    /// --target kube: the ingress in front of ingest (cluster A).
+    #[arg(long, default_value = "http://localhost:8080")]
+    ingress: String,
+    /// --target kube: the ingress in front of read-api (cluster B).
+    #[arg(long, default_value = "http://localhost:8081")]
+    api: String,
+    /// --target kube: linkerd-viz's Prometheus in each cluster (e.g. through
+    /// `kubectl -n linkerd-viz port-forward svc/prometheus 9090`).
+    #[arg(long, default_value = "http://localhost:9090")]
+    prometheus_a: String,
+    #[arg(long, default_value = "http://localhost:9091")]
+    prometheus_b: String,
+    /// --target kube, netdelay: the address of cluster B's multicluster gateway, as the
+    /// consumer pod reaches it (repeatable).
+    #[arg(long)]
+    gateway: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -231,6 +255,25 @@ fn print_ranking(harms: &[report::Harm]) {
 
 /// A stack to run experiments on: the one `up` runs in this state folder, or a new one started
 /// here (and stopped afterwards).
+async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
+    if args.target == TargetKind::Kube {
+        let chaos = chaos::KubeTarget::from_contexts(Some(&args.context_a), Some(&args.context_b))
+            .await
+            .context("connecting to the clusters (see docs/deploy.md)")?;
+        let kube = KubeTarget {
+            chaos,
+            ingress: args.ingress.trim_end_matches('/').to_string(),
+            api: args.api.trim_end_matches('/').to_string(),
+            prometheus_a: args.prometheus_a.clone(),
+            prometheus_b: args.prometheus_b.clone(),
+            gateway: args.gateway.clone(),
+        };
+        return Ok((Target::Kube(Box::new(kube)), None));
+    }
+    let (local, stack) = local_target(args).await?;
+    Ok((Target::Local(local), stack))
+}
+
 async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
     let stack_file = args.state_dir.join("stack.json");
     if let Ok(text) = std::fs::read_to_string(&stack_file) {
@@ -269,9 +312,6 @@ async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<Loca
 }
 
 async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool) -> Result<()> {
-    if args.target == Target::Kube {
-        anyhow::bail!("--target kube: see docs/deploy.md; the local target is the default");
-    }
     if args.rate <= 0.0 || args.writers == 0 {
         anyhow::bail!("--rate and --writers must be positive");
     }
@@ -279,7 +319,7 @@ async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool
         Some(path) => loadgen::load_data(path)?,
         None => loadgen::datagen::generate(2022, 10_000),
     };
-    let (target, owned) = local_target(&args).await?;
+    let (target, owned) = target(&args).await?;
     let mut outcome = Ok(());
     for s in scenarios {
         let config = ExperimentConfig {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::shared_pipeline;
 use experiments::kit::report::Report;
-use experiments::kit::run::{run, ExperimentConfig, Hypothesis, LocalTarget};
+use experiments::kit::run::{run, ExperimentConfig, Hypothesis, LocalTarget, Target};
 use experiments::kit::scenario::{FaultParams, Scenario};
 use experiments::stack::ControlClient;
 use serde_json::Value;
@@ -45,12 +45,12 @@ fn short(scenario: Scenario) -> ExperimentConfig {
     }
 }
 
-fn target() -> LocalTarget {
+fn target() -> Target {
     let stack = shared_pipeline();
-    LocalTarget {
+    Target::Local(LocalTarget {
         ports: stack.ports.clone(),
         control: ControlClient::new(&stack.control),
-    }
+    })
 }
 
 async fn run_and_check(scenario: Scenario) -> Report {

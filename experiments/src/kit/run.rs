@@ -9,13 +9,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::kit::load::{writer_points, Viewers};
-use crate::kit::prom::Prometheus;
 use crate::kit::report::{
     self, Hypotheses, Impact, Invariant, Probe, Report, RunSettings, SeriesSet,
 };
-use crate::kit::scenario::{self, FaultParams, Scenario};
+use crate::kit::scenario::{FaultParams, Scenario};
 use crate::kit::series::{self, Disturbance, Point};
-use crate::stack::{ControlClient, Ports};
+pub use crate::kit::target::{KubeTarget, LocalTarget, Target};
 
 /// Thresholds of the steady-state hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,46 +53,14 @@ pub struct ExperimentConfig {
     pub data: Vec<loadgen::Prediction>,
 }
 
-/// Where the local stack's parts are.
-#[derive(Debug, Clone)]
-pub struct LocalTarget {
-    pub ports: Ports,
-    pub control: ControlClient,
-}
-
-impl LocalTarget {
-    fn url(&self, port: &str) -> String {
-        format!("http://{}", self.ports.addr(port))
-    }
-}
-
-/// Documents in MongoDB and the live total in Redis, now.
-async fn store_counts(target: &LocalTarget) -> Result<(i64, i64)> {
-    let mongo =
-        mongodb::Client::with_uri_str(crate::stack::local::mongo_uri(&target.ports)).await?;
-    let docs = mongo
-        .database("usactar")
-        .collection::<mongodb::bson::Document>("logs")
-        .count_documents(mongodb::bson::doc! {})
-        .await? as i64;
-    mongo.shutdown().await;
-    let redis = redis::Client::open(format!("redis://{}", target.ports.addr("redis")))?;
-    let mut conn = redis.get_multiplexed_async_connection().await?;
-    let total: Option<i64> = redis::cmd("GET")
-        .arg("total")
-        .query_async(&mut conn)
-        .await?;
-    Ok((docs, total.unwrap_or(0)))
-}
-
 /// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
 /// counts start from a known point. Gives up after `timeout` and uses the last counts.
-async fn quiesce(target: &LocalTarget, timeout: Duration) -> Result<(i64, i64)> {
+async fn quiesce(target: &Target, timeout: Duration) -> Result<(i64, i64)> {
     let deadline = Instant::now() + timeout;
-    let mut last = store_counts(target).await?;
+    let mut last = target.counts().await?;
     loop {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let now = store_counts(target).await?;
+        let now = target.counts().await?;
         if now == last || Instant::now() > deadline {
             return Ok(now);
         }
@@ -182,11 +149,9 @@ fn hypothesis_probes(
 
 /// Runs one experiment against the local stack and writes its report. The report says whether
 /// it passed; an `Err` means the experiment itself could not run.
-pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Report, PathBuf)> {
+pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, PathBuf)> {
     let s = config.scenario;
-    let toxiproxy = target.url("toxiproxy");
-    let prometheus = Prometheus::new(target.url("prometheus"));
-    scenario::clear_link(&toxiproxy).await;
+    target.prepare().await?;
 
     eprintln!("[{}] waiting for the pipeline to be idle ...", s.name());
     let before = quiesce(target, Duration::from_secs(60))
@@ -196,7 +161,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
     let total = config.warmup + config.steady + config.fault + config.recovery;
     let requests = (config.rate * total.as_secs_f64()).round().max(1.0) as u64;
     let mut load = loadgen::RunConfig::new(
-        format!("{}/input", target.url("ingress")),
+        format!("{}/input", target.ingress()),
         config.writers,
         requests,
         total + Duration::from_secs(120),
@@ -209,7 +174,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall0 = SystemTime::now();
     let t0 = Instant::now();
-    let viewers = Viewers::start(&target.url("ingress"), config.viewers, t0);
+    let viewers = Viewers::start(&target.api(), config.viewers, t0);
     let writers = loadgen::start(load, config.data.clone())
         .await
         .context("starting the writers (loadgen)")?;
@@ -253,7 +218,8 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
     eprintln!("[{}] injecting: {}", s.name(), s.describe());
     let fault_wall_start = SystemTime::now();
-    let mut fault = scenario::inject_local(s, &target.control, &toxiproxy, config.params, t0)
+    let mut fault = target
+        .inject(s, config.params, &run_id, t0)
         .await
         .context("injecting the fault")?;
     let fault_wall_end = SystemTime::now();
@@ -282,7 +248,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
     let mut settled_after = None;
     let mut counts = (0, 0);
     while drain_start.elapsed() < Duration::from_secs(90) {
-        let now = store_counts(target).await?;
+        let now = target.counts().await?;
         counts = (now.0 - before.0, now.1 - before.1);
         if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
             settled_after = Some(drain_start.elapsed().as_secs_f64());
@@ -310,7 +276,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
         .insert("ingest".into(), writer_points(&summary, offset));
     set.client.insert("read-api".into(), read_points);
     for service in ["ingest", "read-api", "live-store"] {
-        match prometheus.golden(service, wall0, wall0, wall_end).await {
+        match target.server_series(service, wall0, wall_end).await {
             Ok(points) => {
                 set.server.insert(service.into(), points);
             }
@@ -320,22 +286,13 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
             ),
         }
     }
-    set.lag = prometheus
-        .lag(wall0, wall0, wall_end)
-        .await
-        .unwrap_or_default();
+    set.lag = target.lag(wall0, wall_end).await;
     if s == Scenario::Netdelay {
         let steady_start = wall0 + config.warmup;
-        let before = prometheus
-            .forward_latency_ms(steady_start, fault_wall_start)
-            .await
-            .ok()
-            .flatten();
-        let during = prometheus
-            .forward_latency_ms(fault_wall_start, fault_wall_end)
-            .await
-            .ok()
-            .flatten();
+        let before = target.link_latency_ms(steady_start, fault_wall_start).await;
+        let during = target
+            .link_latency_ms(fault_wall_start, fault_wall_end)
+            .await;
         fault.measured.link_p50_before_ms = before;
         fault.measured.link_p50_during_ms = during;
         fault.measured.added_delay_ms = before.zip(during).map(|(b, d)| d - b);
@@ -344,6 +301,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
     // Windows.
     let w = config.warmup.as_secs_f64();
     let steady = (w, w + config.steady.as_secs_f64());
+    // Per-second points cover [t, t+1): windows start at the second the fault falls in.
     let during_end = fault.end_s.max(fault.start_s + config.fault.as_secs_f64()) + 2.0;
     let after_len = (config.recovery.as_secs_f64() / 2.0).clamp(3.0, 10.0);
     let after = (load_end - after_len, load_end);
@@ -381,9 +339,10 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
         };
         if set.client.contains_key(name) {
             steady_stats.insert(name.clone(), base);
-            let d = series::stats(&series::window(&points, fault.start_s, during_end));
+            let d = series::stats(&series::window(&points, fault.start_s.floor(), during_end));
             during_stats.insert(name.clone(), d);
-            let after_fault = series::stats(&series::window(&points, fault.start_s, load_end));
+            let after_fault =
+                series::stats(&series::window(&points, fault.start_s.floor(), load_end));
             worst.insert(name.clone(), after_fault.worst_p99_ms.unwrap_or(0.0));
         }
     }
@@ -431,7 +390,7 @@ pub async fn run(config: &ExperimentConfig, target: &LocalTarget) -> Result<(Rep
         scenario: s,
         run_id: run_id.clone(),
         started_at,
-        target: "local".into(),
+        target: target.name().into(),
         passed: failures.is_empty(),
         failures,
         config: RunSettings {

@@ -219,6 +219,7 @@ impl LocalStack {
     /// is ready. On any failure, whatever was started is stopped again.
     pub async fn up(config: StackConfig) -> Result<LocalStack> {
         let servers = config.servers()?;
+        build_services_if_missing(&config.install, &servers).await?;
         config.install.check(&servers)?;
         let state = config.state()?;
         let specs = specs(&config, &state, &servers)?;
@@ -895,4 +896,47 @@ fn service_spec(config: &StackConfig, service: &str) -> Result<ProcessSpec> {
         other => unreachable!("{other} is not a service"),
     };
     Ok(common(spec))
+}
+
+/// `cargo run -p experiments` builds only the runner; the services it starts are other
+/// packages. When their binaries are missing and this runner was built from a checkout, build
+/// them with the same profile into the same folder, so the README's one command just works.
+async fn build_services_if_missing(install: &Install, servers: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = servers
+        .iter()
+        .copied()
+        .filter(|s| SERVICES.contains(s) && !install.bin_dir.join(s).exists())
+        .collect();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if missing.is_empty() || !workspace.join("Cargo.toml").exists() {
+        return Ok(());
+    }
+    // bin_dir is <target>/<profile>.
+    let Some(target_dir) = install.bin_dir.parent() else {
+        return Ok(());
+    };
+    eprintln!(
+        "building the services first ({}); this takes a few minutes once ...",
+        missing.join(", ")
+    );
+    let mut cargo =
+        tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&workspace)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .args(["build", "--workspace", "--bins"]);
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().await.map_err(|e| Error::Prepare {
+        what: "running cargo to build the services".into(),
+        detail: e.to_string(),
+    })?;
+    if !status.success() {
+        return Err(Error::Prepare {
+            what: "building the services".into(),
+            detail: format!("cargo build exited with {status}"),
+        });
+    }
+    Ok(())
 }

@@ -22,6 +22,9 @@ pub struct Settings {
     pub admin_token: Option<AdminToken>,
     /// The longest any one call to Redis or MongoDB may take before the API answers 503.
     pub backend_timeout: Duration,
+    /// `USACTAR_CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser,
+    /// e.g. the Cloud Run front end's. Empty (the default): same origin only, as behind NGINX.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -41,6 +44,13 @@ impl Settings {
                 .filter(|t| !t.trim().is_empty())
                 .map(AdminToken),
             backend_timeout: env.duration_or("USACTAR_BACKEND_TIMEOUT", Duration::from_secs(2))?,
+            cors_origins: env
+                .string_or("USACTAR_CORS_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect(),
         })
     }
 }

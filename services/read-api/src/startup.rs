@@ -44,6 +44,24 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .layer(middleware::from_fn_with_state(metrics, track))
 }
 
+/// Lets the listed origins (the Cloud Run front end) call the API, purge included.
+fn with_cors(router: Router, origins: &[String]) -> anyhow::Result<Router> {
+    if origins.is_empty() {
+        return Ok(router);
+    }
+    let origins = origins
+        .iter()
+        .map(|o| o.parse::<axum::http::HeaderValue>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("USACTAR_CORS_ORIGINS: {e}"))?;
+    Ok(router.layer(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::DELETE])
+            .allow_headers([axum::http::header::AUTHORIZATION]),
+    ))
+}
+
 /// The stores and the push hubs (whose tasks start here), registering the socket gauge in
 /// `metrics`. Separate from [`Application::build`] so tests can drive [`router`] directly.
 pub async fn build_state(
@@ -116,7 +134,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         Ok(Application {
             listener,
-            router: router(state, metrics),
+            router: with_cors(router(state, metrics), &settings.cors_origins)?,
             port,
             admin_port: admin_addr.port(),
             shutdown,

@@ -5,101 +5,32 @@
 #![allow(dead_code)] // each test uses its own part of this module
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use experiments::stack::{LocalStack, Ports, StackConfig};
 use mongodb::bson::{doc, DateTime};
 use read_api::configuration::Settings;
 use read_api::startup::Application;
 use tokio_util::sync::CancellationToken;
 
-/// A state folder of its own for this test binary, emptied first so runs do not see each other.
-pub fn state_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("read-api-stack-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test state folder");
-    dir
+pub use experiments::stack::testing::{eventually, unique, TestStack as SharedStack};
+
+fn redis_url(stack: &SharedStack) -> String {
+    format!("redis://{}", stack.ports.addr("redis"))
 }
 
-pub struct SharedStack {
-    pub ports: Ports,
-    /// To kill or hold a server, for the outage tests.
-    pub supervisor: experiments::stack::Supervisor,
-}
-
-impl SharedStack {
-    pub fn redis_url(&self) -> String {
-        format!("redis://{}", self.ports.addr("redis"))
-    }
-    pub fn mongo_uri(&self) -> String {
-        experiments::stack::local::mongo_uri(&self.ports)
-    }
-}
-
-/// Redis and FerretDB, started once per test binary; their processes die with it (the
-/// supervisor sets PR_SET_PDEATHSIG on each).
+/// Redis and FerretDB, started once per test binary (see `experiments::stack::testing`).
 pub fn shared_stack() -> &'static SharedStack {
     static STACK: OnceLock<SharedStack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().expect("a runtime for the stack");
-            runtime.block_on(async move {
-                let mut config = StackConfig::new(state_dir(env!("CARGO_CRATE_NAME")));
-                config.ports = Ports::ephemeral();
-                config.only = Some(vec!["redis".into(), "ferretdb".into()]);
-                match LocalStack::up(config).await {
-                    Ok(stack) => {
-                        let _ = tx.send(Ok(SharedStack {
-                            ports: stack.ports.clone(),
-                            supervisor: stack.supervisor.clone(),
-                        }));
-                        // Keep the stack (and the runtime whose threads started its processes)
-                        // alive until the test binary exits.
-                        std::future::pending::<()>().await;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        match rx.recv().expect("the stack thread answers") {
-            Ok(stack) => stack,
-            // A missing server is a failure, never a skip.
-            Err(e) => panic!("the local stack did not start: {e}"),
-        }
+        let dir = experiments::stack::testing::fresh_dir(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+            &format!("read-api-stack-{}", env!("CARGO_CRATE_NAME")),
+        );
+        experiments::stack::testing::start_in_background(
+            dir,
+            Some(vec!["redis".into(), "ferretdb".into()]),
+        )
     })
-}
-
-/// Retries `check` until it returns `Ok` or `timeout` passes; then fails with the last error.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(e) if Instant::now() >= deadline => {
-                panic!("{what}: not true after {timeout:?}; last: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// A name no other test run uses: for databases and key prefixes.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
 /// Quiet unless TEST_LOG is set.
@@ -134,9 +65,12 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
     let mut env: HashMap<String, String> = [
         ("USACTAR_LISTEN", "127.0.0.1:0".to_string()),
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
-        ("USACTAR_REDIS_URL", stack.redis_url()),
+        ("USACTAR_REDIS_URL", redis_url(stack)),
         ("USACTAR_REDIS_PREFIX", prefix.clone()),
-        ("USACTAR_MONGO_URI", stack.mongo_uri()),
+        (
+            "USACTAR_MONGO_URI",
+            experiments::stack::local::mongo_uri(&stack.ports),
+        ),
         ("USACTAR_MONGO_DB", db.clone()),
     ]
     .into_iter()

@@ -1,0 +1,289 @@
+//! Where an experiment runs: the local stack (faults through the runner's control API and
+//! Toxiproxy, metrics from the services' own Prometheus), or Kubernetes clusters (faults as
+//! Chaos Mesh resources through kube-rs, golden metrics from Linkerd's Prometheus). The
+//! experiment's sequence and report are the same for both.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use crate::kit::prom::Prometheus;
+use crate::kit::scenario::{self, Configured, FaultParams, FaultRecord, Measured, Scenario};
+use crate::kit::series::Point;
+use crate::stack::{ControlClient, Ports};
+
+/// The local stack's parts.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    pub ports: Ports,
+    pub control: ControlClient,
+}
+
+/// Two clusters with Chaos Mesh and Linkerd (see docs/deploy.md).
+pub struct KubeTarget {
+    pub chaos: chaos::KubeTarget,
+    /// The ingress in front of ingest (cluster A), e.g. `http://ingest.127.0.0.1.nip.io`.
+    pub ingress: String,
+    /// The ingress in front of read-api (cluster B).
+    pub api: String,
+    /// linkerd-viz's Prometheus of each cluster.
+    pub prometheus_a: String,
+    pub prometheus_b: String,
+    /// The cluster-B gateway address(es) the consumer pod reaches live-store through, for the
+    /// network delay.
+    pub gateway: Vec<String>,
+}
+
+pub enum Target {
+    Local(LocalTarget),
+    Kube(Box<KubeTarget>),
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+impl Target {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Local(_) => "local",
+            Target::Kube(_) => "kube",
+        }
+    }
+
+    /// Where writers post: `<base>/input`.
+    pub fn ingress(&self) -> String {
+        match self {
+            Target::Local(l) => format!("http://{}", l.ports.addr("ingress")),
+            Target::Kube(k) => k.ingress.clone(),
+        }
+    }
+
+    /// Where viewers read: `<base>/api/...`.
+    pub fn api(&self) -> String {
+        match self {
+            Target::Local(l) => format!("http://{}", l.ports.addr("ingress")),
+            Target::Kube(k) => k.api.clone(),
+        }
+    }
+
+    /// Leaves no fault behind from an earlier, interrupted run.
+    pub async fn prepare(&self) -> Result<()> {
+        match self {
+            Target::Local(l) => {
+                scenario::clear_link(&format!("http://{}", l.ports.addr("toxiproxy"))).await;
+                Ok(())
+            }
+            Target::Kube(k) => k
+                .chaos
+                .cleanup_all()
+                .await
+                .context("removing leftover chaos"),
+        }
+    }
+
+    /// Documents in MongoDB and the live total in Redis, now.
+    pub async fn counts(&self) -> Result<(i64, i64)> {
+        match self {
+            Target::Local(l) => local_counts(l).await,
+            Target::Kube(k) => {
+                // The stores sit in cluster B; read-api reports both counts.
+                let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", k.api))
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                Ok((
+                    stats["logs_total"].as_i64().unwrap_or(-1),
+                    stats["live_total"].as_i64().unwrap_or(-1),
+                ))
+            }
+        }
+    }
+
+    /// Injects the fault and returns once it is over.
+    pub async fn inject(
+        &self,
+        s: Scenario,
+        params: FaultParams,
+        run_id: &str,
+        started: Instant,
+    ) -> Result<FaultRecord> {
+        match self {
+            Target::Local(l) => Ok(scenario::inject_local(
+                s,
+                &l.control,
+                &format!("http://{}", l.ports.addr("toxiproxy")),
+                params,
+                started,
+            )
+            .await?),
+            Target::Kube(k) => inject_kube(k, s, params, run_id, started).await,
+        }
+    }
+
+    /// Per-second golden signals of a component, server side.
+    pub async fn server_series(
+        &self,
+        service: &str,
+        t0: SystemTime,
+        end: SystemTime,
+    ) -> Result<Vec<Point>> {
+        match self {
+            Target::Local(l) => Ok(Prometheus::new(format!(
+                "http://{}",
+                l.ports.addr("prometheus")
+            ))
+            .golden(service, t0, t0, end)
+            .await?),
+            Target::Kube(k) => {
+                let prom = if service == "ingest" {
+                    &k.prometheus_a
+                } else {
+                    &k.prometheus_b
+                };
+                let g = chaos::linkerd::golden_metrics(
+                    prom,
+                    service,
+                    chaos::linkerd::Range::per_second(t0, end),
+                )
+                .await?;
+                let at = |series: &chaos::linkerd::Series, t: f64| {
+                    series.iter().find(|p| (p.t - t).abs() < 0.5).map(|p| p.v)
+                };
+                let t0 = unix(t0);
+                Ok(g.request_rate
+                    .iter()
+                    .map(|p| Point {
+                        t: (p.t - t0).round(),
+                        rps: p.v,
+                        success: at(&g.success_rate, p.t),
+                        p50_ms: at(&g.p50, p.t),
+                        p95_ms: at(&g.p95, p.t),
+                        p99_ms: at(&g.p99, p.t),
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Consumer lag per consumer, per second (the services' own metric).
+    pub async fn lag(&self, t0: SystemTime, end: SystemTime) -> BTreeMap<String, Vec<(f64, f64)>> {
+        let prom = match self {
+            Target::Local(l) => format!("http://{}", l.ports.addr("prometheus")),
+            Target::Kube(k) => k.prometheus_a.clone(),
+        };
+        Prometheus::new(prom)
+            .lag(t0, t0, end)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The median latency of calls from the consumer pod to live-store over a window.
+    pub async fn link_latency_ms(&self, start: SystemTime, end: SystemTime) -> Option<f64> {
+        match self {
+            Target::Local(l) => Prometheus::new(format!("http://{}", l.ports.addr("prometheus")))
+                .forward_latency_ms(start, end)
+                .await
+                .ok()
+                .flatten(),
+            Target::Kube(k) => {
+                // Linkerd's outbound latency from the consumer pod: what live-forwarder felt.
+                let window = end
+                    .duration_since(start)
+                    .unwrap_or_default()
+                    .as_secs()
+                    .max(2);
+                let query = format!(
+                    "histogram_quantile(0.5, sum by (le) (increase(response_latency_ms_bucket{{direction=\"outbound\",deployment=\"consumer\"}}[{window}s])))"
+                );
+                Prometheus::new(&k.prometheus_a)
+                    .instant(&query, end)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+}
+
+async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
+    let mongo =
+        mongodb::Client::with_uri_str(crate::stack::local::mongo_uri(&target.ports)).await?;
+    let docs = mongo
+        .database("usactar")
+        .collection::<mongodb::bson::Document>("logs")
+        .count_documents(mongodb::bson::doc! {})
+        .await? as i64;
+    mongo.shutdown().await;
+    let redis = redis::Client::open(format!("redis://{}", target.ports.addr("redis")))?;
+    let mut conn = redis.get_multiplexed_async_connection().await?;
+    let total: Option<i64> = redis::cmd("GET")
+        .arg("total")
+        .query_async(&mut conn)
+        .await?;
+    Ok((docs, total.unwrap_or(0)))
+}
+
+/// A Chaos Mesh fault: apply, wait for AllInjected, wait until recovered, and always delete,
+/// Ctrl-C included.
+async fn inject_kube(
+    k: &KubeTarget,
+    s: Scenario,
+    params: FaultParams,
+    run_id: &str,
+    started: Instant,
+) -> Result<FaultRecord> {
+    let scenario = match s {
+        Scenario::Podkill => chaos::Scenario::PodKill,
+        Scenario::Podfailure => chaos::Scenario::PodFailure,
+        Scenario::Containerkill => chaos::Scenario::ContainerKill,
+        Scenario::Netdelay => chaos::Scenario::NetDelay,
+    };
+    let chaos_params = chaos::Params {
+        duration: params.duration,
+        latency: params.delay,
+        jitter: params.jitter,
+        external_targets: k.gateway.clone(),
+        run_id: run_id.to_string(),
+        ..chaos::Params::default()
+    };
+    let start_s = started.elapsed().as_secs_f64();
+    let injected = k.chaos.inject(scenario, &chaos_params).await?;
+    let recovered = tokio::select! {
+        r = k.chaos.wait_recovered(&injected, params.duration + Duration::from_secs(180)) => r,
+        _ = tokio::signal::ctrl_c() => {
+            k.chaos.cleanup(&injected).await?;
+            anyhow::bail!("interrupted: the chaos resource was deleted");
+        }
+    };
+    k.chaos.cleanup(&injected).await?;
+    let recovered = recovered?;
+    let mut configured = Configured::default();
+    if matches!(s, Scenario::Podfailure | Scenario::Netdelay) {
+        configured.duration_s = Some(params.duration.as_secs_f64());
+    }
+    if s == Scenario::Netdelay {
+        configured.delay_ms = Some(params.delay.as_secs_f64() * 1000.0);
+        configured.jitter_ms = Some(params.jitter.as_secs_f64() * 1000.0);
+    }
+    let measured = Measured {
+        downtime_s: recovered
+            .duration_since(injected.injected_at)
+            .ok()
+            .map(|d| d.as_secs_f64()),
+        ..Measured::default()
+    };
+    Ok(FaultRecord {
+        scenario: s,
+        target: s.target().to_string(),
+        description: format!("{} (Chaos Mesh {})", s.describe(), injected.name),
+        start_s,
+        end_s: started.elapsed().as_secs_f64(),
+        configured,
+        measured,
+    })
+}

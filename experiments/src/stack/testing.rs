@@ -1,0 +1,88 @@
+//! For tests of this and other crates: a real stack started once per test binary, and the small
+//! helpers every stack test wants. Nothing here is mocked; a stack that does not start panics the
+//! test (a missing server fails, it never skips).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::stack::{LocalStack, Ports, StackConfig, Supervisor};
+
+/// A stack that runs until the test binary exits.
+pub struct TestStack {
+    pub ports: Ports,
+    /// The control channel's address, for [`crate::stack::ControlClient`].
+    pub control: String,
+    pub state_dir: PathBuf,
+    /// To drive faults in-process.
+    pub supervisor: Supervisor,
+}
+
+/// `<base>/<name>`, emptied first so runs do not see each other.
+pub fn fresh_dir(base: &Path, name: &str) -> PathBuf {
+    let dir = base.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test state folder");
+    dir
+}
+
+/// Starts `only` (or everything) on ports the kernel picked, in `state_dir`, on a thread of its
+/// own whose runtime outlives every test; the processes die with the test binary (the supervisor
+/// sets PR_SET_PDEATHSIG on each). Blocks until the stack is ready; panics if it does not start.
+/// Call it from a `OnceLock` so the binary's tests share one stack.
+pub fn start_in_background(state_dir: PathBuf, only: Option<Vec<String>>) -> TestStack {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the stack");
+        runtime.block_on(async move {
+            let mut config = StackConfig::new(&state_dir);
+            config.ports = Ports::ephemeral();
+            config.only = only;
+            match LocalStack::up(config).await {
+                Ok(stack) => {
+                    let _ = tx.send(Ok(TestStack {
+                        ports: stack.ports.clone(),
+                        control: stack.control_addr.clone(),
+                        state_dir: stack.state_dir.clone(),
+                        supervisor: stack.supervisor.clone(),
+                    }));
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    match rx.recv().expect("the stack thread answers") {
+        Ok(stack) => stack,
+        Err(e) => panic!("the local stack did not start: {e}"),
+    }
+}
+
+/// Retries `check` until it returns `Ok` or `timeout` passes; then fails with the last error.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(e) if Instant::now() >= deadline => {
+                panic!("{what}: not true after {timeout:?}; last: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// A name no other test run uses: for topics, databases and key prefixes.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
