@@ -24,3 +24,10 @@ mod target;
 pub use error::{Error, Result};
 pub use scenario::{build, go_duration, ChaosObject, Cluster, Params, Placement, Scenario};
 pub use target::{CleanupGuard, Injected, KubeTarget, FIELD_MANAGER};
+
+/// Picks rustls's crypto provider for the kube client. In a workspace build other crates turn on
+/// rustls's aws-lc-rs feature beside kube's ring, and rustls then refuses to choose by itself.
+/// Safe to call any number of times; the first provider installed stays.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

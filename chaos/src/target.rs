@@ -62,6 +62,7 @@ impl KubeTarget {
     /// Clients for two kubeconfig contexts (`kind-usactar-a`, `kind-usactar-b` on kind); `None`
     /// uses the current context, so a single cluster can hold both roles.
     pub async fn from_contexts(a: Option<&str>, b: Option<&str>) -> Result<Self> {
+        crate::install_crypto_provider();
         let kubeconfig = Kubeconfig::read()?;
         let client = |context: Option<&str>| {
             let kubeconfig = kubeconfig.clone();

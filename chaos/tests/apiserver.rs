@@ -142,6 +142,7 @@ current-context: envtest
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .unwrap();
+    chaos::install_crypto_provider();
     let client = Client::try_from(config).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
