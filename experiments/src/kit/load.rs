@@ -13,7 +13,7 @@ use crate::kit::series::{percentile, Point};
 /// What the viewers saw, request by request and socket by socket.
 #[derive(Debug, Default)]
 struct Seen {
-    /// (seconds since the load started, ok, latency ms) per GET /api/live.
+    /// (seconds since the load started at the answer, ok, latency ms) per GET /api/live.
     reads: Vec<(f64, bool, f64)>,
     /// Seconds since the start at which a live socket dropped.
     drops: Vec<f64>,
@@ -53,13 +53,15 @@ impl Viewers {
             tasks.push(tokio::spawn(async move {
                 let (seen, cancel) = (reads, stop);
                 while !cancel.is_cancelled() {
-                    let t = started.elapsed().as_secs_f64();
                     let begin = Instant::now();
                     let ok = match http.get(&url).send().await {
                         Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                         Err(_) => false,
                     };
                     let ms = begin.elapsed().as_secs_f64() * 1000.0;
+                    // A request counts in the second it ends, when its outcome is known (as in
+                    // loadgen): one cut short by a kill belongs to the fault, not before it.
+                    let t = started.elapsed().as_secs_f64();
                     seen.lock().expect("seen").reads.push((t, ok, ms));
                     tokio::select! {
                         _ = cancel.cancelled() => break,

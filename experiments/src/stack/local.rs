@@ -879,13 +879,11 @@ fn service_spec(config: &StackConfig, service: &str) -> Result<ProcessSpec> {
             .ports(&["live-store", "live-store-admin"]),
         "logs-writer" => ProcessSpec::new("logs-writer", program)
             .env("USACTAR_KAFKA_BOOTSTRAP", &kafka)
-            .env("USACTAR_GROUP_INSTANCE_ID", "logs-writer-0")
             .env("USACTAR_MONGO_URI", mongo_uri(p))
             .address(format!("http://{admin}/metrics"))
             .ports(&["logs-writer-admin"]),
         "live-forwarder" => ProcessSpec::new("live-forwarder", program)
             .env("USACTAR_KAFKA_BOOTSTRAP", &kafka)
-            .env("USACTAR_GROUP_INSTANCE_ID", "live-forwarder-0")
             // Through the link, as across clusters: never straight to live-store.
             .env(
                 "USACTAR_LIVE_STORE_URL",

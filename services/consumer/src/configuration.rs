@@ -14,9 +14,9 @@ pub struct ConsumerConfig {
     pub topic: String,
     /// `USACTAR_GROUP`: `logs` for logs-writer, `live` for live-forwarder.
     pub group: String,
-    /// `USACTAR_GROUP_INSTANCE_ID`: static membership. A restarted container with the same id
-    /// gets its partitions back at once, without a rebalance; leave unset with several replicas
-    /// that cannot have stable ids.
+    /// `USACTAR_GROUP_INSTANCE_ID`: static membership (KIP-345), off unless set. Not used by the
+    /// local stack or the manifests: a static member could not rejoin after the broker restarted
+    /// (seen here in the Kafka outage test, and reported upstream in confluent-kafka-go #494).
     pub group_instance_id: Option<String>,
     /// `USACTAR_BATCH_MAX`: most records in one downstream write.
     pub batch_max: usize,
