@@ -22,9 +22,6 @@ pub struct Prometheus {
 
 #[derive(Deserialize)]
 struct Answer {
-    status: String,
-    #[serde(default)]
-    error: Option<String>,
     data: Option<Data>,
 }
 
@@ -59,35 +56,51 @@ impl Prometheus {
         }
     }
 
-    pub async fn range(
+    /// GET `path` with `params`; the answer's JSON, or an error naming the URL. Prometheus's
+    /// own errors (`status` other than success) are errors too.
+    async fn get_json(
         &self,
-        query: &str,
-        start: SystemTime,
-        end: SystemTime,
-    ) -> Result<Series, PromError> {
-        let url = format!("{}/api/v1/query_range", self.base);
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<serde_json::Value, PromError> {
+        let url = format!("{}{path}", self.base);
         let err = |reason: String| PromError::Query {
             url: url.clone(),
             reason,
         };
-        let answer: Answer = self
+        let answer: serde_json::Value = self
             .http
             .get(&url)
-            .query(&[
-                ("query", query.to_string()),
-                ("start", format!("{:.3}", unix(start))),
-                ("end", format!("{:.3}", unix(end))),
-                ("step", "1".to_string()),
-            ])
+            .query(params)
             .send()
             .await
             .map_err(|e| err(e.to_string()))?
             .json()
             .await
             .map_err(|e| err(e.to_string()))?;
-        if answer.status != "success" {
-            return Err(err(answer.error.unwrap_or(answer.status)));
+        if answer["status"] != "success" {
+            return Err(err(answer["error"].to_string()));
         }
+        Ok(answer)
+    }
+
+    pub async fn range(
+        &self,
+        query: &str,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> Result<Series, PromError> {
+        let params = [
+            ("query", query.to_string()),
+            ("start", format!("{:.3}", unix(start))),
+            ("end", format!("{:.3}", unix(end))),
+            ("step", "1".to_string()),
+        ];
+        let answer = self.get_json("/api/v1/query_range", &params).await?;
+        let answer: Answer = serde_json::from_value(answer).map_err(|e| PromError::Query {
+            url: format!("{}/api/v1/query_range", self.base),
+            reason: e.to_string(),
+        })?;
         Ok(answer
             .data
             .map(|d| d.result)
@@ -202,27 +215,11 @@ impl Prometheus {
 
     /// One number: the first sample of an instant query, if any.
     pub async fn instant(&self, query: &str, at: SystemTime) -> Result<Option<f64>, PromError> {
-        let url = format!("{}/api/v1/query", self.base);
-        let err = |reason: String| PromError::Query {
-            url: url.clone(),
-            reason,
-        };
-        let answer: serde_json::Value = self
-            .http
-            .get(&url)
-            .query(&[
-                ("query", query.to_string()),
-                ("time", format!("{:.3}", unix(at))),
-            ])
-            .send()
-            .await
-            .map_err(|e| err(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        if answer["status"] != "success" {
-            return Err(err(answer["error"].to_string()));
-        }
+        let params = [
+            ("query", query.to_string()),
+            ("time", format!("{:.3}", unix(at))),
+        ];
+        let answer = self.get_json("/api/v1/query", &params).await?;
         Ok(answer["data"]["result"][0]["value"][1]
             .as_str()
             .and_then(|v| v.parse::<f64>().ok())

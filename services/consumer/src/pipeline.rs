@@ -89,6 +89,27 @@ pub fn consumer(
     Ok(consumer)
 }
 
+/// A container of the consumer pod, start to finish: the admin listener, the consumer of the
+/// group, and the loop until SIGTERM. Both binaries are this with their own sink.
+pub async fn serve<S: Sink>(
+    config: &ConsumerConfig,
+    metrics: Metrics,
+    sink: S,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let ready = Readiness::default();
+    service_kit::admin::serve(
+        config.admin_listen,
+        metrics.clone(),
+        ready.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let consumer = consumer(config, &metrics)?;
+    run(consumer, sink, config, &metrics, ready, shutdown).await;
+    Ok(())
+}
+
 /// Runs the loop until `shutdown`. On shutdown it finishes the batch in hand if its write
 /// succeeds, stores its offsets, and commits synchronously before returning.
 pub async fn run<S: Sink>(

@@ -5,7 +5,6 @@ use std::time::Duration;
 use consumer::configuration::{ConsumerConfig, MongoConfig};
 use consumer::logs::MongoSink;
 use consumer::pipeline;
-use service_kit::admin::{self, Readiness};
 use service_kit::config::ProcessEnv;
 use service_kit::metrics::Metrics;
 
@@ -15,18 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let config = ConsumerConfig::from_env(&ProcessEnv, "logs", ([127, 0, 0, 1], 9184).into())?;
     let mongo = MongoConfig::from_env(&ProcessEnv);
     let shutdown = service_kit::shutdown::on_signal();
-    let metrics = Metrics::new();
-    let ready = Readiness::default();
-    admin::serve(
-        config.admin_listen,
-        metrics.clone(),
-        ready.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-
     let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
-    let sink = MongoSink::new(&client, &mongo.database);
     // MongoDB may still be starting; the index is an optimisation, so keep trying in the
     // background rather than refusing to start.
     let index_sink = MongoSink::new(&client, &mongo.database);
@@ -41,7 +29,6 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
-    let consumer = pipeline::consumer(&config, &metrics)?;
-    pipeline::run(consumer, sink, &config, &metrics, ready, shutdown).await;
-    Ok(())
+    let sink = MongoSink::new(&client, &mongo.database);
+    pipeline::serve(&config, Metrics::new(), sink, shutdown).await
 }
