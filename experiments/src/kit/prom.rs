@@ -202,13 +202,26 @@ impl Prometheus {
         start: SystemTime,
         end: SystemTime,
     ) -> Result<Option<f64>, PromError> {
+        let bucket = "usactar_request_duration_seconds_bucket{service=\"live-forwarder\",route=\"/usactar.live.v1.LiveStore/ApplyBatch\"}";
+        self.median_over(bucket, 1000.0, start, end).await
+    }
+
+    /// The median of histogram `bucket` (a `_bucket` series with its selector) over
+    /// [`start`, `end`], times `scale` (1000 turns seconds into milliseconds).
+    pub async fn median_over(
+        &self,
+        bucket: &str,
+        scale: f64,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> Result<Option<f64>, PromError> {
         let window = end
             .duration_since(start)
             .unwrap_or_default()
             .as_secs()
             .max(2);
         let query = format!(
-            "1000 * histogram_quantile(0.5, sum by (le) (increase(usactar_request_duration_seconds_bucket{{service=\"live-forwarder\",route=\"/usactar.live.v1.LiveStore/ApplyBatch\"}}[{window}s])))"
+            "{scale} * histogram_quantile(0.5, sum by (le) (increase({bucket}[{window}s])))"
         );
         self.instant(&query, end).await
     }

@@ -192,16 +192,10 @@ impl Target {
                 .flatten(),
             Target::Kube(k) => {
                 // Linkerd's outbound latency from the consumer pod: what live-forwarder felt.
-                let window = end
-                    .duration_since(start)
-                    .unwrap_or_default()
-                    .as_secs()
-                    .max(2);
-                let query = format!(
-                    "histogram_quantile(0.5, sum by (le) (increase(response_latency_ms_bucket{{direction=\"outbound\",deployment=\"consumer\"}}[{window}s])))"
-                );
+                let bucket =
+                    "response_latency_ms_bucket{direction=\"outbound\",deployment=\"consumer\"}";
                 Prometheus::new(&k.prometheus_a)
-                    .instant(&query, end)
+                    .median_over(bucket, 1.0, start, end)
                     .await
                     .ok()
                     .flatten()
