@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sourced by up.sh, down.sh and test.sh: the two sandbox clusters' names, addresses and folders.
+# shellcheck disable=SC2034  # read by the scripts that source this file
+
+SANDBOX_CLUSTERS=(usactar-a usactar-b)
+SANDBOX_STATE=${USACTAR_SANDBOX_STATE:-$SANDBOX_CACHE/clusters}
+SANDBOX_BRIDGE=usactar0
+SANDBOX_BRIDGE_IP=172.30.0.1
+SANDBOX_NET=172.30.0.0/24
+SANDBOX_KUBECONFIG=$SANDBOX_STATE/kubeconfig
+# Every range of both clusters: traffic from a pod to anything else is traffic leaving them.
+SANDBOX_RANGES=(172.30.0.0/24 10.244.0.0/16 10.96.0.0/16 10.245.0.0/16 10.97.0.0/16)
+
+# cluster_vars NAME: sets the variables of cluster NAME (usactar-a or usactar-b).
+cluster_vars() {
+  C=$1
+  D=$SANDBOX_STATE/$C
+  NODE=$C-control-plane
+  NETNS=$C
+  VETH=veth-$C
+  CTX=kind-$C
+  case $C in
+    usactar-a) NODE_IP=172.30.0.11 POD_CIDR=10.244.0.0/16 NODE_POD_CIDR=10.244.0.0/24
+               SVC_CIDR=10.96.0.0/16 API_SVC_IP=10.96.0.1 DNS_IP=10.96.0.10 NODE_LABELS=ingress-ready=true ;;
+    usactar-b) NODE_IP=172.30.0.12 POD_CIDR=10.245.0.0/16 NODE_POD_CIDR=10.245.0.0/24
+               SVC_CIDR=10.97.0.0/16 API_SVC_IP=10.97.0.1 DNS_IP=10.97.0.10 NODE_LABELS=ingress-ready=true ;;
+    *) echo "unknown cluster $C" >&2; return 1 ;;
+  esac
+  API=https://$NODE_IP:6443
+  SOCK=$D/containerd.sock
+}
+
+# in_node CMD...: CMD in the current cluster's node network namespace.
+in_node() { nsenter --net="/run/netns/$NETNS" "$@"; }
+node_ctr() { ctr --address "$SOCK" -n k8s.io "$@"; }
+kc() { "$SANDBOX_BIN/kubectl" --kubeconfig "$D/pki/admin.kubeconfig" "$@"; }

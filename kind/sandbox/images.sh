@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Container images for the sandbox clusters, without a container engine: a root filesystem
+# folder per image (static binaries, or dynamic ones with the libraries ldd names, copied from
+# $SANDBOX_BIN and this machine), written as an OCI archive by oci-image.py into
+# $SANDBOX_CACHE/images/<file>.tar under the name the manifests use. Nothing is pulled.
+#
+#   kind/sandbox/images.sh [GROUP...]    groups: base (default), linkerd
+#
+# An archive is rewritten only when it is missing or older than what it is made of.
+# Prints the archives' paths.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=kind/sandbox/lib.sh
+. "$here/lib.sh"
+IMAGES=$SANDBOX_CACHE/images
+mkdir -p "$IMAGES"
+
+# rootfs_base DIR: users root, nonroot (65532), nobody (65534); CA certificates; /tmp.
+rootfs_base() {
+  local r=$1
+  rm -rf "$r"
+  mkdir -p "$r"/{etc/ssl/certs,tmp,home/nonroot,bin,usr/bin,var/run,run,proc,sys,dev}
+  chmod 1777 "$r/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nnonroot:x:65532:\nnobody:x:65534:\n' > "$r/etc/group"
+  printf 'hosts: files dns\n' > "$r/etc/nsswitch.conf"
+  chown 65532:65532 "$r/home/nonroot"
+  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
+}
+
+# add_bin ROOTFS SRC DEST: copies a program to DEST in ROOTFS, with the shared libraries and the
+# loader it needs at the same paths as on this machine.
+add_bin() {
+  local r=$1 src=$2 dest=$3 lib
+  mkdir -p "$r$(dirname "$dest")"
+  cp -L "$src" "$r$dest"
+  while read -r lib; do
+    [ -n "$lib" ] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -Ln "$lib" "$r$lib"
+  done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)
+}
+
+# image FILE NAME INPUT... -- oci-image.py options: builds rootfs with the function build_FILE
+# when the archive is older than any INPUT (files), then writes the archive.
+image() {
+  local file=$1 name=$2 out=$IMAGES/$1.tar inputs=() stale=0
+  shift 2
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do inputs+=("$1"); shift; done
+  shift
+  local i
+  for i in "${inputs[@]}" "$here/images.sh" "$here/oci-image.py"; do
+    if [ ! -e "$i" ]; then echo "images.sh: $name: missing $i, skipped" >&2; return 0; fi
+    [ -f "$out" ] && [ ! "$i" -nt "$out" ] || stale=1
+  done
+  if [ "$stale" = 1 ]; then
+    local r=$IMAGES/rootfs/$file
+    rootfs_base "$r"
+    "build_$file" "$r"
+    python3 "$here/oci-image.py" --rootfs "$r" --name "$name" --out "$out" "$@"
+  fi
+  echo "$out"
+}
+
+build_pause() {
+  local r=$1 src=$IMAGES/rootfs/pause.c
+  cat > "$src" <<'C'
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void stop(int s) { (void)s; _exit(0); }
+static void reap(int s) { (void)s; while (waitpid(-1, NULL, WNOHANG) > 0) {} }
+int main(void) {
+  struct sigaction a = {0}, c = {0};
+  a.sa_handler = stop; sigaction(SIGINT, &a, NULL); sigaction(SIGTERM, &a, NULL);
+  c.sa_handler = reap; c.sa_flags = SA_NOCLDSTOP; sigaction(SIGCHLD, &c, NULL);
+  for (;;) pause();
+}
+C
+  gcc -O2 -static -o "$r/pause" "$src"
+}
+
+build_busybox() {
+  local r=$1
+  cp /bin/busybox "$r/bin/busybox"
+  local a
+  for a in sh ls cat echo sleep wget nc ps env id ip ping nslookup hostname date grep sed awk head tail; do
+    ln -sf busybox "$r/bin/$a"
+  done
+}
+
+build_coredns() { add_bin "$1" "$SANDBOX_BIN/coredns" /coredns; }
+
+# Linkerd, as its Dockerfiles lay out the images (Dockerfile.controller, Dockerfile.proxy,
+# viz/*/Dockerfile), under the names linkerd install renders for $LINKERD_REF.
+build_linkerd_controller() {
+  add_bin "$1" "$SANDBOX_BIN/linkerd-controller" /controller
+  add_bin "$1" "$SANDBOX_BIN/linkerd-policy-controller" /linkerd-policy-controller
+}
+build_linkerd_proxy() {
+  local r=$1
+  add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy" /usr/lib/linkerd/linkerd2-proxy
+  add_bin "$r" "$SANDBOX_BIN/linkerd-proxy-identity" /usr/lib/linkerd/linkerd2-proxy-identity
+  add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy-init" /usr/lib/linkerd/linkerd2-proxy-init
+  echo "${LINKERD_PROXY_REF#release/}" > "$r/usr/lib/linkerd/linkerd2-proxy-version.txt"
+  add_bin "$r" /bin/sleep /bin/sleep
+  add_iptables "$r"
+}
+# proxy-init's image: the same program, with iptables (nft and legacy).
+build_linkerd_proxy_init() {
+  local r=$1
+  add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy-init" /usr/lib/linkerd/linkerd2-proxy-init
+  ln -s /usr/lib/linkerd/linkerd2-proxy-init "$r/usr/bin/linkerd2-proxy-init"
+  add_iptables "$r"
+}
+add_iptables() {
+  local r=$1 t m
+  for m in xtables-nft-multi xtables-legacy-multi; do
+    add_bin "$r" "/usr/sbin/$m" "/usr/sbin/$m"
+    for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+      ln -sf "$m" "$r/usr/sbin/${t}-${m%%-multi}"
+    done
+  done
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -sf "xtables-nft-multi" "$r/usr/sbin/${t}-nft"
+    ln -sf "xtables-legacy-multi" "$r/usr/sbin/${t}-legacy"
+    ln -sf "${t}-nft" "$r/usr/sbin/$t"
+  done
+  mkdir -p "$r/usr/lib/x86_64-linux-gnu/xtables"
+  cp -a /usr/lib/x86_64-linux-gnu/xtables/. "$r/usr/lib/x86_64-linux-gnu/xtables/"
+  mkdir -p "$r/run"
+}
+build_linkerd_metrics_api() { add_bin "$1" "$SANDBOX_BIN/linkerd-metrics-api" /metrics-api; }
+build_linkerd_tap() { add_bin "$1" "$SANDBOX_BIN/linkerd-tap" /tap; }
+build_linkerd_web() { add_bin "$1" "$SANDBOX_BIN/linkerd-web" /web; }
+
+group_base() {
+  image pause registry.k8s.io/pause:3.10 -- --entrypoint '["/pause"]' --user 65535:65535
+  image busybox usactar.local/busybox:sandbox /bin/busybox -- --cmd '["sh"]'
+  image coredns "registry.k8s.io/coredns/coredns:$COREDNS_REF" "$SANDBOX_BIN/coredns" -- \
+    --entrypoint '["/coredns"]' --user 65532
+}
+
+group_linkerd() {
+  local v=$LINKERD_REF
+  image linkerd_controller "cr.l5d.io/linkerd/controller:$v" \
+    "$SANDBOX_BIN/linkerd-controller" "$SANDBOX_BIN/linkerd-policy-controller" -- \
+    --entrypoint '["/controller"]' --user 65532 --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v"
+  image linkerd_policy_controller "cr.l5d.io/linkerd/policy-controller:$v" \
+    "$SANDBOX_BIN/linkerd-policy-controller" -- --entrypoint '["/linkerd-policy-controller"]' --user 65532
+  image linkerd_proxy "cr.l5d.io/linkerd/proxy:$v" "$SANDBOX_BIN/linkerd2-proxy" \
+    "$SANDBOX_BIN/linkerd-proxy-identity" "$SANDBOX_BIN/linkerd2-proxy-init" -- \
+    --entrypoint '["/usr/lib/linkerd/linkerd2-proxy"]' --user 65534 \
+    --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v" --env LINKERD2_PROXY_LOG=warn,linkerd=info
+  image linkerd_proxy_init "cr.l5d.io/linkerd/proxy-init:${PROXY_INIT_REF#proxy-init/}" \
+    "$SANDBOX_BIN/linkerd2-proxy-init" -- --entrypoint '["/usr/lib/linkerd/linkerd2-proxy-init"]'
+  image linkerd_metrics_api "cr.l5d.io/linkerd/metrics-api:$v" "$SANDBOX_BIN/linkerd-metrics-api" -- \
+    --entrypoint '["/metrics-api"]' --user 65532
+  image linkerd_tap "cr.l5d.io/linkerd/tap:$v" "$SANDBOX_BIN/linkerd-tap" -- \
+    --entrypoint '["/tap"]' --user 65532
+  image linkerd_web "cr.l5d.io/linkerd/web:$v" "$SANDBOX_BIN/linkerd-web" -- \
+    --entrypoint '["/web"]' --user 65532
+}
+
+[ "$#" -gt 0 ] || set -- base
+for g in "$@"; do "group_$g"; done
