@@ -7,6 +7,7 @@
 #   linkerd-web    linkerd/linkerd2 at $LINKERD_REF, as its Dockerfiles build them
 #   linkerd2-proxy-init   linkerd/linkerd2-proxy-init at $PROXY_INIT_REF (the ref linkerd2's
 #                  Dockerfile.proxy names)
+# The Linkerd programs' version-check address is a closed local port (see build_linkerd).
 # Sources: $USACTAR_COREDNS_SRC, $USACTAR_LINKERD2_SRC, $USACTAR_LINKERD2_PROXY_INIT_SRC (git
 # repositories on this machine) or the public repositories. A second run returns at once.
 set -euo pipefail
@@ -42,6 +43,9 @@ build_helm() {
 }
 
 build_linkerd() (
+  # Nothing leaves the machine: the CLI's and the heartbeat's version check
+  # (versioncheck.linkerd.io) is pointed at a closed local port; `linkerd check` then warns.
+  local check_url=http://127.0.0.1:9/version.json
   local src
   src=$(checkout linkerd2 USACTAR_LINKERD2_SRC https://github.com/linkerd/linkerd2.git "$LINKERD_REF")
   cd "$src"
@@ -49,7 +53,7 @@ build_linkerd() (
   while read -r out pkg; do
     [ -x "$SANDBOX_BIN/$out" ] && continue
     gob -tags prod -mod=readonly \
-      -ldflags "-s -w -X github.com/linkerd/linkerd2/pkg/version.Version=$LINKERD_REF" \
+      -ldflags "-s -w -X github.com/linkerd/linkerd2/pkg/version.Version=$LINKERD_REF -X github.com/linkerd/linkerd2/pkg/version.CheckURL=$check_url" \
       -o "$SANDBOX_BIN/$out.tmp" "$pkg"
     mv "$SANDBOX_BIN/$out.tmp" "$SANDBOX_BIN/$out"
   done <<LIST

@@ -106,13 +106,12 @@ build_linkerd_proxy() {
   echo "${LINKERD_PROXY_REF#release/}" > "$r/usr/lib/linkerd/linkerd2-proxy-version.txt"
   add_bin "$r" /bin/sleep /bin/sleep
   add_iptables "$r"
-}
-# proxy-init's image: the same program, with iptables (nft and legacy).
-build_linkerd_proxy_init() {
-  local r=$1
-  add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy-init" /usr/lib/linkerd/linkerd2-proxy-init
-  ln -s /usr/lib/linkerd/linkerd2-proxy-init "$r/usr/bin/linkerd2-proxy-init"
-  add_iptables "$r"
+  # As Dockerfile.proxy: proxy-init runs as 65534 with NET_ADMIN and NET_RAW, which a non-root
+  # process only gets from the files' capabilities.
+  local f
+  for f in /usr/sbin/xtables-legacy-multi /usr/sbin/xtables-nft-multi /usr/lib/linkerd/linkerd2-proxy-init; do
+    setcap cap_net_raw,cap_net_admin+eip "$r$f"
+  done
 }
 add_iptables() {
   local r=$1 t m
@@ -147,21 +146,22 @@ group_linkerd() {
   image linkerd_controller "cr.l5d.io/linkerd/controller:$v" \
     "$SANDBOX_BIN/linkerd-controller" "$SANDBOX_BIN/linkerd-policy-controller" -- \
     --entrypoint '["/controller"]' --user 65532 --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v"
-  image linkerd_policy_controller "cr.l5d.io/linkerd/policy-controller:$v" \
-    "$SANDBOX_BIN/linkerd-policy-controller" -- --entrypoint '["/linkerd-policy-controller"]' --user 65532
   image linkerd_proxy "cr.l5d.io/linkerd/proxy:$v" "$SANDBOX_BIN/linkerd2-proxy" \
     "$SANDBOX_BIN/linkerd-proxy-identity" "$SANDBOX_BIN/linkerd2-proxy-init" -- \
     --entrypoint '["/usr/lib/linkerd/linkerd2-proxy"]' --user 65534 \
     --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v" --env LINKERD2_PROXY_LOG=warn,linkerd=info
-  image linkerd_proxy_init "cr.l5d.io/linkerd/proxy-init:${PROXY_INIT_REF#proxy-init/}" \
-    "$SANDBOX_BIN/linkerd2-proxy-init" -- --entrypoint '["/usr/lib/linkerd/linkerd2-proxy-init"]'
   image linkerd_metrics_api "cr.l5d.io/linkerd/metrics-api:$v" "$SANDBOX_BIN/linkerd-metrics-api" -- \
     --entrypoint '["/metrics-api"]' --user 65532
   image linkerd_tap "cr.l5d.io/linkerd/tap:$v" "$SANDBOX_BIN/linkerd-tap" -- \
     --entrypoint '["/tap"]' --user 65532
   image linkerd_web "cr.l5d.io/linkerd/web:$v" "$SANDBOX_BIN/linkerd-web" -- \
     --entrypoint '["/web"]' --user 65532
+  # linkerd-viz's Prometheus: Debian's (scripts/setup installs the same package), under a name
+  # of its own; linkerd.sh points the viz chart at it.
+  image prometheus "$SANDBOX_PROMETHEUS_IMAGE" /usr/bin/prometheus -- \
+    --entrypoint '["/bin/prometheus"]' --user 65534
 }
+build_prometheus() { add_bin "$1" /usr/bin/prometheus /bin/prometheus; }
 
 [ "$#" -gt 0 ] || set -- base
 for g in "$@"; do "group_$g"; done

@@ -6,7 +6,7 @@ image, as `ctr -n k8s.io images import` takes it.
   oci-image.py --rootfs DIR --name registry.k8s.io/pause:3.10 --out pause.tar \
       [--entrypoint '["/pause"]'] [--cmd '[...]'] [--user 65532] [--env K=V ...] [--workdir /]
 
-File modes and owners are taken from the folder as they are. The output is reproducible: entries
+File modes, owners and file capabilities are taken from the folder as they are. The output is reproducible: entries
 sorted, times fixed.
 """
 import argparse
@@ -33,6 +33,12 @@ def layer_tar(rootfs):
                 info = tar.gettarinfo(path, arcname=rel)
                 info.mtime = EPOCH
                 info.uname = info.gname = ""
+                if info.isreg():
+                    try:  # file capabilities (setcap), which containerd applies on unpack
+                        cap = os.getxattr(path, "security.capability", follow_symlinks=False)
+                        info.pax_headers = {"SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape")}
+                    except OSError:
+                        pass
                 if info.isreg():
                     with open(path, "rb") as f:
                         tar.addfile(info, f)
