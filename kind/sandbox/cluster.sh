@@ -34,3 +34,31 @@ cluster_vars() {
 in_node() { nsenter --net="/run/netns/$NETNS" "$@"; }
 node_ctr() { ctr --address "$SOCK" -n k8s.io "$@"; }
 kc() { "$SANDBOX_BIN/kubectl" --kubeconfig "$D/pki/admin.kubeconfig" "$@"; }
+
+# import_images ARCHIVE...: imports the archives not imported yet into the node's containerd.
+import_images() {
+  local a sum
+  mkdir -p "$D/imported"
+  for a in "$@"; do
+    sum=$(sha256sum "$a" | cut -c1-16)
+    [ -f "$D/imported/$(basename "$a").$sum" ] && continue
+    node_ctr images import "$a" >/dev/null
+    rm -f "$D/imported/$(basename "$a")".*
+    touch "$D/imported/$(basename "$a").$sum"
+  done
+}
+
+# memory_mib: resident memory of the current cluster, in MiB: its supervised processes (control
+# plane, containerd and its shims, kubelet, kube-proxy; one session each) plus its pods (rss of
+# the cgroup tree /$C).
+memory_mib() {
+  local sids=() f procs=0 pods=0
+  for f in "$D"/run/*.pid; do [ -f "$f" ] && sids+=("$(cat "$f")"); done
+  if [ "${#sids[@]}" -gt 0 ]; then
+    procs=$(ps -e -o sid=,rss= | awk -v s=" ${sids[*]} " 'index(s, " " $1 " ") {t += $2} END {print int(t / 1024)}')
+  fi
+  if [ -f "/sys/fs/cgroup/memory/$C/memory.stat" ]; then
+    pods=$(awk '$1 == "total_rss" {print int($2 / 1048576)}' "/sys/fs/cgroup/memory/$C/memory.stat")
+  fi
+  echo "$((procs + pods)) (processes $procs, pods $pods)"
+}

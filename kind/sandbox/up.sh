@@ -255,19 +255,6 @@ JSON
   wait_for containerd 60 ctr --address "$SOCK" version
 }
 
-# images ARCHIVE...: imports the archives not imported yet into the node's containerd.
-import_images() {
-  local a sum
-  mkdir -p "$D/imported"
-  for a in "$@"; do
-    sum=$(sha256sum "$a" | cut -c1-16)
-    [ -f "$D/imported/$(basename "$a").$sum" ] && continue
-    node_ctr images import "$a" >/dev/null
-    rm -f "$D/imported/$(basename "$a")".*
-    touch "$D/imported/$(basename "$a").$sum"
-  done
-}
-
 node() {
   mkdir -p "$D/kubelet" "$D/pod-logs"
   cat > "$D/kubelet.yaml" <<YAML

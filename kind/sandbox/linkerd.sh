@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Linkerd on the two sandbox clusters, from the binaries and images build.sh and images.sh make
+# of linkerd2 edge-26.8.3 and linkerd2-proxy v2.366.0: the control plane with one shared trust
+# anchor, linkerd-viz, linkerd-multicluster, cluster b linked into cluster a, then
+# `linkerd check` and `linkerd multicluster check`. The same steps as kind/up.sh's
+# install_linkerd and link (see kind/sandbox/NOTES.md for the split of kind/up.sh this stands
+# in for), with what the sandbox needs on top:
+#   - proxy.await=false: linkerd-await is not built here (it is its own repository);
+#   - disableHeartBeat=true: nothing leaves the machine;
+#   - linkerd-viz's Prometheus is Debian's, named $SANDBOX_PROMETHEUS_IMAGE;
+#   - the gateway's pause container is the sandbox's registry.k8s.io/pause:3.10;
+#   - the link names cluster b's API server and gateway by its node address on the bridge
+#     (no --gateway-probe-port: `linkerd multicluster link` has no such flag).
+# Idempotent: what is installed already is left as it is (`linkerd install` is not rerunnable).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=kind/sandbox/lib.sh
+. "$here/lib.sh"
+# shellcheck source=kind/sandbox/cluster.sh
+. "$here/cluster.sh"
+export KUBECONFIG=$SANDBOX_KUBECONFIG
+export PATH=$SANDBOX_BIN:$PATH
+T0=$(now)
+
+images() {
+  local archives c
+  mapfile -t archives < <("$here/images.sh" base linkerd)
+  for c in "${SANDBOX_CLUSTERS[@]}"; do
+    cluster_vars "$c"
+    import_images "${archives[@]}"
+  done
+}
+
+# One trust anchor for both clusters; one issuer per cluster, signed by it (kind/up.sh's
+# openssl path).
+certs() {
+  local dir=$SANDBOX_STATE/certs c
+  mkdir -p "$dir"
+  [ -f "$dir/ca.crt" ] && return
+  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/ca.key"
+  openssl req -x509 -new -key "$dir/ca.key" -days 3650 -subj "/CN=root.linkerd.cluster.local" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$dir/ca.crt"
+  for c in a b; do
+    openssl ecparam -name prime256v1 -genkey -noout -out "$dir/issuer-$c.key"
+    openssl req -new -key "$dir/issuer-$c.key" -subj "/CN=identity.linkerd.cluster.local" \
+      -out "$dir/issuer-$c.csr"
+    openssl x509 -req -in "$dir/issuer-$c.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+      -CAcreateserial -days 365 -out "$dir/issuer-$c.crt" \
+      -extfile <(printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')
+  done
+}
+
+control_plane() {
+  local ctx=$1 c=$2 dir=$SANDBOX_STATE/certs
+  linkerd --context "$ctx" install --crds |
+    kubectl --context "$ctx" apply --server-side --force-conflicts -f - >/dev/null
+  if ! kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
+    linkerd --context "$ctx" install \
+      --identity-trust-anchors-file "$dir/ca.crt" \
+      --identity-issuer-certificate-file "$dir/issuer-$c.crt" \
+      --identity-issuer-key-file "$dir/issuer-$c.key" \
+      --set proxy.await=false --set disableHeartBeat=true |
+      kubectl --context "$ctx" apply -f - >/dev/null
+  fi
+  linkerd --context "$ctx" check --wait 5m
+}
+
+viz() {
+  local ctx=$1
+  if ! kubectl --context "$ctx" get namespace linkerd-viz >/dev/null 2>&1; then
+    linkerd --context "$ctx" viz install \
+      --set "prometheus.image.registry=${SANDBOX_PROMETHEUS_IMAGE%/*}" \
+      --set "prometheus.image.name=$(basename "${SANDBOX_PROMETHEUS_IMAGE%:*}")" \
+      --set "prometheus.image.tag=${SANDBOX_PROMETHEUS_IMAGE##*:}" |
+      kubectl --context "$ctx" apply -f - >/dev/null
+  fi
+  linkerd --context "$ctx" viz check --wait 5m
+}
+
+multicluster() {
+  local ctx=$1
+  if ! kubectl --context "$ctx" get namespace linkerd-multicluster >/dev/null 2>&1; then
+    # No LoadBalancer here: the gateway is a NodePort on the node's bridge address.
+    linkerd --context "$ctx" multicluster install --set gateway.serviceType=NodePort \
+      --set gateway.pauseImage=registry.k8s.io/pause:3.10 |
+      kubectl --context "$ctx" apply -f - >/dev/null
+  fi
+  kubectl --context "$ctx" -n linkerd-multicluster rollout status deploy/linkerd-gateway --timeout 5m
+}
+
+link() {
+  cluster_vars usactar-b
+  local b_ip=$NODE_IP b_port
+  b_port=$(kubectl --context kind-usactar-b -n linkerd-multicluster get svc linkerd-gateway \
+    -o jsonpath='{.spec.ports[?(@.name=="mc-gateway")].nodePort}')
+  linkerd --context kind-usactar-b multicluster link --cluster-name usactar-b \
+    --api-server-address "https://$b_ip:6443" \
+    --gateway-addresses "$b_ip" --gateway-port "$b_port" |
+    kubectl --context kind-usactar-a apply -f - >/dev/null
+  linkerd --context kind-usactar-a multicluster check --wait 5m
+}
+
+step "linkerd images" images
+step "trust anchor" certs
+step "linkerd on usactar-a" control_plane kind-usactar-a a
+step "linkerd on usactar-b" control_plane kind-usactar-b b
+for ctx in kind-usactar-a kind-usactar-b; do
+  step "linkerd-viz on $ctx" viz "$ctx"
+  step "linkerd-multicluster on $ctx" multicluster "$ctx"
+done
+step "link usactar-b into usactar-a" link
+echo "linkerd.sh: done after $(( $(now) - T0 ))s"
