@@ -1,5 +1,4 @@
-//! Usactar's experiment kit: the local stack runner ([`stack`]), which starts the real servers
-//! the pipeline stands on, and the chaos experiments with their reports ([`kit`]).
+//! Usactar's experiment kit: chaos scenarios under load, their golden metrics and their reports.
+//! The local stack it runs against is the `stack` crate.
 
 pub mod kit;
-pub mod stack;

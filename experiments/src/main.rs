@@ -10,7 +10,7 @@ use experiments::kit::run::{
     self as experiment, ExperimentConfig, Hypothesis, KubeTarget, LocalTarget, Target,
 };
 use experiments::kit::scenario::{self, FaultParams, Scenario};
-use experiments::stack::{self, ControlClient, LocalStack, Ports, ProcessControl, StackConfig};
+use stack::{self, ControlClient, LocalStack, Ports, ProcessControl, StackConfig};
 
 #[derive(Parser)]
 #[command(

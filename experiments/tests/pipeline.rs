@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{eventually, shared_pipeline, unique, SharedStack};
-use experiments::stack::local::mongo_uri;
-use experiments::stack::{ControlClient, ProcessControl, ProcessState};
+use stack::local::mongo_uri;
+use stack::{ControlClient, ProcessControl, ProcessState};
 use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};

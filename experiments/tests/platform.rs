@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{eventually, shared_stack, unique};
-use experiments::stack::{local::mongo_uri, ControlClient, ProcessControl, ProcessState};
+use stack::{local::mongo_uri, ControlClient, ProcessControl, ProcessState};
 use mongodb::bson::{doc, Document};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -286,7 +286,7 @@ async fn a_held_process_stays_down_for_the_duration() {
     let held = control.status("process-exporter").await.unwrap();
     assert_eq!(held.state, ProcessState::Held);
     assert_eq!(held.pid, None);
-    assert!(experiments::stack::ports::is_free(
+    assert!(stack::ports::is_free(
         stack.ports.get("process-exporter")
     ));
     eventually(SECONDS_30, "process-exporter is running again", || async {

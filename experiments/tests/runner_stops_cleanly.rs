@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::state_dir;
-use experiments::stack::ports::is_free;
-use experiments::stack::{ControlClient, Ports, ProcessControl};
+use stack::ports::is_free;
+use stack::{ControlClient, Ports, ProcessControl};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -49,7 +49,7 @@ async fn sigterm_leaves_no_process_and_no_port_behind() {
         .iter()
         .map(|s| (s.name.clone(), s.pid.expect("every process runs")))
         .collect();
-    let all = experiments::stack::local::SERVERS.len() + experiments::stack::local::SERVICES.len();
+    let all = stack::local::SERVERS.len() + stack::local::SERVICES.len();
     assert_eq!(pids.len(), all);
 
     kill(Pid::from_raw(runner.id() as i32), Signal::SIGTERM).unwrap();

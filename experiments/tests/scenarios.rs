@@ -11,7 +11,7 @@ use common::shared_pipeline;
 use experiments::kit::report::Report;
 use experiments::kit::run::{run, ExperimentConfig, Hypothesis, LocalTarget, Target};
 use experiments::kit::scenario::{FaultParams, Scenario};
-use experiments::stack::ControlClient;
+use stack::ControlClient;
 use serde_json::Value;
 
 /// One experiment at a time: each injects a fault into the shared stack.

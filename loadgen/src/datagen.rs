@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::prediction::Prediction;
+use model::Prediction;
 
 /// The openfootball 2022 World Cup file (public domain), vendored so builds need nothing outside
 /// the crate.
@@ -208,7 +208,7 @@ mod tests {
         };
         let preds = generate_from(&[spain], 7, 10_000);
         let diff = |p: &Prediction| {
-            let (a, b) = crate::prediction::parse_score(&p.score).unwrap();
+            let (a, b) = model::parse_score(&p.score).unwrap();
             a as i64 - b as i64
         };
         let wins = preds.iter().filter(|p| diff(p) > 0).count();

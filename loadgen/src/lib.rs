@@ -17,12 +17,11 @@
 //! ```
 
 pub mod datagen;
-pub mod prediction;
 pub mod report;
 mod run;
 mod stats;
 
-pub use prediction::{parse_data, validate, DataError, Prediction};
+pub use model::{parse_data, validate, DataError, Prediction};
 pub use run::{run, start, Error, Outcome, Progress, RunConfig, RunHandle, Summary};
 pub use stats::{Latency, SecondStats};
 

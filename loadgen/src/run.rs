@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::prediction::Prediction;
+use model::Prediction;
 use crate::stats::{Answer, ErrorKind, Latency, Recorder, SecondStats};
 
 /// What to send, where, how fast and for how long.

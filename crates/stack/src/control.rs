@@ -21,9 +21,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::stack::process::ProcessStatus;
-use crate::stack::supervisor::Supervisor;
-use crate::stack::Error;
+use crate::process::ProcessStatus;
+use crate::supervisor::Supervisor;
+use crate::Error;
 
 /// What the experiments need from a stack runner, in this process or another.
 pub trait ProcessControl {

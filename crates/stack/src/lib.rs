@@ -11,7 +11,6 @@ pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod supervisor;
-pub mod testing;
 
 use std::path::Path;
 use std::time::Duration;

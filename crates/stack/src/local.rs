@@ -17,12 +17,12 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::stack::control;
-use crate::stack::ports::Ports;
-use crate::stack::probe::Probe;
-use crate::stack::process::{ProcessSpec, ProcessStatus};
-use crate::stack::supervisor::Supervisor;
-use crate::stack::{Error, Result};
+use crate::control;
+use crate::ports::Ports;
+use crate::probe::Probe;
+use crate::process::{ProcessSpec, ProcessStatus};
+use crate::supervisor::Supervisor;
+use crate::{Error, Result};
 
 /// The Kafka version scripts/setup installs by default; keep in step with scripts/env.sh.
 pub const KAFKA_VERSION: &str = "4.1.1";

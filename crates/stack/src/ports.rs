@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 
-use crate::stack::Error;
+use crate::Error;
 
 /// Every port the local stack listens on, by name. Names are what users type in
 /// `--port NAME=PORT` and `USACTAR_PORT_<NAME>` (upper case, `-` as `_`).

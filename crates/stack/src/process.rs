@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stack::probe::Probe;
+use crate::probe::Probe;
 
 /// One supervised process: the local stand-in for a pod (or for one container of a pod).
 #[derive(Debug, Clone)]

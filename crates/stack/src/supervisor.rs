@@ -18,8 +18,8 @@ use tokio::process::{Child, Command as ChildCommand};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::stack::process::{ProcessSpec, ProcessState, ProcessStatus};
-use crate::stack::Error;
+use crate::process::{ProcessSpec, ProcessState, ProcessStatus};
+use crate::Error;
 
 /// A running set of supervised processes. Cheap to clone; all clones control the same processes.
 #[derive(Clone)]

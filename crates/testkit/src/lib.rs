@@ -1,17 +1,17 @@
-//! For tests of this and other crates: a real stack started once per test binary, and the small
+//! What tests use to start things: a real stack started once per test binary, and the small
 //! helpers every stack test wants. Nothing here is mocked; a stack that does not start panics the
 //! test (a missing server fails, it never skips).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::stack::{LocalStack, Ports, StackConfig, Supervisor};
+use stack::{LocalStack, Ports, StackConfig, Supervisor};
 
 /// A stack that runs until the test binary exits.
 pub struct TestStack {
     pub ports: Ports,
-    /// The control channel's address, for [`crate::stack::ControlClient`].
+    /// The control channel's address, for [`stack::ControlClient`].
     pub control: String,
     pub state_dir: PathBuf,
     /// To drive faults in-process.
@@ -60,21 +60,16 @@ pub fn start_in_background(state_dir: PathBuf, only: Option<Vec<String>>) -> Tes
     }
 }
 
-/// Retries `check` until it returns `Ok` or `timeout` passes; then fails with the last error.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+/// Retries `check` every 100 ms until it returns `Ok`; after `timeout`, panics with the last
+/// error (a condition that never holds fails the test, it never passes silently).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(e) if Instant::now() >= deadline => {
-                panic!("{what}: not true after {timeout:?}; last: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
+    match retry::poll_until(timeout, Duration::from_millis(100), check).await {
+        Ok(value) => value,
+        Err(e) => panic!("{what}: {e}"),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stack::{ProcessControl, ProcessState};
+use stack::{ProcessControl, ProcessState};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
@@ -177,7 +177,7 @@ pub async fn inject_local(
             configured.delay_ms = Some(params.delay.as_secs_f64() * 1000.0);
             configured.jitter_ms = Some(params.jitter.as_secs_f64() * 1000.0);
             let http = reqwest::Client::new();
-            let proxy = crate::stack::local::LIVE_LINK;
+            let proxy = stack::local::LIVE_LINK;
             let toxic = serde_json::json!({
                 "name": "netdelay",
                 "type": "latency",
@@ -216,7 +216,7 @@ pub async fn inject_local(
 
 /// Makes sure no toxic is left on the link (after a crash mid-experiment, say).
 pub async fn clear_link(toxiproxy: &str) {
-    let proxy = crate::stack::local::LIVE_LINK;
+    let proxy = stack::local::LIVE_LINK;
     let _ = reqwest::Client::new()
         .delete(format!("{toxiproxy}/proxies/{proxy}/toxics/netdelay"))
         .send()

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::kit::prom::Prometheus;
 use crate::kit::scenario::{self, Configured, FaultParams, FaultRecord, Measured, Scenario};
 use crate::kit::series::Point;
-use crate::stack::{ControlClient, Ports};
+use stack::{ControlClient, Ports};
 
 /// The local stack's parts.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ impl Target {
 
 async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
     let mongo =
-        mongodb::Client::with_uri_str(crate::stack::local::mongo_uri(&target.ports)).await?;
+        mongodb::Client::with_uri_str(stack::local::mongo_uri(&target.ports)).await?;
     let docs = mongo
         .database("usactar")
         .collection::<mongodb::bson::Document>("logs")

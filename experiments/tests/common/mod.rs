@@ -1,15 +1,15 @@
 //! What the stack tests share: a real local stack per test binary (see
-//! `experiments::stack::testing`).
+//! the `testkit` crate).
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use experiments::stack::local::SERVERS;
+use stack::local::SERVERS;
 #[allow(unused_imports)] // each test binary uses its own part
-pub use experiments::stack::testing::{eventually, unique, TestStack as SharedStack};
-use experiments::stack::testing::{fresh_dir, start_in_background};
+pub use testkit::{eventually, unique, TestStack as SharedStack};
+use testkit::{fresh_dir, start_in_background};
 
 /// A state folder of its own for each test, emptied first.
 pub fn state_dir(name: &str) -> PathBuf {

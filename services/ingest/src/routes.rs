@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use prediction::{from_value, Accepted};
+use model::{from_value, Accepted};
 use prometheus::IntCounterVec;
 use serde::Serialize;
 use serde_json::Value;

@@ -71,13 +71,13 @@ impl LiveStoreService {
                 )));
             }
             let phase = u8::try_from(p.phase).unwrap_or(0);
-            let as_sent = prediction::Prediction {
+            let as_sent = model::Prediction {
                 team1: p.team1.clone(),
                 team2: p.team2.clone(),
                 score: p.score.clone(),
                 phase,
             };
-            prediction::validate(&as_sent)
+            model::validate(&as_sent)
                 .map_err(|e| Status::invalid_argument(format!("predictions[{i}]: {e}")))?;
         }
         let applied = self

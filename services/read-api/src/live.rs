@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prediction::MatchKey;
+use model::MatchKey;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use serde::Serialize;
@@ -307,7 +307,7 @@ fn match_view(
 
 /// "2-1" before "10-0": goals compare as numbers; anything unparsable goes last, by text.
 fn score_order(score: &str) -> (bool, (u32, u32), &str) {
-    match prediction::parse_score(score) {
+    match model::parse_score(score) {
         Ok(goals) => (false, goals, ""),
         Err(_) => (true, (0, 0), score),
     }

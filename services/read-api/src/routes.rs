@@ -44,7 +44,7 @@ pub fn match_filter(p: &HashMap<String, String>) -> Result<MatchFilter, AppError
     let phase = match p.get("phase").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
         Some(raw) => match raw.parse::<u8>() {
-            Ok(n) if prediction::PHASES.contains(&n) => Some(n),
+            Ok(n) if model::PHASES.contains(&n) => Some(n),
             _ => {
                 return Err(AppError::bad(
                     "phase",
@@ -56,9 +56,9 @@ pub fn match_filter(p: &HashMap<String, String>) -> Result<MatchFilter, AppError
     let team = |name: &str| -> Result<Option<String>, AppError> {
         match p.get(name).filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(t) if t.chars().count() > prediction::MAX_TEAM_LEN => Err(AppError::bad(
+            Some(t) if t.chars().count() > model::MAX_TEAM_LEN => Err(AppError::bad(
                 name,
-                format!("longer than {} characters", prediction::MAX_TEAM_LEN),
+                format!("longer than {} characters", model::MAX_TEAM_LEN),
             )),
             Some(t) => Ok(Some(t.clone())),
         }

@@ -12,21 +12,21 @@ use read_api::configuration::Settings;
 use read_api::startup::Application;
 use tokio_util::sync::CancellationToken;
 
-pub use experiments::stack::testing::{eventually, unique, TestStack as SharedStack};
+pub use testkit::{eventually, unique, TestStack as SharedStack};
 
 fn redis_url(stack: &SharedStack) -> String {
     format!("redis://{}", stack.ports.addr("redis"))
 }
 
-/// Redis and FerretDB, started once per test binary (see `experiments::stack::testing`).
+/// Redis and FerretDB, started once per test binary (see the `testkit` crate).
 pub fn shared_stack() -> &'static SharedStack {
     static STACK: OnceLock<SharedStack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let dir = experiments::stack::testing::fresh_dir(
+        let dir = testkit::fresh_dir(
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
             &format!("read-api-stack-{}", env!("CARGO_CRATE_NAME")),
         );
-        experiments::stack::testing::start_in_background(
+        testkit::start_in_background(
             dir,
             Some(vec!["redis".into(), "ferretdb".into()]),
         )
@@ -69,7 +69,7 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
         ("USACTAR_REDIS_PREFIX", prefix.clone()),
         (
             "USACTAR_MONGO_URI",
-            experiments::stack::local::mongo_uri(&stack.ports),
+            stack::local::mongo_uri(&stack.ports),
         ),
         ("USACTAR_MONGO_DB", db.clone()),
     ]
