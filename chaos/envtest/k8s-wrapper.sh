@@ -12,7 +12,8 @@ k8s_wrapper_build() {
   shift 2
   local cmd missing=()
   for cmd in "$@"; do
-    [ -x "$bin/$cmd" ] || missing+=("$cmd")
+    # .CMD.stamp: built by this function with the version stamped (older builds lack it)
+    [ -x "$bin/$cmd" ] && [ "$(cat "$bin/.$cmd.stamp" 2>/dev/null)" = "v$version" ] || missing+=("$cmd")
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
   mkdir -p "$bin"
@@ -39,9 +40,18 @@ k8s_wrapper_build() {
     # The imports above are main packages: go vet-style tools refuse to import them, but
     # `go mod tidy` only needs to see the requirement, so it is told to ignore that error.
     go mod tidy -e
+    # The version the release build stamps (hack/lib/version.sh); without it the binaries say
+    # v0.0.0-master, and clients that check the server's version (linkerd check) refuse it.
+    local minor=${version#*.} pkg ldflags=""
+    minor=${minor%%.*}
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags="$ldflags -X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*} -X $pkg.gitMinor=$minor"
+      ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    done
     for cmd in "${missing[@]}"; do
-      go build -o "$bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
+      go build -ldflags "$ldflags" -o "$bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
       mv "$bin/$cmd.tmp" "$bin/$cmd"
+      echo "v$version" > "$bin/.$cmd.stamp"
     done
   )
   local rc=$?

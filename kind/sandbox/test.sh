@@ -66,11 +66,11 @@ smoke() {
   check "$ctx: DNS resolves kubernetes.default" \
     "${k[@]}" exec sandbox-smoke -- nslookup kubernetes.default.svc.cluster.local
   check "$ctx: the API's service (kube-proxy) accepts connections" \
-    "${k[@]}" exec sandbox-smoke -- nc -z -w 5 kubernetes.default.svc.cluster.local 443
+    "${k[@]}" exec sandbox-smoke -- sh -c 'nc -w 5 kubernetes.default.svc.cluster.local 443 </dev/null'
   check "$ctx: reaches the other node ($other_ip:6443)" \
-    "${k[@]}" exec sandbox-smoke -- nc -z -w 5 "$other_ip" 6443
+    "${k[@]}" exec sandbox-smoke -- sh -c "nc -w 5 $other_ip 6443 </dev/null"
   check "$ctx: no route beyond the bridge (1.1.1.1:443 unreachable)" \
-    bash -c "! ${k[*]} exec sandbox-smoke -- nc -z -w 3 1.1.1.1 443"
+    bash -c "! ${k[*]} exec sandbox-smoke -- sh -c 'nc -w 3 1.1.1.1 443 </dev/null'"
   "${k[@]}" delete pod sandbox-smoke --wait=false >/dev/null
 }
 

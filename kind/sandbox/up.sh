@@ -28,7 +28,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/cluster.sh"
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: needs root (network namespaces, cgroups, containerd)" >&2; exit 1; }
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
   [ -x "$SANDBOX_BIN/$b" ] || { echo "up.sh: missing $SANDBOX_BIN/$b: run kind/sandbox/build.sh" >&2; exit 1; }
 done
 for b in containerd containerd-shim-runc-v2 runc ctr jq openssl nsenter iptables; do
@@ -302,6 +302,7 @@ YAML
 }
 
 coredns() {
+  [ -x "$SANDBOX_BIN/coredns" ] || { echo "up.sh: missing $SANDBOX_BIN/coredns: run kind/sandbox/build.sh" >&2; return 1; }
   sed -e "s/@DNS_IP@/$DNS_IP/g" -e "s/@IMAGE@/registry.k8s.io\/coredns\/coredns:$COREDNS_REF/g" \
     "$here/coredns.yaml" | kc apply -f - >/dev/null
   kc -n kube-system rollout status deploy/coredns --timeout=180s >/dev/null
