@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The platform on two clusters that already exist and already hold the images they run: one
+# trust anchor, Linkerd (control plane, viz, multicluster), Chaos Mesh, ingress-nginx, the
+# Usactar overlays, Prometheus and Grafana, and cluster b linked into cluster a.
+#
+# Shared by every way of making the clusters, so that only cluster creation and image loading
+# differ between them: kind/up.sh (kind) calls it, and so can kind/sandbox/ (clusters without a
+# container engine). Idempotent: every step is an apply or an upgrade, and what cannot be
+# re-applied (linkerd install) is skipped once it is there.
+#
+# What differs between the callers comes in through the environment:
+#   CTX_A, CTX_B                  kubeconfig contexts (default kind-usactar-a, kind-usactar-b)
+#   USACTAR_B_API_SERVER          cluster b's API server as cluster a's pods reach it (required)
+#   USACTAR_B_GATEWAY_ADDRESS     cluster b's multicluster gateway address from cluster a (required)
+#   USACTAR_LINKERD_INSTALL_ARGS  extra `linkerd install` arguments (e.g. --set proxy.await=false)
+#   USACTAR_VIZ_INSTALL_ARGS      extra `linkerd viz install` arguments (e.g. a local Prometheus image)
+#   USACTAR_CHAOS_MESH_CHART      a chart folder or repo/chart (default chaos-mesh/chaos-mesh from
+#                                 https://charts.chaos-mesh.org at CHAOS_MESH_VERSION)
+#   USACTAR_INGRESS_NGINX_MANIFEST  a file or URL (default the pinned kind provider manifest)
+#   USACTAR_SKIP                  space-separated steps to leave out: chaos-mesh ingress monitoring
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+A=usactar-a
+B=usactar-b
+CTX_A=${CTX_A:-kind-$A}
+CTX_B=${CTX_B:-kind-$B}
+CHAOS_MESH_VERSION=2.7.2
+INGRESS_NGINX_VERSION=controller-v1.12.0
+PROMETHEUS_CHART_VERSION=27.5.1
+GRAFANA_CHART_VERSION=8.10.1
+# Chaos Mesh's default pod-failure image is gcr.io/google-containers/pause:latest, a registry
+# path that no longer serves; registry.k8s.io's pause is what kubelets use anyway.
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+STATE=${USACTAR_KIND_STATE:-$root/kind/.state}
+: "${USACTAR_B_API_SERVER:?the API server of cluster b, as cluster a reaches it}"
+: "${USACTAR_B_GATEWAY_ADDRESS:?the multicluster gateway of cluster b, as cluster a reaches it}"
+read -r -a linkerd_args <<< "${USACTAR_LINKERD_INSTALL_ARGS:-}"
+read -r -a viz_args <<< "${USACTAR_VIZ_INSTALL_ARGS:-}"
+skip=" ${USACTAR_SKIP:-} "
+
+started=$(date +%s)
+step_started=$started
+log() {
+  local now; now=$(date +%s)
+  printf '\n==> %s   (previous step %ss, %ss in all)\n' "$*" "$((now - step_started))" "$((now - started))"
+  step_started=$now
+}
+need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: run inside 'nix develop' (kind) or see kind/sandbox/README.md" >&2; exit 1; }; }
+for tool in kubectl linkerd helm openssl; do need "$tool"; done
+mkdir -p "$STATE"
+
+# One trust anchor for both clusters, so each proxy trusts the other cluster's identities; one
+# issuer per cluster, signed by it. step when present, openssl otherwise.
+make_certs() {
+  local dir=$STATE/certs
+  mkdir -p "$dir"
+  if [ -f "$dir/ca.crt" ]; then return; fi
+  log "generating the shared Linkerd trust anchor"
+  if command -v step >/dev/null 2>&1; then
+    step certificate create root.linkerd.cluster.local "$dir/ca.crt" "$dir/ca.key" \
+      --profile root-ca --no-password --insecure --not-after 87600h
+    for c in a b; do
+      step certificate create identity.linkerd.cluster.local "$dir/issuer-$c.crt" "$dir/issuer-$c.key" \
+        --profile intermediate-ca --not-after 8760h --no-password --insecure \
+        --ca "$dir/ca.crt" --ca-key "$dir/ca.key"
+    done
+  else
+    openssl ecparam -name prime256v1 -genkey -noout -out "$dir/ca.key"
+    openssl req -x509 -new -key "$dir/ca.key" -days 3650 -subj "/CN=root.linkerd.cluster.local" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -out "$dir/ca.crt"
+    for c in a b; do
+      openssl ecparam -name prime256v1 -genkey -noout -out "$dir/issuer-$c.key"
+      openssl req -new -key "$dir/issuer-$c.key" -subj "/CN=identity.linkerd.cluster.local" \
+        -out "$dir/issuer-$c.csr"
+      openssl x509 -req -in "$dir/issuer-$c.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 365 -out "$dir/issuer-$c.crt" \
+        -extfile <(printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')
+    done
+  fi
+}
+make_certs
+
+install_linkerd() {
+  local ctx=$1 c=$2 dir=$STATE/certs
+  log "Linkerd, linkerd-viz and multicluster on $ctx"
+  linkerd --context "$ctx" install --crds | kubectl --context "$ctx" apply -f -
+  # `linkerd install` refuses to run once linkerd-config exists; a rerun keeps what is there
+  # (`linkerd upgrade` is the tool for changing it).
+  if kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
+    echo "Linkerd's control plane is already installed on $ctx: kept"
+  else
+    # No heartbeat: nothing in the clusters calls outside the machine.
+    linkerd --context "$ctx" install \
+      --identity-trust-anchors-file "$dir/ca.crt" \
+      --identity-issuer-certificate-file "$dir/issuer-$c.crt" \
+      --identity-issuer-key-file "$dir/issuer-$c.key" \
+      --set disableHeartBeat=true "${linkerd_args[@]}" | kubectl --context "$ctx" apply -f -
+  fi
+  linkerd --context "$ctx" check --wait 5m >/dev/null
+  linkerd --context "$ctx" viz install "${viz_args[@]}" | kubectl --context "$ctx" apply -f -
+  # Neither kind nor the sandbox has a LoadBalancer: the gateway is a NodePort on the node.
+  linkerd --context "$ctx" multicluster install --set gateway.serviceType=NodePort |
+    kubectl --context "$ctx" apply -f -
+}
+install_linkerd "$CTX_A" a
+install_linkerd "$CTX_B" b
+
+for ctx in "$CTX_A" "$CTX_B"; do
+  if [[ $skip != *" chaos-mesh "* ]]; then
+    log "Chaos Mesh on $ctx"
+    chart=${USACTAR_CHAOS_MESH_CHART:-chaos-mesh/chaos-mesh}
+    version_args=()
+    if [ -z "${USACTAR_CHAOS_MESH_CHART:-}" ]; then
+      helm repo add chaos-mesh https://charts.chaos-mesh.org >/dev/null 2>&1 || true
+      helm repo update chaos-mesh >/dev/null
+      version_args=(--version "$CHAOS_MESH_VERSION")
+    fi
+    # The nodes run containerd: chaos-daemon must talk to its socket, not Docker's.
+    helm --kube-context "$ctx" upgrade --install chaos-mesh "$chart" "${version_args[@]}" \
+      --namespace chaos-mesh --create-namespace \
+      --set chaosDaemon.runtime=containerd \
+      --set chaosDaemon.socketPath=/run/containerd/containerd.sock \
+      --set controllerManager.podChaos.podFailure.pauseImage="$PAUSE_IMAGE" \
+      --set dashboard.securityMode=false --wait
+  fi
+
+  if [[ $skip != *" ingress "* ]]; then
+    log "ingress-nginx on $ctx (meshed, so its calls show in Linkerd's metrics)"
+    kubectl --context "$ctx" apply -f "${USACTAR_INGRESS_NGINX_MANIFEST:-https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml}"
+    kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
+    kubectl --context "$ctx" -n ingress-nginx get deploy ingress-nginx-controller -o yaml |
+      linkerd inject - | kubectl --context "$ctx" apply -f -
+  fi
+done
+
+log "deploying Usactar (deploy/overlays/kind/{a,b}: services, Kafka, Redis, MongoDB, dashboards)"
+kubectl --context "$CTX_B" apply -k deploy/overlays/kind/b
+kubectl --context "$CTX_A" apply -k deploy/overlays/kind/a
+
+if [[ $skip != *" monitoring "* ]]; then
+  for ctx in "$CTX_A" "$CTX_B"; do
+    log "Prometheus and Grafana on $ctx"
+    helm repo add prometheus-community https://prometheus-community.github.io/helm-charts >/dev/null 2>&1 || true
+    helm repo add grafana https://grafana.github.io/helm-charts >/dev/null 2>&1 || true
+    helm repo update prometheus-community grafana >/dev/null
+    helm --kube-context "$ctx" upgrade --install prometheus prometheus-community/prometheus \
+      --namespace usactar-monitoring --version "$PROMETHEUS_CHART_VERSION" \
+      -f kind/prometheus-values.yaml --wait
+    # Grafana is meshed (grafana-values.yaml) and authorized to read linkerd-viz's Prometheus,
+    # which admits only its own clients otherwise: without both the Linkerd panels stay empty.
+    helm --kube-context "$ctx" upgrade --install grafana grafana/grafana \
+      --namespace usactar-monitoring --version "$GRAFANA_CHART_VERSION" \
+      -f kind/grafana-values.yaml --wait
+    kubectl --context "$ctx" apply -f kind/grafana-viz-authorization.yaml
+  done
+fi
+
+log "linking the clusters: cluster a mirrors cluster b's exported services"
+b_gateway_port=$(kubectl --context "$CTX_B" -n linkerd-multicluster get svc linkerd-gateway \
+  -o jsonpath='{.spec.ports[?(@.name=="mc-gateway")].nodePort}')
+linkerd --context "$CTX_B" multicluster link --cluster-name "$B" \
+  --api-server-address "$USACTAR_B_API_SERVER" \
+  --gateway-addresses "$USACTAR_B_GATEWAY_ADDRESS" --gateway-port "$b_gateway_port" |
+  kubectl --context "$CTX_A" apply -f -
+linkerd --context "$CTX_A" multicluster check --wait 5m
+
+log "waiting for the services"
+kubectl --context "$CTX_B" -n usactar-live rollout status deploy/live-store --timeout 5m
+kubectl --context "$CTX_B" -n usactar-api rollout status deploy/read-api --timeout 5m
+kubectl --context "$CTX_A" -n usactar-data rollout status statefulset/kafka --timeout 5m
+kubectl --context "$CTX_A" -n usactar-ingest rollout status deploy/ingest --timeout 5m
+kubectl --context "$CTX_A" -n usactar-pipeline rollout status deploy/consumer --timeout 5m
+log "platform ready"
