@@ -22,8 +22,11 @@ need_apt nix-instantiate nix-bin
 need_apt prometheus prometheus
 need_apt promtool prometheus
 
-if ! python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1; then
-  python3 -m pip install --quiet kubernetes-validate PyYAML
+# Pinned: a new kubernetes-validate can ship other schemas and change what passes.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+PYYAML_VERSION=6.0.3
+if ! python3 -c "import importlib.metadata as m, yaml, kubernetes_validate; assert m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION'" >/dev/null 2>&1; then
+  python3 -m pip install --quiet "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION"
 fi
 
 if ! command -v kustomize >/dev/null 2>&1 && ! command -v kubectl >/dev/null 2>&1; then
