@@ -19,7 +19,10 @@ go_lane() {
   step kubernetes "$here/build-kubernetes.sh"
   "$here/build-go.sh"
 }
-rust_lane() { "$here/build-linkerd-rust.sh"; }
+rust_lane() {
+  "$here/build-linkerd-rust.sh"
+  step usactar-services "$here/build-services.sh"
+}
 
 t0=$(now)
 go_lane > "$SANDBOX_LOGS/go.log" 2>&1 &

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The Usactar services' release binaries for the sandbox's images (what flake.nix's images
+# carry: ingest, logs-writer, live-forwarder, live-store, read-api), built once from a clone of
+# this repository's current commit under the sandbox cache, with a target dir of their own, so the
+# project's work tree and its target dir are not touched. At nice 19 / idle I/O, one crate at a
+# time. Binaries in $SANDBOX_BIN/usactar/, the commit they come from in .../usactar/COMMIT.
+# A second run finds them and returns at once (--rebuild builds the current commit again).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=kind/sandbox/lib.sh
+. "$here/lib.sh"
+lowprio_self
+out=$SANDBOX_BIN/usactar
+bins=(ingest logs-writer live-forwarder live-store read-api)
+if [ "${1:-}" != --rebuild ]; then
+  ok=1
+  for b in "${bins[@]}"; do [ -x "$out/$b" ] || ok=0; done
+  [ "$ok" = 0 ] || { echo "$out"; exit 0; }
+fi
+commit=$(git -C "$SANDBOX_ROOT" rev-parse HEAD)
+src=$SANDBOX_SRC/usactar
+[ -d "$src/.git" ] || git clone -q --no-checkout "$SANDBOX_ROOT" "$src"
+git -C "$src" fetch -q "$SANDBOX_ROOT" "$commit"
+git -C "$src" -c advice.detachedHead=false checkout -q --force "$commit"
+(
+  cd "$src"
+  CARGO_BUILD_JOBS=$SANDBOX_JOBS CARGO_INCREMENTAL=0 \
+    cargo build --release --locked -p ingest -p consumer -p live-store -p read-api \
+    --target-dir "$SANDBOX_CACHE/target/usactar"
+)
+mkdir -p "$out"
+for b in "${bins[@]}"; do cp "$SANDBOX_CACHE/target/usactar/release/$b" "$out/$b.tmp"; mv "$out/$b.tmp" "$out/$b"; done
+echo "$commit" > "$out/COMMIT"
+echo "$out"
