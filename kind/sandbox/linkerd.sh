@@ -5,6 +5,8 @@
 # `linkerd check` and `linkerd multicluster check`. The same steps as kind/up.sh's
 # install_linkerd and link (see kind/sandbox/NOTES.md for the split of kind/up.sh this stands
 # in for), with what the sandbox needs on top:
+#   - the Gateway API CRDs from Linkerd's CRD chart (installGatewayAPI=true): without them
+#     `linkerd install` refuses to run (kind/up.sh has the same defect);
 #   - proxy.await=false: linkerd-await is not built here (it is its own repository);
 #   - disableHeartBeat=true: nothing leaves the machine;
 #   - linkerd-viz's Prometheus is Debian's, named $SANDBOX_PROMETHEUS_IMAGE;
@@ -53,7 +55,9 @@ certs() {
 
 control_plane() {
   local ctx=$1 c=$2 dir=$SANDBOX_STATE/certs
-  linkerd --context "$ctx" install --crds |
+  # Since 2.18 Linkerd needs the Gateway API CRDs first and no longer installs them unless
+  # asked; its CRD chart carries them, so nothing is fetched.
+  linkerd --context "$ctx" install --crds --set installGatewayAPI=true |
     kubectl --context "$ctx" apply --server-side --force-conflicts -f - >/dev/null
   if ! kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
     linkerd --context "$ctx" install \
