@@ -87,35 +87,15 @@
             }
           );
 
-        bins = {
-          ingest = mkBin {
-            pname = "ingest";
-            cargoPackage = "ingest";
-          };
-          logs-writer = mkBin {
-            pname = "logs-writer";
-            cargoPackage = "consumer";
-          };
-          live-forwarder = mkBin {
-            pname = "live-forwarder";
-            cargoPackage = "consumer";
-          };
-          live-store = mkBin {
-            pname = "live-store";
-            cargoPackage = "live-store";
-          };
-          read-api = mkBin {
-            pname = "read-api";
-            cargoPackage = "read-api";
-          };
-          experiments = mkBin {
-            pname = "experiments";
-            cargoPackage = "experiments";
-          };
-          loadgen = mkBin {
-            pname = "loadgen";
-            cargoPackage = "loadgen";
-          };
+        # Each binary and the package that holds it.
+        bins = lib.mapAttrs (pname: cargoPackage: mkBin { inherit pname cargoPackage; }) {
+          ingest = "ingest";
+          logs-writer = "consumer";
+          live-forwarder = "consumer";
+          live-store = "live-store";
+          read-api = "read-api";
+          experiments = "experiments";
+          loadgen = "loadgen";
         };
 
         # Tests that start no server of their own: they run in the build sandbox. Every other

@@ -14,7 +14,10 @@ rec {
   optionalString = cond: s: if cond then s else "";
   optionalAttrs = cond: as: if cond then as else { };
   nameValuePair = name: value: { inherit name value; };
+  filterAttrs = pred: set: builtins.listToAttrs (map (n: nameValuePair n set.${n})
+    (builtins.filter (n: pred n set.${n}) (builtins.attrNames set)));
   genAttrs = names: f: builtins.listToAttrs (map (n: nameValuePair n (f n)) names);
+  mapAttrs = builtins.mapAttrs;
   mapAttrs' = f: set: builtins.listToAttrs (map (n: f n set.${n}) (builtins.attrNames set));
   getExe = drv: "${drv.outPath}/bin/${drv.meta.mainProgram or drv.name}";
   makeBinPath = paths: builtins.concatStringsSep ":" (map (p: "${p.outPath}/bin") paths);
