@@ -1,38 +1,50 @@
 {
-  # Usactar's Nix entry point: the service binaries (crane), their OCI images, the frontend's
-  # Cloud Run image, checks, and a development shell with the local stack's and the cluster
-  # path's tools. See docs/deploy.md.
+  # Usactar's Nix entry point: a development shell with every server the local stack runs (the
+  # front door: `nix develop`, then `cargo run -p experiments -- podkill`), the service binaries
+  # (crane), their OCI images and the frontend's Cloud Run image (Linux only), and checks that
+  # need no external server. See README.md ("Nix") for what was evaluated and what only written.
   description = "Usactar: a Rust kit for studying a distributed system under load and chaos";
 
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    # nixpkgs-unstable: the branch flake.lock's revision was taken from (see README.md, "Nix").
+    nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
     flake-utils.url = "github:numtide/flake-utils";
     crane.url = "github:ipetkov/crane";
   };
 
-  outputs = { self, nixpkgs, flake-utils, crane }:
-    flake-utils.lib.eachDefaultSystem (system:
+  outputs =
+    {
+      self,
+      nixpkgs,
+      flake-utils,
+      crane,
+    }:
+    flake-utils.lib.eachDefaultSystem (
+      system:
       let
         pkgs = import nixpkgs { inherit system; };
         inherit (pkgs) lib;
         craneLib = crane.mkLib pkgs;
-        version = "0.1.0";
+        version = (builtins.fromTOML (builtins.readFile ./Cargo.toml)).workspace.package.version;
 
-        # Cargo sources plus what the crates read at build or test time, which crane's default
-        # filter (Rust and Cargo files only) would drop.
+        # Cargo sources plus what the crates read at build or test time, which crane's filter
+        # (Rust and TOML files, Cargo.lock) would drop.
         src = lib.cleanSourceWith {
           src = ./.;
           name = "usactar-source";
-          filter = path: type:
+          filter =
+            path: type:
             (craneLib.filterCargoSources path type)
             # tonic-prost-build compiles proto/usactar/live/v1/live.proto.
             || lib.hasSuffix ".proto" path
-            # include_str!: ingest's OpenAPI document, loadgen's match data.
+            # include_str!: the stack's configuration templates, ingest's OpenAPI document,
+            # loadgen's match data (and the predictions its tests compare with).
+            || lib.hasInfix "/crates/stack/templates/" path
             || lib.hasSuffix "/services/ingest/openapi.json" path
-            || lib.hasInfix "/loadgen/data" path
+            || lib.hasInfix "/loadgen/data/" path
             # insta snapshots, and the dashboards chaos's tests compare with its PromQL.
             || lib.hasSuffix ".snap" path
-            || lib.hasInfix "/deploy/grafana" path;
+            || lib.hasInfix "/deploy/grafana/" path;
         };
 
         commonArgs = {
@@ -40,9 +52,17 @@
           pname = "usactar";
           strictDeps = true;
           # protoc for tonic-prost-build; cmake, pkg-config, curl and zlib for rdkafka's
-          # cmake-build of librdkafka (and cmake for aws-lc-sys).
-          nativeBuildInputs = with pkgs; [ protobuf cmake pkg-config perl ];
-          buildInputs = with pkgs; [ curl zlib ];
+          # cmake-build of librdkafka; cmake and perl for aws-lc-sys.
+          nativeBuildInputs = with pkgs; [
+            protobuf
+            cmake
+            pkg-config
+            perl
+          ];
+          buildInputs = with pkgs; [
+            curl
+            zlib
+          ];
           PROTOC = "${pkgs.protobuf}/bin/protoc";
         };
 
@@ -50,72 +70,59 @@
         cargoArtifacts = craneLib.buildDepsOnly commonArgs;
 
         # One package per binary: an image rebuilds only when its own binary changes.
-        mkBin = { pname, cargoPackage, bin ? pname }:
-          craneLib.buildPackage (commonArgs // {
-            inherit cargoArtifacts pname;
-            cargoExtraArgs = "--locked -p ${cargoPackage} --bin ${bin}";
-            # The tests run once, in checks.tests, not per binary.
-            doCheck = false;
-            meta.mainProgram = bin;
-          });
+        mkBin =
+          {
+            pname,
+            cargoPackage,
+            bin ? pname,
+          }:
+          craneLib.buildPackage (
+            commonArgs
+            // {
+              inherit cargoArtifacts pname;
+              cargoExtraArgs = "--locked -p ${cargoPackage} --bin ${bin}";
+              # The tests run once, in the checks below, not per binary.
+              doCheck = false;
+              meta.mainProgram = bin;
+            }
+          );
 
-        bins = {
-          ingest = mkBin { pname = "ingest"; cargoPackage = "ingest"; };
-          logs-writer = mkBin { pname = "logs-writer"; cargoPackage = "consumer"; };
-          live-forwarder = mkBin { pname = "live-forwarder"; cargoPackage = "consumer"; };
-          live-store = mkBin { pname = "live-store"; cargoPackage = "live-store"; };
-          read-api = mkBin { pname = "read-api"; cargoPackage = "read-api"; };
-          experiments = mkBin { pname = "experiments"; cargoPackage = "experiments"; };
-          loadgen = mkBin { pname = "loadgen"; cargoPackage = "loadgen"; };
+        # Each binary and the package that holds it.
+        bins = lib.mapAttrs (pname: cargoPackage: mkBin { inherit pname cargoPackage; }) {
+          ingest = "ingest";
+          logs-writer = "consumer";
+          live-forwarder = "consumer";
+          live-store = "live-store";
+          read-api = "read-api";
+          experiments = "experiments";
+          loadgen = "loadgen";
         };
 
-        # A non-root user for images that have no /etc/passwd of their own (some libraries
-        # look the user up). 65532 is the "nonroot" id of distroless images; the manifests'
-        # securityContext runs as the same id.
-        nonRoot = pkgs.runCommand "usactar-nonroot" { } ''
-          mkdir -p $out/etc
-          echo 'root:x:0:0:root:/root:/sbin/nologin' > $out/etc/passwd
-          echo 'nonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin' >> $out/etc/passwd
-          echo 'root:x:0:' > $out/etc/group
-          echo 'nonroot:x:65532:' >> $out/etc/group
-        '';
+        # Tests that start no server of their own: they run in the build sandbox. Every other
+        # test (Kafka, FerretDB, Redis, Prometheus, kube-apiserver, Chromium) runs from
+        # scripts/test, where the servers are.
+        offlineTests =
+          name: cargoTestExtraArgs:
+          craneLib.cargoTest (
+            commonArgs
+            // {
+              inherit cargoArtifacts cargoTestExtraArgs;
+              pname = "usactar-${name}";
+              # Snapshots are checked, never written.
+              INSTA_UPDATE = "no";
+              # loadgen's tests serve HTTP on 127.0.0.1 inside the test process.
+              __darwinAllowLocalNetworking = true;
+            }
+          );
 
-        # usactar/<name>:dev, the names and tag the kind overlays use; `kind load
-        # image-archive result` loads the archive nix build leaves behind.
-        mkImage = name: drv: pkgs.dockerTools.buildLayeredImage {
-          name = "usactar/${name}";
-          tag = "dev";
-          # The binary (by reference from Entrypoint), CA certificates for TLS to the cloud
-          # databases, the user: nothing else, no shell.
-          contents = [ pkgs.cacert nonRoot ];
-          fakeRootCommands = ''
-            mkdir -p tmp
-            chmod 1777 tmp
-          '';
-          config = {
-            Entrypoint = [ (lib.getExe drv) ];
-            User = "65532:65532";
-            WorkingDir = "/tmp";
-            Env = [
-              "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
-              "RUST_LOG=info"
-            ];
-            Labels = {
-              "org.opencontainers.image.source" = "https://github.com/usactar/usactar";
-              "org.opencontainers.image.version" = version;
-            };
-          };
-        };
+        ferretdb = pkgs.callPackage ./nix/ferretdb.nix { };
+        stackServers = import ./nix/stack-servers.nix { inherit pkgs lib ferretdb; };
 
-        serviceImages = lib.genAttrs
-          [ "ingest" "logs-writer" "live-forwarder" "live-store" "read-api" ]
-          (name: mkImage name bins.${name});
-
-        # The frontend's static build (Vite), from package-lock.json without a hand-kept hash.
         frontendDist = pkgs.buildNpmPackage {
           pname = "usactar-frontend";
           inherit version;
           src = ./frontend;
+          # From package-lock.json, without a hand-kept hash.
           npmDeps = pkgs.importNpmLock { npmRoot = ./frontend; };
           npmConfigHook = pkgs.importNpmLock.npmConfigHook;
           installPhase = ''
@@ -125,87 +132,115 @@
           '';
         };
 
-        # Cloud Run image: NGINX serving frontend/dist; frontend/deploy/entrypoint.sh writes
-        # /config.js from USACTAR_API_BASE and renders the NGINX config for $PORT at start.
-        frontendImage = pkgs.dockerTools.buildLayeredImage {
-          name = "usactar/frontend";
-          tag = "dev";
-          contents = [ pkgs.cacert nonRoot ];
-          fakeRootCommands = ''
-            mkdir -p tmp var/log/nginx var/cache/nginx
-            chmod 1777 tmp var/log/nginx var/cache/nginx
-          '';
-          config = {
-            Entrypoint = [ "${pkgs.busybox}/bin/sh" "${./frontend/deploy/entrypoint.sh}" ];
-            User = "65532:65532";
-            ExposedPorts = { "8080/tcp" = { }; };
-            Env = [
-              "PATH=${lib.makeBinPath [ pkgs.busybox pkgs.envsubst pkgs.nginx ]}"
-              "PORT=8080"
-              "USACTAR_API_BASE="
-              "USACTAR_WEB_ROOT=${frontendDist}"
-              "USACTAR_RUNTIME_DIR=/tmp/usactar"
-              "USACTAR_NGINX_TEMPLATE=${./frontend/deploy/nginx.conf.template}"
-              "NGINX_MIME_TYPES=${pkgs.nginx}/conf/mime.types"
-            ];
-          };
-        };
+        # OCI images hold Linux binaries: built on Linux systems only.
+        images = lib.optionalAttrs pkgs.stdenv.isLinux (
+          import ./nix/images.nix {
+            inherit
+              pkgs
+              lib
+              version
+              bins
+              frontendDist
+              ;
+          }
+        );
       in
       {
-        packages = bins // {
-          default = pkgs.symlinkJoin {
-            name = "usactar-${version}";
-            paths = builtins.attrValues bins;
-          };
-          frontend = frontendDist;
-          frontend-image = frontendImage;
-        } // lib.mapAttrs' (name: image: lib.nameValuePair "${name}-image" image) serviceImages;
+        packages =
+          bins
+          // {
+            default = pkgs.symlinkJoin {
+              name = "usactar-${version}";
+              paths = builtins.attrValues bins;
+            };
+            frontend = frontendDist;
+            inherit ferretdb;
+            inherit (stackServers) kafkaLibs;
+          }
+          // images;
 
         checks = {
-          clippy = craneLib.cargoClippy (commonArgs // {
-            inherit cargoArtifacts;
-            cargoClippyExtraArgs = "--workspace --all-targets -- -D warnings";
-          });
-          fmt = craneLib.cargoFmt { inherit src; pname = "usactar"; inherit version; };
-          # Unit tests of every crate. The integration tests (tests/*.rs) of ingest, consumer,
-          # live-store, read-api, loadgen and experiments start Kafka, FerretDB and Redis: they
-          # run from scripts/test, not in the sandbox.
-          tests = craneLib.cargoTest (commonArgs // {
-            inherit cargoArtifacts;
-            cargoTestExtraArgs = "--workspace --lib";
-          });
-          # All of chaos's tests: its PromQL test starts a real Prometheus on loopback, which
-          # the build sandbox allows.
-          chaos-tests = craneLib.cargoTest (commonArgs // {
-            inherit cargoArtifacts;
-            pname = "chaos";
-            nativeCheckInputs = [ pkgs.prometheus ];
-            cargoTestExtraArgs = "-p chaos";
-          });
-        } // bins;
+          clippy = craneLib.cargoClippy (
+            commonArgs
+            // {
+              inherit cargoArtifacts;
+              cargoClippyExtraArgs = "--workspace --all-targets -- -D warnings";
+            }
+          );
+          fmt = craneLib.cargoFmt {
+            inherit src version;
+            pname = "usactar";
+          };
+          # Unit tests (src/) of the crates whose unit tests start nothing and look for nothing
+          # installed (stack's unit tests check where Debian installs the servers).
+          unit-tests = offlineTests "unit-tests" (
+            "--lib -p model -p retry -p service-kit -p read-api -p chaos -p experiments"
+          );
+          # All of loadgen's tests: their HTTP server is an axum router inside the test.
+          loadgen-tests = offlineTests "loadgen-tests" "-p loadgen";
+          # chaos's rendering, schema and dashboard tests; not `apiserver` (kube-apiserver and
+          # etcd) nor `prometheus` (a real Prometheus).
+          chaos-tests = offlineTests "chaos-tests" (
+            "-p chaos --test snapshots --test schema --test dashboards"
+          );
+        }
+        // bins;
 
-        devShells.default = pkgs.mkShell {
+        # Environment variables are plain attributes: nix develop exports every one.
+        devShells.default = pkgs.mkShell (
+          {
           inputsFrom = [ cargoArtifacts ];
-          PROTOC = "${pkgs.protobuf}/bin/protoc";
-          packages = with pkgs; [
-            # Rust
-            cargo rustc clippy rustfmt rust-analyzer
-            cmake pkg-config protobuf curl zlib
-            # The local stack (services the project starts itself)
-            jdk17 apacheKafka ferretdb redis prometheus nginx toxiproxy
-            prometheus-redis-exporter prometheus-nginx-exporter
-            prometheus-node-exporter prometheus-process-exporter
-            wrk go maven
-            # Frontend
-            nodejs_20
-            # The cluster path: kind, kubectl, Linkerd, Helm, trust anchors, validation
-            kind kubectl kustomize linkerd kubernetes-helm step-cli openssl
-            shellcheck yq-go jq
-            # The clouds (docs/deploy.md)
-            google-cloud-sdk azure-cli
-          ];
-        };
+          packages =
+            with pkgs;
+            [
+              # Rust and what the crates' builds need
+              cargo
+              rustc
+              clippy
+              rustfmt
+              rust-analyzer
+              cmake
+              pkg-config
+              protobuf
+              perl
+              curl
+              zlib
+              # chaos/envtest/build.sh builds kube-apiserver and etcd with Go; bench/ uses wrk.
+              go
+              wrk
+              # The web pages
+              nodejs_20
+              # The cluster path: kind, kubectl, Linkerd, Helm, trust anchors, validation
+              kind
+              kubectl
+              kustomize
+              linkerd
+              kubernetes-helm
+              step-cli
+              openssl
+              shellcheck
+              yq-go
+              jq
+              # The clouds (docs/deploy.md); GKE credentials go through the auth plugin.
+              (google-cloud-sdk.withExtraComponents [ google-cloud-sdk.components.gke-gcloud-auth-plugin ])
+              azure-cli
+            ]
+            # The servers of the local stack, found on PATH by `experiments up`.
+            ++ stackServers.packages
+            # The browser tests drive Chromium (frontend/scripts/test.sh); nixpkgs builds it
+            # for Linux only.
+            ++ lib.optionals stdenv.isLinux [ chromium ];
 
-        formatter = pkgs.nixpkgs-fmt;
-      });
+          PROTOC = "${pkgs.protobuf}/bin/protoc";
+          }
+          # JAVA_HOME, and USACTAR_KAFKA_LIBS for the JMX exporter agent beside Kafka's jars.
+          // stackServers.env
+          // lib.optionalAttrs pkgs.stdenv.isLinux {
+            USACTAR_CHROMIUM = "${pkgs.chromium}/bin/chromium";
+          }
+        );
+
+        formatter = pkgs.nixfmt;
+      }
+    );
 }
