@@ -114,21 +114,17 @@ build_linkerd_proxy() {
   done
 }
 add_iptables() {
-  local r=$1 t m
-  for m in xtables-nft-multi xtables-legacy-multi; do
-    add_bin "$r" "/usr/sbin/$m" "/usr/sbin/$m"
-    for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-      ln -sf "$m" "$r/usr/sbin/${t}-${m%%-multi}"
+  local r=$1 m v t s
+  for m in xtables-nft-multi xtables-legacy-multi; do add_bin "$r" "/usr/sbin/$m" "/usr/sbin/$m"; done
+  # Debian's names: iptables-nft, iptables-nft-save, iptables-legacy-restore...; plain = nft.
+  for t in iptables ip6tables; do
+    for v in nft legacy; do
+      for s in "" -save -restore; do ln -sf "xtables-$v-multi" "$r/usr/sbin/$t-$v$s"; done
     done
-  done
-  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-    ln -sf "xtables-nft-multi" "$r/usr/sbin/${t}-nft"
-    ln -sf "xtables-legacy-multi" "$r/usr/sbin/${t}-legacy"
-    ln -sf "${t}-nft" "$r/usr/sbin/$t"
+    for s in "" -save -restore; do ln -sf "$t-nft$s" "$r/usr/sbin/$t$s"; done
   done
   mkdir -p "$r/usr/lib/x86_64-linux-gnu/xtables"
   cp -a /usr/lib/x86_64-linux-gnu/xtables/. "$r/usr/lib/x86_64-linux-gnu/xtables/"
-  mkdir -p "$r/run"
 }
 build_linkerd_metrics_api() { add_bin "$1" "$SANDBOX_BIN/linkerd-metrics-api" /metrics-api; }
 build_linkerd_tap() { add_bin "$1" "$SANDBOX_BIN/linkerd-tap" /tap; }
@@ -148,8 +144,9 @@ group_linkerd() {
     --entrypoint '["/controller"]' --user 65532 --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v"
   image linkerd_proxy "cr.l5d.io/linkerd/proxy:$v" "$SANDBOX_BIN/linkerd2-proxy" \
     "$SANDBOX_BIN/linkerd-proxy-identity" "$SANDBOX_BIN/linkerd2-proxy-init" -- \
-    --entrypoint '["/usr/lib/linkerd/linkerd2-proxy"]' --user 65534 \
-    --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v" --env LINKERD2_PROXY_LOG=warn,linkerd=info
+    --entrypoint '["/usr/lib/linkerd/linkerd2-proxy-identity"]' --user 65534 \
+    --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v" --env LINKERD2_PROXY_LOG=warn,linkerd=info \
+    --env LINKERD2_PROXY_LOG_FORMAT=plain
   image linkerd_metrics_api "cr.l5d.io/linkerd/metrics-api:$v" "$SANDBOX_BIN/linkerd-metrics-api" -- \
     --entrypoint '["/metrics-api"]' --user 65532
   image linkerd_tap "cr.l5d.io/linkerd/tap:$v" "$SANDBOX_BIN/linkerd-tap" -- \
