@@ -3,8 +3,11 @@
 #   coredns        coredns/coredns at $COREDNS_REF (the release Kubernetes 1.33 ships), with the
 #                  plugins a cluster's Corefile uses and none of the cloud ones
 #   helm           helm.sh/helm/v3 from the Go module proxy
-#   linkerd, linkerd-controller, linkerd-proxy-identity, linkerd-metrics-api, linkerd-tap,
-#   linkerd-web    linkerd/linkerd2 at $LINKERD_REF, as its Dockerfiles build them
+#   linkerd, l5d/{controller,proxy-identity,metrics-api,tap,web}
+#                  linkerd/linkerd2 at $LINKERD_REF, as its Dockerfiles build them. The programs
+#                  that go only into images live in l5d/: `linkerd check` runs every linkerd-*
+#                  on PATH as a CLI extension (`linkerd-metrics-api _extension-metadata` starts
+#                  the metrics API, and check waits for it forever).
 #   linkerd2-proxy-init   linkerd/linkerd2-proxy-init at $PROXY_INIT_REF (the ref linkerd2's
 #                  Dockerfile.proxy names)
 # The Linkerd programs' version-check address is a closed local port (see build_linkerd).
@@ -50,6 +53,7 @@ build_linkerd() (
   src=$(checkout linkerd2 USACTAR_LINKERD2_SRC https://github.com/linkerd/linkerd2.git "$LINKERD_REF")
   cd "$src"
   local out pkg
+  mkdir -p "$SANDBOX_BIN/l5d"
   while read -r out pkg; do
     [ -x "$SANDBOX_BIN/$out" ] && continue
     gob -tags prod -mod=readonly \
@@ -58,11 +62,11 @@ build_linkerd() (
     mv "$SANDBOX_BIN/$out.tmp" "$SANDBOX_BIN/$out"
   done <<LIST
 linkerd ./cli
-linkerd-controller ./controller/cmd
-linkerd-proxy-identity ./proxy-identity
-linkerd-metrics-api ./viz/metrics-api/cmd
-linkerd-tap ./viz/tap/cmd
-linkerd-web ./web
+l5d/controller ./controller/cmd
+l5d/proxy-identity ./proxy-identity
+l5d/metrics-api ./viz/metrics-api/cmd
+l5d/tap ./viz/tap/cmd
+l5d/web ./web
 LIST
 )
 

@@ -2,7 +2,7 @@
 # Linkerd's two Rust programs, from source, once, into $SANDBOX_BIN:
 #   linkerd2-proxy              linkerd/linkerd2-proxy at $LINKERD_PROXY_REF (the release
 #                               linkerd2's .proxy-version names)
-#   linkerd-policy-controller   linkerd/linkerd2 at $LINKERD_REF, policy-controller/
+#   l5d/policy-controller       linkerd/linkerd2 at $LINKERD_REF, policy-controller/
 # Sources: $USACTAR_LINKERD2_PROXY_SRC, $USACTAR_LINKERD2_SRC and $USACTAR_LINKERD_KUBERT_SRC
 # (git repositories on this machine) or the public repositories. Both workspaces take
 # linkerd-kubert from git by URL; when $USACTAR_LINKERD_KUBERT_SRC is set, git rewrites that
@@ -47,16 +47,17 @@ build_proxy() {
 }
 
 build_policy_controller() {
-  [ -x "$SANDBOX_BIN/linkerd-policy-controller" ] && return
+  [ -x "$SANDBOX_BIN/l5d/policy-controller" ] && return
   local src target=$SANDBOX_CACHE/target/linkerd2
   src=$(checkout linkerd2 USACTAR_LINKERD2_SRC https://github.com/linkerd/linkerd2.git "$LINKERD_REF")
   (
     cd "$src"
     cargo build --release --locked --package=linkerd-policy-controller --target-dir "$target"
   )
-  cp "$target/release/linkerd-policy-controller" "$SANDBOX_BIN/linkerd-policy-controller.tmp"
-  strip "$SANDBOX_BIN/linkerd-policy-controller.tmp"
-  mv "$SANDBOX_BIN/linkerd-policy-controller.tmp" "$SANDBOX_BIN/linkerd-policy-controller"
+  mkdir -p "$SANDBOX_BIN/l5d"
+  cp "$target/release/linkerd-policy-controller" "$SANDBOX_BIN/l5d/policy-controller.tmp"
+  strip "$SANDBOX_BIN/l5d/policy-controller.tmp"
+  mv "$SANDBOX_BIN/l5d/policy-controller.tmp" "$SANDBOX_BIN/l5d/policy-controller"
 }
 
 step linkerd2-proxy build_proxy

@@ -95,13 +95,13 @@ build_coredns() { add_bin "$1" "$SANDBOX_BIN/coredns" /coredns; }
 # Linkerd, as its Dockerfiles lay out the images (Dockerfile.controller, Dockerfile.proxy,
 # viz/*/Dockerfile), under the names linkerd install renders for $LINKERD_REF.
 build_linkerd_controller() {
-  add_bin "$1" "$SANDBOX_BIN/linkerd-controller" /controller
-  add_bin "$1" "$SANDBOX_BIN/linkerd-policy-controller" /linkerd-policy-controller
+  add_bin "$1" "$SANDBOX_BIN/l5d/controller" /controller
+  add_bin "$1" "$SANDBOX_BIN/l5d/policy-controller" /linkerd-policy-controller
 }
 build_linkerd_proxy() {
   local r=$1
   add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy" /usr/lib/linkerd/linkerd2-proxy
-  add_bin "$r" "$SANDBOX_BIN/linkerd-proxy-identity" /usr/lib/linkerd/linkerd2-proxy-identity
+  add_bin "$r" "$SANDBOX_BIN/l5d/proxy-identity" /usr/lib/linkerd/linkerd2-proxy-identity
   add_bin "$r" "$SANDBOX_BIN/linkerd2-proxy-init" /usr/lib/linkerd/linkerd2-proxy-init
   echo "${LINKERD_PROXY_REF#release/}" > "$r/usr/lib/linkerd/linkerd2-proxy-version.txt"
   add_bin "$r" /bin/sleep /bin/sleep
@@ -126,9 +126,9 @@ add_iptables() {
   mkdir -p "$r/usr/lib/x86_64-linux-gnu/xtables"
   cp -a /usr/lib/x86_64-linux-gnu/xtables/. "$r/usr/lib/x86_64-linux-gnu/xtables/"
 }
-build_linkerd_metrics_api() { add_bin "$1" "$SANDBOX_BIN/linkerd-metrics-api" /metrics-api; }
-build_linkerd_tap() { add_bin "$1" "$SANDBOX_BIN/linkerd-tap" /tap; }
-build_linkerd_web() { add_bin "$1" "$SANDBOX_BIN/linkerd-web" /web; }
+build_linkerd_metrics_api() { add_bin "$1" "$SANDBOX_BIN/l5d/metrics-api" /metrics-api; }
+build_linkerd_tap() { add_bin "$1" "$SANDBOX_BIN/l5d/tap" /tap; }
+build_linkerd_web() { add_bin "$1" "$SANDBOX_BIN/l5d/web" /web; }
 
 group_base() {
   image pause registry.k8s.io/pause:3.10 -- --entrypoint '["/pause"]' --user 65535:65535
@@ -140,18 +140,18 @@ group_base() {
 group_linkerd() {
   local v=$LINKERD_REF
   image linkerd_controller "cr.l5d.io/linkerd/controller:$v" \
-    "$SANDBOX_BIN/linkerd-controller" "$SANDBOX_BIN/linkerd-policy-controller" -- \
+    "$SANDBOX_BIN/l5d/controller" "$SANDBOX_BIN/l5d/policy-controller" -- \
     --entrypoint '["/controller"]' --user 65532 --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v"
   image linkerd_proxy "cr.l5d.io/linkerd/proxy:$v" "$SANDBOX_BIN/linkerd2-proxy" \
-    "$SANDBOX_BIN/linkerd-proxy-identity" "$SANDBOX_BIN/linkerd2-proxy-init" -- \
+    "$SANDBOX_BIN/l5d/proxy-identity" "$SANDBOX_BIN/linkerd2-proxy-init" -- \
     --entrypoint '["/usr/lib/linkerd/linkerd2-proxy-identity"]' --user 65534 \
     --env "LINKERD_CONTAINER_VERSION_OVERRIDE=$v" --env LINKERD2_PROXY_LOG=warn,linkerd=info \
     --env LINKERD2_PROXY_LOG_FORMAT=plain
-  image linkerd_metrics_api "cr.l5d.io/linkerd/metrics-api:$v" "$SANDBOX_BIN/linkerd-metrics-api" -- \
+  image linkerd_metrics_api "cr.l5d.io/linkerd/metrics-api:$v" "$SANDBOX_BIN/l5d/metrics-api" -- \
     --entrypoint '["/metrics-api"]' --user 65532
-  image linkerd_tap "cr.l5d.io/linkerd/tap:$v" "$SANDBOX_BIN/linkerd-tap" -- \
+  image linkerd_tap "cr.l5d.io/linkerd/tap:$v" "$SANDBOX_BIN/l5d/tap" -- \
     --entrypoint '["/tap"]' --user 65532
-  image linkerd_web "cr.l5d.io/linkerd/web:$v" "$SANDBOX_BIN/linkerd-web" -- \
+  image linkerd_web "cr.l5d.io/linkerd/web:$v" "$SANDBOX_BIN/l5d/web" -- \
     --entrypoint '["/web"]' --user 65532
   # linkerd-viz's Prometheus: Debian's (scripts/setup installs the same package), under a name
   # of its own; linkerd.sh points the viz chart at it.

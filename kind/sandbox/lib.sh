@@ -29,13 +29,16 @@ lowprio() { nice -n 19 ionice -c3 "$@"; }
 lowprio_self() { renice -n 19 -p $$ >/dev/null; ionice -c3 -p $$; }
 
 now() { date +%s; }
-# step NAME CMD...: runs CMD, prints and logs how long it took; fails when it fails.
+# step NAME CMD...: runs CMD, prints and logs how long it took; fails when it fails. CMD runs
+# as a job of its own so that `set -e` holds inside it (bash ignores it in a function called
+# from `f || ...`); what it sets in variables is not seen afterwards.
 step() {
   local name=$1 t0 rc=0
   shift
   t0=$(now)
   printf '[%s] %s: start\n' "$(date +%T)" "$name"
-  "$@" || rc=$?
+  "$@" &
+  wait "$!" || rc=$?
   printf '[%s] %s: %s after %ss\n' "$(date +%T)" "$name" "$([ "$rc" = 0 ] && echo ok || echo "FAILED ($rc)")" "$(( $(now) - t0 ))"
   return "$rc"
 }

@@ -57,9 +57,12 @@ control_plane() {
   local ctx=$1 c=$2 dir=$SANDBOX_STATE/certs
   # Since 2.18 Linkerd needs the Gateway API CRDs first and no longer installs them unless
   # asked; its CRD chart carries them, so nothing is fetched.
-  linkerd --context "$ctx" install --crds --set installGatewayAPI=true |
+  # `linkerd install` (--crds too) refuses once linkerd-config exists: then `upgrade --crds`.
+  local verb=install
+  kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1 && verb=upgrade
+  linkerd --context "$ctx" "$verb" --crds --set installGatewayAPI=true |
     kubectl --context "$ctx" apply --server-side --force-conflicts -f - >/dev/null
-  if ! kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
+  if [ "$verb" = install ]; then
     linkerd --context "$ctx" install \
       --identity-trust-anchors-file "$dir/ca.crt" \
       --identity-issuer-certificate-file "$dir/issuer-$c.crt" \

@@ -78,7 +78,7 @@ step up.sh "$here/up.sh"
 step "egress counter" egress_rules
 step "smoke usactar-a" smoke kind-usactar-a 172.30.0.12
 step "smoke usactar-b" smoke kind-usactar-b 172.30.0.11
-if [ -x "$SANDBOX_BIN/linkerd" ] && [ -x "$SANDBOX_BIN/linkerd2-proxy" ] && [ -x "$SANDBOX_BIN/linkerd-policy-controller" ]; then
+if [ -x "$SANDBOX_BIN/linkerd" ] && [ -x "$SANDBOX_BIN/linkerd2-proxy" ] && [ -x "$SANDBOX_BIN/l5d/policy-controller" ]; then
   check "linkerd.sh (install, check, viz, multicluster, link)" step linkerd.sh "$here/linkerd.sh"
 else
   echo "SKIP Linkerd: its binaries are not all built yet (kind/sandbox/build.sh)"
