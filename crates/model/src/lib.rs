@@ -2,8 +2,10 @@
 //! that loadgen accepts is exactly one that ingest accepts. Also the record that every later stage
 //! carries ([`Accepted`]) and the names the live aggregates use ([`MatchKey`]).
 
+pub mod push;
 mod record;
 
+pub use push::PushMessage;
 pub use record::{Accepted, MatchKey};
 
 use std::fmt;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use model::push::{LiveView, MatchView, PhaseView, ScoreView};
 use model::MatchKey;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
@@ -13,63 +14,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::error::{bounded, AppError};
-
-/// Which matches a reader wants; every field that is set must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MatchFilter {
-    pub phase: Option<u8>,
-    pub team1: Option<String>,
-    pub team2: Option<String>,
-}
-
-impl MatchFilter {
-    pub fn is_empty(&self) -> bool {
-        self.phase.is_none() && self.team1.is_none() && self.team2.is_none()
-    }
-
-    pub fn accepts(&self, phase: u8, team1: &str, team2: &str) -> bool {
-        self.phase.is_none_or(|p| p == phase)
-            && self.team1.as_deref().is_none_or(|t| t == team1)
-            && self.team2.as_deref().is_none_or(|t| t == team2)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ScoreView {
-    pub score: String,
-    pub count: u64,
-    /// count / the match's total, 0..1.
-    pub share: f64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MatchView {
-    /// `{phase}:{team1}:{team2}`, the id pushes refer to.
-    pub id: String,
-    pub phase: u8,
-    pub team1: String,
-    pub team2: String,
-    pub total: u64,
-    /// Most predicted first; ties by score (goals of team1, then of team2).
-    pub scores: Vec<ScoreView>,
-    /// The most predicted score; null while the match has none.
-    pub top: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PhaseView {
-    pub phase: u8,
-    /// Sum of the totals of the matches shown.
-    pub total: u64,
-    pub matches: Vec<MatchView>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LiveView {
-    /// Every prediction counted, whatever the filters.
-    pub total: u64,
-    pub phases: Vec<PhaseView>,
-}
+use crate::filter::MatchFilter;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LiveStats {
@@ -82,16 +27,16 @@ pub struct LiveStats {
 /// Reads the aggregates. Holds one multiplexed connection, made on first use and made again
 /// after a failure, so read-api starts (not ready) while Redis is down and heals when it returns.
 #[derive(Clone)]
-pub struct LiveStore {
+pub struct LiveReader {
     client: redis::Client,
     conn: Arc<Mutex<Option<MultiplexedConnection>>>,
     prefix: String,
     timeout: Duration,
 }
 
-impl LiveStore {
+impl LiveReader {
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> RedisResult<Self> {
-        Ok(LiveStore {
+        Ok(LiveReader {
             client: redis::Client::open(url)?,
             conn: Arc::new(Mutex::new(None)),
             prefix: prefix.to_string(),

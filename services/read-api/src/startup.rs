@@ -6,31 +6,17 @@ use std::time::Duration;
 use axum::middleware;
 use axum::routing::get;
 use axum::Router;
-use prometheus::IntGaugeVec;
+use retry::Backoff;
 use service_kit::admin::{self, Readiness};
 use service_kit::metrics::{track, Metrics};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::{AdminToken, Settings};
-use crate::live::LiveStore;
+use crate::configuration::Settings;
+use crate::live::LiveReader;
 use crate::logs::LogStore;
-use crate::push::{self, LiveHub, LogsHub};
-use crate::routes;
-
-/// What every handler shares; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub live: LiveStore,
-    pub logs: LogStore,
-    pub admin_token: Option<AdminToken>,
-    pub live_hub: LiveHub,
-    pub logs_hub: LogsHub,
-    /// `usactar_websockets_open{stream}`.
-    pub open_sockets: IntGaugeVec,
-    /// Cancelled on SIGTERM; open sockets close when it is.
-    pub shutdown: CancellationToken,
-}
+use crate::state::AppState;
+use crate::{push, routes};
 
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     Router::new()
@@ -62,44 +48,6 @@ fn with_cors(router: Router, origins: &[String]) -> anyhow::Result<Router> {
     ))
 }
 
-/// The stores and the push hubs (whose tasks start here), registering the socket gauge in
-/// `metrics`. Separate from [`Application::build`] so tests can drive [`router`] directly.
-pub async fn build_state(
-    settings: &Settings,
-    metrics: &Metrics,
-    shutdown: CancellationToken,
-) -> anyhow::Result<AppState> {
-    let open_sockets = metrics.gauge(
-        "websockets_open",
-        "WebSocket connections open, by stream",
-        &["stream"],
-    );
-    // Both series exist from the start, so dashboards show 0 rather than nothing.
-    for stream in ["live", "logs"] {
-        open_sockets.with_label_values(&[stream]).set(0);
-    }
-    let live = LiveStore::new(
-        &settings.redis_url,
-        &settings.redis_prefix,
-        settings.backend_timeout,
-    )?;
-    let logs = LogStore::connect(
-        &settings.mongo_uri,
-        &settings.mongo_db,
-        settings.backend_timeout,
-    )
-    .await?;
-    Ok(AppState {
-        live_hub: LiveHub::start(live.clone(), shutdown.clone()),
-        logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
-        live,
-        logs,
-        admin_token: settings.admin_token.clone(),
-        open_sockets,
-        shutdown,
-    })
-}
-
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -113,7 +61,7 @@ impl Application {
     /// the service starts anyway, not ready, and heals when they return.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let state = build_state(&settings, &metrics, shutdown.clone()).await?;
+        let state = AppState::build(&settings, &metrics, shutdown.clone()).await?;
         let readiness = Readiness::default();
         let admin_addr: SocketAddr = admin::serve(
             settings.admin_listen,
@@ -160,7 +108,7 @@ impl Application {
 
 /// Ready means both stores answer now; checked every second so /readyz is cheap.
 async fn check_readiness(
-    live: LiveStore,
+    live: LiveReader,
     logs: LogStore,
     readiness: Readiness,
     shutdown: CancellationToken,
@@ -192,16 +140,11 @@ async fn check_readiness(
 
 /// The received_at index, retried until MongoDB answers.
 async fn create_index(logs: LogStore, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        match logs.ensure_index().await {
-            Ok(()) => return,
-            Err(e) => tracing::warn!(error = %e, "cannot create the received_at index yet"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(10))
+        .retry(
+            &shutdown,
+            || logs.ensure_index(),
+            |e, _| tracing::warn!(error = %e, "cannot create the received_at index yet"),
+        )
+        .await;
 }

@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{eventually, now_ms, shared_stack, spawn_app, TestApp};
 use futures::StreamExt;
-use read_api::startup::{build_state, router};
+use read_api::startup::router;
+use read_api::state::AppState;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
@@ -172,7 +173,7 @@ async fn bad_parameters_get_400_json_naming_them() {
     let (settings, _, _) = common::settings(&[]);
     let metrics = service_kit::metrics::Metrics::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let state = build_state(&settings, &metrics, shutdown.clone())
+    let state = AppState::build(&settings, &metrics, shutdown.clone())
         .await
         .unwrap();
     let app = router(state, metrics);

@@ -26,10 +26,7 @@ pub fn shared_stack() -> &'static SharedStack {
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
             &format!("read-api-stack-{}", env!("CARGO_CRATE_NAME")),
         );
-        testkit::start_in_background(
-            dir,
-            Some(vec!["redis".into(), "ferretdb".into()]),
-        )
+        testkit::start_in_background(dir, Some(vec!["redis".into(), "ferretdb".into()]))
     })
 }
 
@@ -67,10 +64,7 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
         ("USACTAR_REDIS_URL", redis_url(stack)),
         ("USACTAR_REDIS_PREFIX", prefix.clone()),
-        (
-            "USACTAR_MONGO_URI",
-            stack::local::mongo_uri(&stack.ports),
-        ),
+        ("USACTAR_MONGO_URI", stack::local::mongo_uri(&stack.ports)),
         ("USACTAR_MONGO_DB", db.clone()),
     ]
     .into_iter()
