@@ -489,6 +489,17 @@ async fn backends_down_means_503_quickly_and_not_ready() {
     }
     let r = reqwest::get(format!("{}/readyz", app.1)).await.unwrap();
     assert_eq!(r.status(), 503);
+
+    // The live socket says so instead of staying silent.
+    let ws_base = app.0.replacen("http://", "ws://", 1);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_base}/api/live/ws"))
+        .await
+        .expect("the live socket opens while Redis is down");
+    let m = next_json(&mut ws, Duration::from_secs(2))
+        .await
+        .expect("a message within 2 s");
+    assert_eq!(m["type"], "error", "{m}");
+    assert!(m["error"].as_str().unwrap().contains("redis"), "{m}");
 }
 
 /// (api base, admin base) of a read-api whose stores are unreachable.
