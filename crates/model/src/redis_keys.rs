@@ -62,11 +62,6 @@ impl RedisKeys {
 
     /// Set of the match ids of `phase`.
     pub fn phase_matches(&self, phase: u8) -> String {
-        self.phase_matches_raw(&phase.to_string())
-    }
-
-    /// [`RedisKeys::phase_matches`] for a phase given as text (as the gRPC boundary has it).
-    pub fn phase_matches_raw(&self, phase: &str) -> String {
         format!("{}phase:{phase}:matches", self.prefix)
     }
 
@@ -109,7 +104,7 @@ mod tests {
 
         let test = RedisKeys::new("t1:");
         assert_eq!(test.match_counts("1:Qatar:Ecuador"), "t1:match:1:Qatar:Ecuador");
-        assert_eq!(test.phase_matches_raw("2"), "t1:phase:2:matches");
+        assert_eq!(test.phase_matches(2), "t1:phase:2:matches");
         assert_eq!(test.changes_channel(), "t1:live-changes");
         assert_eq!(
             test.match_id_in("t1:match:1:Qatar:Ecuador"),
