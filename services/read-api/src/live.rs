@@ -1,19 +1,17 @@
-//! The live aggregates in Redis, as live-store writes them (all keys start with the prefix P):
-//! `match:{id}` (score → count), `totals` (match id → total), `phase:{n}:matches`, `phases`,
-//! `total`; and the channel `live-changes`, where live-store announces the ids it changed.
+//! The live aggregates in Redis, as live-store writes them, under the key layout of
+//! [`model::redis_keys`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use model::push::{LiveView, MatchView, PhaseView, ScoreView};
-use model::MatchKey;
+use model::{MatchKey, RedisKeys};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use serde::Serialize;
-use tokio::sync::Mutex;
+use service_kit::redis::{CallError, Reconnecting};
 
-use crate::error::{bounded, AppError};
+use crate::error::AppError;
 use crate::filter::MatchFilter;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,75 +22,47 @@ pub struct LiveStats {
     pub matches: usize,
 }
 
-/// Reads the aggregates. Holds one multiplexed connection, made on first use and made again
-/// after a failure, so read-api starts (not ready) while Redis is down and heals when it returns.
+/// Reads the aggregates through one self-healing connection, so read-api starts (not ready)
+/// while Redis is down and recovers when it returns.
 #[derive(Clone)]
 pub struct LiveReader {
-    client: redis::Client,
-    conn: Arc<Mutex<Option<MultiplexedConnection>>>,
-    prefix: String,
-    timeout: Duration,
+    redis: Reconnecting,
+    keys: RedisKeys,
 }
 
 impl LiveReader {
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> RedisResult<Self> {
+    /// Connects on first use; fails only if the URL is malformed. `timeout` bounds every call.
+    pub fn new(url: &str, keys: RedisKeys, timeout: Duration) -> redis::RedisResult<Self> {
         Ok(LiveReader {
-            client: redis::Client::open(url)?,
-            conn: Arc::new(Mutex::new(None)),
-            prefix: prefix.to_string(),
-            timeout,
+            redis: Reconnecting::open(url, timeout)?,
+            keys,
         })
     }
 
+    /// The client, for the pub/sub connection of the live hub.
     pub fn client(&self) -> &redis::Client {
-        &self.client
+        self.redis.client()
     }
 
+    /// The bound on every call.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.redis.timeout()
     }
 
-    /// The pub/sub channel live-store announces changes on.
-    pub fn channel(&self) -> String {
-        format!("{}live-changes", self.prefix)
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
     }
 
-    fn key(&self, rest: &str) -> String {
-        format!("{}{rest}", self.prefix)
-    }
-
-    /// Runs `call` on the shared connection within the timeout; a failure drops the connection
-    /// so that the next call reconnects (after a Redis restart the old one is dead).
     async fn run<T, F, Fut>(&self, call: F) -> Result<T, AppError>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = RedisResult<T>>,
     {
-        let attempt = async {
-            let conn = {
-                let mut slot = self.conn.lock().await;
-                match slot.as_ref() {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = self.client.get_multiplexed_async_connection().await?;
-                        *slot = Some(c.clone());
-                        c
-                    }
-                }
-            };
-            call(conn).await
-        };
-        let result = bounded("redis", self.timeout, attempt).await;
-        if result.is_err() {
-            *self.conn.lock().await = None;
-        }
-        result
+        self.redis.run(call).await.map_err(unavailable)
     }
 
     pub async fn ping(&self) -> Result<(), AppError> {
-        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
-            .await
-            .map(|_| ())
+        self.redis.ping().await.map_err(unavailable)
     }
 
     /// The aggregates of every match the filter accepts, grouped by phase.
@@ -100,7 +70,7 @@ impl LiveReader {
         let phases: Vec<u8> = match filter.phase {
             Some(p) => vec![p],
             None => {
-                let key = self.key("phases");
+                let key = self.keys.phases();
                 let raw: Vec<String> = self
                     .run(|mut c| async move {
                         redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
@@ -113,8 +83,7 @@ impl LiveReader {
         };
         let mut pipe = redis::pipe();
         for p in &phases {
-            pipe.cmd("SMEMBERS")
-                .arg(self.key(&format!("phase:{p}:matches")));
+            pipe.cmd("SMEMBERS").arg(self.keys.phase_matches(*p));
         }
         let sets: Vec<Vec<String>> = if phases.is_empty() {
             Vec::new()
@@ -161,10 +130,10 @@ impl LiveReader {
             .filter_map(|id| MatchKey::parse(id).map(|k| (id.clone(), k)))
             .collect();
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("GET").arg(self.key("total"));
+        pipe.atomic().cmd("GET").arg(self.keys.total());
         for (id, _) in &keys {
-            pipe.cmd("HGET").arg(self.key("totals")).arg(id);
-            pipe.cmd("HGETALL").arg(self.key(&format!("match:{id}")));
+            pipe.cmd("HGET").arg(self.keys.match_totals()).arg(id);
+            pipe.cmd("HGETALL").arg(self.keys.match_counts(id));
         }
         let values: Vec<Value> = self
             .run(|mut c| async move { pipe.query_async(&mut c).await })
@@ -194,9 +163,9 @@ impl LiveReader {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("GET")
-            .arg(self.key("total"))
+            .arg(self.keys.total())
             .cmd("HGETALL")
-            .arg(self.key("totals"));
+            .arg(self.keys.match_totals());
         let (total, totals): (Option<u64>, HashMap<String, u64>) = self
             .run(|mut c| async move { pipe.query_async(&mut c).await })
             .await?;
@@ -211,6 +180,13 @@ impl LiveReader {
             phases,
             matches: totals.len(),
         })
+    }
+}
+
+fn unavailable(e: CallError) -> AppError {
+    AppError::Unavailable {
+        backend: "redis",
+        detail: e.to_string(),
     }
 }
 

@@ -7,8 +7,9 @@ use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 use retry::Backoff;
-use service_kit::admin::{self, Readiness};
+use service_kit::admin;
 use service_kit::metrics::{track, Metrics};
+use service_kit::readiness::{self, Every, Readiness};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,7 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/api/config", get(routes::config))
         .with_state(state)
         .layer(middleware::from_fn_with_state(metrics, track))
+        .layer(service_kit::telemetry::http_layer())
 }
 
 /// Lets the listed origins (the Cloud Run front end) call the API, purge included.
@@ -70,12 +72,12 @@ impl Application {
             shutdown.clone(),
         )
         .await?;
-        tokio::spawn(check_readiness(
+        watch_readiness(
             state.live.clone(),
             state.logs.clone(),
             readiness,
             shutdown.clone(),
-        ));
+        );
         tokio::spawn(create_index(state.logs.clone(), shutdown.clone()));
 
         let listener = TcpListener::bind(settings.listen).await?;
@@ -99,43 +101,49 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled, then stops accepting and lets requests in
     /// flight finish (sockets close themselves on the same token).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(
+            port = self.port,
+            admin_port = self.admin_port,
+            "read-api listening"
+        );
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())
-            .await
+            .await?;
+        tracing::info!("read-api stopped");
+        Ok(())
     }
 }
 
 /// Ready means both stores answer now; checked every second so /readyz is cheap.
-async fn check_readiness(
+fn watch_readiness(
     live: LiveReader,
     logs: LogStore,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut was = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => { readiness.set(false); return }
-            _ = tick.tick() => {}
-        }
-        let (redis, mongo) = tokio::join!(live.ping(), logs.ping());
-        let ready = redis.is_ok() && mongo.is_ok();
-        readiness.set(ready);
-        if was != Some(ready) {
-            match (&redis, &mongo) {
-                (Ok(()), Ok(())) => tracing::info!("ready: redis and mongodb answer"),
-                _ => tracing::warn!(
-                    redis = ?redis.err().map(|e| e.to_string()),
-                    mongodb = ?mongo.err().map(|e| e.to_string()),
-                    "not ready"
-                ),
+    readiness::watch(
+        "redis and mongodb",
+        readiness,
+        Every::fixed(Duration::from_secs(1)),
+        shutdown,
+        move || {
+            let (live, logs) = (live.clone(), logs.clone());
+            async move {
+                let (redis, mongo) = tokio::join!(live.ping(), logs.ping());
+                let failures: Vec<String> = [redis.err(), mongo.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect();
+                if failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failures.join("; "))
+                }
             }
-            was = Some(ready);
-        }
-    }
+        },
+    );
 }
 
 /// The received_at index, retried until MongoDB answers.

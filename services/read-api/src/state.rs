@@ -1,5 +1,6 @@
 //! What every handler shares, and how it is made.
 
+use model::RedisKeys;
 use prometheus::IntGaugeVec;
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +43,7 @@ impl AppState {
         }
         let live = LiveReader::new(
             &settings.redis_url,
-            &settings.redis_prefix,
+            RedisKeys::new(settings.redis_prefix.clone()),
             settings.backend_timeout,
         )?;
         let logs = LogStore::connect(

@@ -104,8 +104,8 @@ fn the_front_end_fixtures_hold_every_message_as_read_api_sends_it() {
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         std::fs::write(&path, &rendered).expect("write the fixtures");
     }
-    let on_disk = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let on_disk =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
         on_disk == rendered,
         "{} is not what model::push serializes; if the change is deliberate, update the front \

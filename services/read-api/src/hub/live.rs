@@ -57,7 +57,7 @@ async fn subscribe_loop(
     tx: broadcast::Sender<LiveEvent>,
     shutdown: CancellationToken,
 ) {
-    let channel = reader.channel();
+    let channel = reader.keys().changes_channel();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut first = true;
     loop {
