@@ -1,5 +1,5 @@
 //! The WebSocket routes, `/api/live/ws` and `/api/logs/ws`: each socket reads its own
-//! [`feeds`] (its filters applied to what the [`crate::hub`] broadcasts) and a [`socket`] pump
+//! `feeds` (its filters applied to what the [`crate::hub`] broadcasts) and a `socket` pump
 //! writes it out as [`model::PushMessage`] text frames, with pings and a clean close on shutdown.
 
 mod feeds;
