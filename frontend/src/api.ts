@@ -1,5 +1,7 @@
 // Where the API is, and the calls the pages make.
 
+import type { LogItem } from "./push";
+
 declare global {
   interface Window {
     __USACTAR_CONFIG__?: { apiBase?: string };
@@ -55,28 +57,11 @@ export async function getJson<T>(path: string, params?: Record<string, string | 
   return (await res.json()) as T;
 }
 
-export interface LogItem {
-  id: string;
-  team1: string;
-  team2: string;
-  score: string;
-  phase: number;
-  received_at: string;
-  logged_at: string;
-  partition: number;
-  offset: number;
-}
-
 export interface LogPage {
   items: LogItem[];
   total: number;
   next: string | null;
 }
-
-export type LogsMessage =
-  | { type: "logs"; items: LogItem[]; gap: boolean }
-  | { type: "lagged"; missed_batches: number }
-  | { type: "error"; error: string };
 
 export async function purgeLogs(token: string): Promise<number> {
   const res = await fetch(httpUrl("/api/logs"), {

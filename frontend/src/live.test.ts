@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { applyLiveMessage, applyLiveMessages, emptyLiveState, formatShare, normalizeMatch, phaseTotals, sortScores, type LiveMatch, type LiveMessage } from "./live";
+import { applyLiveMessage, applyLiveMessages, emptyLiveState, formatShare, normalizeMatch, phaseTotals, sortScores } from "./live";
+import type { LiveMessage, MatchView } from "./push";
 
-const match = (id: string, scores: [string, number][], total?: number): LiveMatch => {
+const match = (id: string, scores: [string, number][], total?: number): MatchView => {
   const [phase, team1, team2] = id.split(":");
   const sum = scores.reduce((s, [, c]) => s + c, 0);
   return { id, phase: Number(phase), team1, team2, total: total ?? sum, scores: scores.map(([score, count]) => ({ score, count, share: 0 })), top: null };

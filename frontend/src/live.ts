@@ -1,38 +1,13 @@
 // Data shaping for /live: the state the page keeps, and the reducer that applies the read API's
 // WebSocket messages to it. Pure functions, unit tested in live.test.ts.
 
-export interface ScoreCount {
-  score: string;
-  count: number;
-  share: number;
-}
-
-export interface LiveMatch {
-  id: string;
-  phase: number;
-  team1: string;
-  team2: string;
-  total: number;
-  scores: ScoreCount[];
-  top: string | null;
-}
-
-export interface LivePhase {
-  phase: number;
-  total: number;
-  matches: LiveMatch[];
-}
-
-export type LiveMessage =
-  | { type: "snapshot"; total: number; phases: LivePhase[] }
-  | { type: "live"; total: number; matches: LiveMatch[] }
-  | { type: "error"; error: string };
+import type { LiveMessage, MatchView, ScoreView } from "./push";
 
 export interface LiveState {
   /** Every prediction, whatever the filters. */
   total: number;
   /** Matches by id. */
-  matches: Record<string, LiveMatch>;
+  matches: Record<string, MatchView>;
   /** Whether a snapshot arrived since the socket opened. */
   ready: boolean;
   /** The backend's error while Redis is down; null when fine. */
@@ -50,7 +25,7 @@ export const emptyLiveState: LiveState = {
 };
 
 /** A match with its scores recomputed: shares from the counts, sorted by count then goals. */
-export function normalizeMatch(m: LiveMatch): LiveMatch {
+export function normalizeMatch(m: MatchView): MatchView {
   const total = m.scores.reduce((sum, s) => sum + s.count, 0) || m.total;
   const scores = sortScores(
     m.scores.map((s) => ({ ...s, share: total > 0 ? s.count / total : 0 })),
@@ -65,7 +40,7 @@ export function goals(score: string): number {
 }
 
 /** By count descending, then fewer goals, then the score's text: the API's order, made stable. */
-export function sortScores(scores: ScoreCount[]): ScoreCount[] {
+export function sortScores(scores: ScoreView[]): ScoreView[] {
   return [...scores].sort(
     (a, b) => b.count - a.count || goals(a.score) - goals(b.score) || a.score.localeCompare(b.score),
   );
@@ -75,7 +50,7 @@ export function sortScores(scores: ScoreCount[]): ScoreCount[] {
 export function applyLiveMessage(state: LiveState, msg: LiveMessage): LiveState {
   switch (msg.type) {
     case "snapshot": {
-      const matches: Record<string, LiveMatch> = {};
+      const matches: Record<string, MatchView> = {};
       for (const p of msg.phases) for (const m of p.matches) matches[m.id] = normalizeMatch(m);
       return { total: msg.total, matches, ready: true, error: null, applied: state.applied + 1 };
     }

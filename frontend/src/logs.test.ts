@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { LogItem } from "./api";
+import type { LogItem } from "./push";
 import { countNewer, formatTime, mergeTail } from "./logs";
 
 const item = (id: string): LogItem => ({ id, team1: "A", team2: "B", score: "1-0", phase: 1, received_at: "2026-01-01T00:00:00Z", logged_at: "2026-01-01T00:00:00Z", partition: 0, offset: 0 });

@@ -1,4 +1,4 @@
-import type { LogItem } from "./api";
+import type { LogItem } from "./push";
 
 /** The live tail's shaping: new items (newest first) on top of the rows, no duplicate, at most `limit`. */
 export function mergeTail(rows: LogItem[], incoming: LogItem[], limit: number): LogItem[] {

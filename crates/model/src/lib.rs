@@ -1,10 +1,19 @@
-//! A fan's prediction and the rules it must follow, shared by loadgen and ingest: a prediction
-//! that loadgen accepts is exactly one that ingest accepts. Also the record that every later stage
-//! carries ([`Accepted`]) and the names the live aggregates use ([`MatchKey`]).
+//! The domain every stage of the pipeline shares: a fan's prediction and the rules it must
+//! follow, the record the pipeline carries, and the names the live aggregates use.
+//!
+//! - [`Prediction`], [`validate`], [`from_value`], [`parse_data`]: shared by loadgen and ingest,
+//!   so a prediction that loadgen accepts is exactly one that ingest accepts;
+//! - [`Accepted`]: the record every later stage carries (Kafka, MongoDB, live-store);
+//! - [`MatchKey`]: a match as the live aggregates and the Kafka key name it;
+//! - [`redis_keys`]: the Redis key layout of the live aggregates ([`RedisKeys`]).
 
+pub mod push;
 mod record;
+pub mod redis_keys;
 
+pub use push::PushMessage;
 pub use record::{Accepted, MatchKey};
+pub use redis_keys::RedisKeys;
 
 use std::fmt;
 

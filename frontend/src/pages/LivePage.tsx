@@ -2,7 +2,8 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { wsUrl } from "../api";
 import { ConnectionBadge } from "../ConnectionBadge";
 import { PHASES, describeResult, findRealMatch, phaseName, realMatches, resultScore } from "../data/matches";
-import { applyLiveMessages, emptyLiveState, formatShare, phaseTotals, sameScore, type LiveMatch, type LiveMessage, type LiveState } from "../live";
+import { applyLiveMessages, emptyLiveState, formatShare, phaseTotals, sameScore, type LiveState } from "../live";
+import type { LiveMessage, MatchView } from "../push";
 import { setQuery, useLocation } from "../router";
 import { useSocket } from "../useSocket";
 
@@ -12,7 +13,7 @@ interface MatchOption {
   key: string;
   team1: string;
   team2: string;
-  live?: LiveMatch;
+  live?: MatchView;
   date?: string;
   round?: string;
 }
@@ -132,7 +133,7 @@ export function LivePage() {
 }
 
 // Re-renders only when its match changed: the reducer keeps unchanged matches as they were.
-const MatchCard = memo(function MatchCard({ phase, team1, team2, live }: { phase: number; team1: string; team2: string; live?: LiveMatch }) {
+const MatchCard = memo(function MatchCard({ phase, team1, team2, live }: { phase: number; team1: string; team2: string; live?: MatchView }) {
   const option = { team1, team2 };
   const real = findRealMatch(phase, option.team1, option.team2);
   const realScore = real ? resultScore(real, option.team1) : null;

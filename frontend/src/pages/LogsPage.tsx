@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { getJson, purgeLogs, wsUrl, type LogItem, type LogPage, type LogsMessage } from "../api";
+import { getJson, purgeLogs, wsUrl, type LogPage } from "../api";
+import type { LogItem, LogsMessage } from "../push";
 import { ConnectionBadge } from "../ConnectionBadge";
 import { PHASES, realMatches } from "../data/matches";
 import { countNewer, formatTime, mergeTail } from "../logs";

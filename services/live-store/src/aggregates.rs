@@ -1,41 +1,30 @@
-//! The live aggregates in Redis (hashes and sets, as the seed asks), changed only by one Lua
-//! script per batch:
-//!
-//! | key (after the prefix) | type | holds |
-//! |---|---|---|
-//! | `match:{phase}:{team1}:{team2}` | hash | score → count |
-//! | `totals` | hash | match id → total predictions of the match |
-//! | `phase:{phase}:matches` | set | match ids of the phase |
-//! | `phases` | set | phases that have predictions |
-//! | `total` | string | all predictions counted |
-//! | `seen:{id}` | string, with a TTL | ids already counted (de-duplication) |
-//! | channel `live-changes` | pub/sub | JSON array of the match ids a batch changed |
-//!
-//! The script runs atomically, so a reader never sees half a batch and two live-store replicas
-//! cannot race on a read-modify-write.
+//! The live aggregates in Redis (hashes and sets, as the seed asks; the layout is
+//! [`model::redis_keys`]), changed only by one Lua script per batch. The script runs atomically,
+//! so a reader never sees half a batch and two live-store replicas cannot race on a
+//! read-modify-write. Every key it touches is built by [`RedisKeys`] and passed in KEYS.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use live_proto::v1::Prediction;
-use redis::aio::MultiplexedConnection;
-use tokio::sync::Mutex;
+use model::{MatchKey, Prediction, RedisKeys};
+use service_kit::redis::{CallError, Reconnecting};
 
-/// ARGV: prefix, seen TTL in seconds, then five values per prediction:
-/// id, phase, team1, team2, score. Returns {applied, duplicates}.
+/// KEYS: the match totals, the phases set, the grand total; then three per prediction: its seen
+/// key, its match hash, its phase's set of matches.
+/// ARGV: seen TTL in seconds, the changes channel; then three per prediction: match id, phase,
+/// score. Returns {applied, duplicates}.
 const APPLY_BATCH: &str = r#"
-local prefix = ARGV[1]
-local ttl = tonumber(ARGV[2])
+local totals, phases, total = KEYS[1], KEYS[2], KEYS[3]
+local ttl, channel = tonumber(ARGV[1]), ARGV[2]
 local applied, duplicates = 0, 0
 local changed, seen_match = {}, {}
-for i = 3, #ARGV, 5 do
-  local id, phase, team1, team2, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  if redis.call('SET', prefix .. 'seen:' .. id, '1', 'NX', 'EX', ttl) then
-    local match = phase .. ':' .. team1 .. ':' .. team2
-    redis.call('HINCRBY', prefix .. 'match:' .. match, score, 1)
-    redis.call('HINCRBY', prefix .. 'totals', match, 1)
-    redis.call('SADD', prefix .. 'phase:' .. phase .. ':matches', match)
-    redis.call('SADD', prefix .. 'phases', phase)
+for i = 0, (#KEYS - 3) / 3 - 1 do
+  local seen, counts, phase_matches = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
+  local match, phase, score = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
+    redis.call('HINCRBY', counts, score, 1)
+    redis.call('HINCRBY', totals, match, 1)
+    redis.call('SADD', phase_matches, match)
+    redis.call('SADD', phases, phase)
     applied = applied + 1
     if not seen_match[match] then
       seen_match[match] = true
@@ -46,11 +35,18 @@ for i = 3, #ARGV, 5 do
   end
 end
 if applied > 0 then
-  redis.call('INCRBY', prefix .. 'total', applied)
-  redis.call('PUBLISH', prefix .. 'live-changes', cjson.encode(changed))
+  redis.call('INCRBY', total, applied)
+  redis.call('PUBLISH', channel, cjson.encode(changed))
 end
 return {applied, duplicates}
 "#;
+
+/// A prediction that passed validation at the gRPC boundary, with the id it is counted by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Countable {
+    pub id: String,
+    pub prediction: Prediction,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
@@ -60,90 +56,54 @@ pub struct Applied {
 
 /// Every Redis call is bounded by this; a call that takes longer is treated as a lost
 /// connection, and the caller (live-forwarder) retries.
-const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Aggregates {
-    redis: Redis,
+    redis: Reconnecting,
     script: redis::Script,
-    prefix: String,
+    keys: RedisKeys,
     seen_ttl_secs: u64,
 }
 
-/// One multiplexed connection, made again after any error or timeout. (redis's own
-/// ConnectionManager was seen to hang every call after Redis restarted; this cannot.)
-#[derive(Clone)]
-struct Redis {
-    client: redis::Client,
-    conn: Arc<Mutex<Option<MultiplexedConnection>>>,
-}
-
-impl Redis {
-    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
-        let conn = self.client.get_multiplexed_async_connection().await?;
-        *slot = Some(conn.clone());
-        Ok(conn)
-    }
-
-    /// Runs `call` on the connection within [`CALL_TIMEOUT`]; on failure, drops the connection
-    /// so the next call makes a fresh one.
-    async fn run<T, F, Fut>(&self, call: F) -> redis::RedisResult<T>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let result = tokio::time::timeout(CALL_TIMEOUT, async {
-            let conn = self.connection().await?;
-            call(conn).await
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "no answer from Redis",
-                format!("within {CALL_TIMEOUT:?}"),
-            )))
-        });
-        if result.is_err() {
-            *self.conn.lock().await = None;
-        }
-        result
-    }
-}
-
 impl Aggregates {
-    pub fn new(client: redis::Client, prefix: String, seen_ttl_secs: u64) -> Self {
+    pub fn new(redis: Reconnecting, keys: RedisKeys, seen_ttl_secs: u64) -> Self {
         Aggregates {
-            redis: Redis {
-                client,
-                conn: Arc::new(Mutex::new(None)),
-            },
+            redis,
             script: redis::Script::new(APPLY_BATCH),
-            prefix,
+            keys,
             seen_ttl_secs,
         }
     }
 
     /// Applies a batch in one atomic script call.
-    pub async fn apply(&self, predictions: &[Prediction]) -> redis::RedisResult<Applied> {
-        if predictions.is_empty() {
+    pub async fn apply(&self, batch: &[Countable]) -> Result<Applied, CallError> {
+        if batch.is_empty() {
             return Ok(Applied {
                 applied: 0,
                 duplicates: 0,
             });
         }
+        let keys = &self.keys;
         let mut invocation = self.script.prepare_invoke();
-        invocation.arg(&self.prefix).arg(self.seen_ttl_secs);
-        for p in predictions {
+        invocation
+            .key(keys.match_totals())
+            .key(keys.phases())
+            .key(keys.total())
+            .arg(self.seen_ttl_secs)
+            .arg(keys.changes_channel());
+        for Countable { id, prediction: p } in batch {
+            let match_key = MatchKey {
+                phase: p.phase,
+                team1: p.team1.clone(),
+                team2: p.team2.clone(),
+            };
             invocation
-                .arg(&p.id)
+                .key(keys.seen(id))
+                .key(keys.match_counts_of(&match_key))
+                .key(keys.phase_matches(p.phase))
+                .arg(match_key.id())
                 .arg(p.phase)
-                .arg(&p.team1)
-                .arg(&p.team2)
                 .arg(&p.score);
         }
         let (applied, duplicates): (u32, u32) = self
@@ -156,12 +116,7 @@ impl Aggregates {
         })
     }
 
-    pub async fn ping(&self) -> redis::RedisResult<()> {
-        self.redis
-            .run(
-                |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
-            )
-            .await
-            .map(drop)
+    pub async fn ping(&self) -> Result<(), CallError> {
+        self.redis.ping().await
     }
 }

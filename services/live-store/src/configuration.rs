@@ -6,7 +6,7 @@ use std::time::Duration;
 use service_kit::config::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Settings {
     /// `USACTAR_LISTEN`: the gRPC server.
     pub listen: SocketAddr,
     /// `USACTAR_ADMIN_LISTEN`: /metrics, /livez, /readyz.
@@ -20,9 +20,9 @@ pub struct Config {
     pub seen_ttl: Duration,
 }
 
-impl Config {
+impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        Ok(Config {
+        Ok(Settings {
             listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 50051).into())?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9183).into())?,
             redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),

@@ -8,7 +8,7 @@ use prometheus::IntCounterVec;
 use service_kit::metrics::Metrics;
 use tonic::{Request, Response, Status};
 
-use crate::aggregates::Aggregates;
+use crate::aggregates::{Aggregates, Countable};
 
 /// The route label of the one method, as Linkerd would name it.
 pub const APPLY_BATCH_ROUTE: &str = "/usactar.live.v1.LiveStore/ApplyBatch";
@@ -64,30 +64,30 @@ impl LiveStoreService {
         }
         // Ingest validated these; check again at this boundary so that nothing malformed can
         // become a Redis key.
-        for (i, p) in batch.predictions.iter().enumerate() {
+        let mut countable = Vec::with_capacity(batch.predictions.len());
+        for (i, p) in batch.predictions.into_iter().enumerate() {
             if p.id.is_empty() {
                 return Err(Status::invalid_argument(format!(
                     "predictions[{i}].id is empty"
                 )));
             }
-            let phase = u8::try_from(p.phase).unwrap_or(0);
-            let as_sent = model::Prediction {
-                team1: p.team1.clone(),
-                team2: p.team2.clone(),
-                score: p.score.clone(),
-                phase,
+            let prediction = model::Prediction {
+                team1: p.team1,
+                team2: p.team2,
+                score: p.score,
+                phase: u8::try_from(p.phase).unwrap_or(0),
             };
-            model::validate(&as_sent)
+            model::validate(&prediction)
                 .map_err(|e| Status::invalid_argument(format!("predictions[{i}]: {e}")))?;
+            countable.push(Countable {
+                id: p.id,
+                prediction,
+            });
         }
-        let applied = self
-            .aggregates
-            .apply(&batch.predictions)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "Redis refused the batch");
-                Status::unavailable(format!("Redis: {e}"))
-            })?;
+        let applied = self.aggregates.apply(&countable).await.map_err(|e| {
+            tracing::warn!(error = %e, "Redis refused the batch");
+            Status::unavailable(format!("Redis: {e}"))
+        })?;
         self.predictions
             .with_label_values(&["applied"])
             .inc_by(applied.applied as u64);

@@ -4,14 +4,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use live_proto::v1::live_store_server::LiveStoreServer;
+use model::RedisKeys;
 use service_kit::admin::{self, Readiness};
 use service_kit::metrics::Metrics;
+use service_kit::readiness::{self, Every};
+use service_kit::redis::Reconnecting;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::aggregates::Aggregates;
-use crate::configuration::Config;
+use crate::aggregates::{Aggregates, CALL_TIMEOUT};
+use crate::configuration::Settings;
 use crate::service::LiveStoreService;
 
 pub struct Application {
@@ -19,32 +22,32 @@ pub struct Application {
     service: LiveStoreService,
     aggregates: Aggregates,
     readiness: Readiness,
-    pub addr: SocketAddr,
-    pub admin_addr: SocketAddr,
+    addr: SocketAddr,
+    admin_addr: SocketAddr,
     shutdown: CancellationToken,
 }
 
 impl Application {
-    /// Binds both listeners (port 0 for tests). Redis may be down at start: the connection
-    /// manager reconnects, and readiness says so meanwhile.
-    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let client = redis::Client::open(config.redis_url.as_str())?;
-        // Redis may be down at start: the first batch (or readiness check) connects.
+    /// Binds both listeners (port 0 picks free ports, for tests). Redis may be down at start:
+    /// the connection is made on first use and again after any failure, and readiness says so
+    /// meanwhile.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let redis = Reconnecting::open(&settings.redis_url, CALL_TIMEOUT)?;
         let aggregates = Aggregates::new(
-            client,
-            config.redis_prefix.clone(),
-            config.seen_ttl.as_secs(),
+            redis,
+            RedisKeys::new(settings.redis_prefix.clone()),
+            settings.seen_ttl.as_secs(),
         );
         let metrics = Metrics::new();
         let readiness = Readiness::default();
         let admin_addr = admin::serve(
-            config.admin_listen,
+            settings.admin_listen,
             metrics.clone(),
             readiness.clone(),
             shutdown.clone(),
         )
         .await?;
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Application {
             listener,
@@ -57,36 +60,47 @@ impl Application {
         })
     }
 
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// The gRPC port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The port of /metrics, /livez and /readyz.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_addr.port()
+    }
+
+    /// Serves until the shutdown token is cancelled; calls in flight finish first.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
         // Readiness and gRPC health follow Redis: without it, no batch can be applied.
         let aggregates = self.aggregates.clone();
-        let readiness = self.readiness.clone();
-        let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                let ok = aggregates.ping().await.is_ok();
-                if ok != readiness.get() {
-                    tracing::info!(redis_up = ok, "Redis availability changed");
+        readiness::watch(
+            "redis",
+            self.readiness.clone(),
+            Every::fixed(Duration::from_secs(1)),
+            self.shutdown.clone(),
+            move || {
+                let aggregates = aggregates.clone();
+                let health = health.clone();
+                async move {
+                    let answer = aggregates.ping().await;
+                    if answer.is_ok() {
+                        health
+                            .set_serving::<LiveStoreServer<LiveStoreService>>()
+                            .await;
+                    } else {
+                        health
+                            .set_not_serving::<LiveStoreServer<LiveStoreService>>()
+                            .await;
+                    }
+                    answer
                 }
-                readiness.set(ok);
-                if ok {
-                    health
-                        .set_serving::<LiveStoreServer<LiveStoreService>>()
-                        .await;
-                } else {
-                    health
-                        .set_not_serving::<LiveStoreServer<LiveStoreService>>()
-                        .await;
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        });
+            },
+        );
         tracing::info!(addr = %self.addr, admin = %self.admin_addr, "live-store listening");
         tonic::transport::Server::builder()
+            .layer(service_kit::telemetry::grpc_layer())
             .add_service(health_service)
             .add_service(LiveStoreServer::new(self.service))
             .serve_with_incoming_shutdown(

@@ -1,16 +1,26 @@
-//! read-api: the live aggregates (Redis) and the logs (MongoDB), served to the web pages over
+//! read-api serves the live aggregates (Redis) and the logs (MongoDB) to the web pages, over
 //! HTTP and WebSocket.
 //!
-//! - [`configuration`]: `USACTAR_*` settings;
-//! - [`live`] and [`logs`]: reading each store, with every call bounded in time;
-//! - [`routes`]: the HTTP handlers and their query parameters;
-//! - [`push`]: the WebSocket streams and the one task per stream that feeds them;
-//! - [`startup`]: the router and the running application.
+//! Modules, each depending only on those listed before it:
+//! - [`configuration`]: `USACTAR_*` settings; [`error`]: every failure as a JSON answer;
+//! - [`filter`]: which matches a reader wants;
+//! - [`live`] ([`live::LiveReader`]) and [`logs`] ([`logs::LogStore`]): reading each store,
+//!   with every call bounded in time;
+//! - [`hub`]: the one task per stream that watches a store and broadcasts what changed;
+//! - [`state`]: [`state::AppState`], what every handler shares;
+//! - [`extract`]: the query parameters of every route, checked;
+//! - [`routes`]: the HTTP handlers; [`push`]: the WebSocket handlers, which send
+//!   [`model::PushMessage`]s;
+//! - [`startup`]: the router and the running [`startup::Application`].
 
 pub mod configuration;
 pub mod error;
+pub mod extract;
+pub mod filter;
+pub mod hub;
 pub mod live;
 pub mod logs;
 pub mod push;
 pub mod routes;
 pub mod startup;
+pub mod state;

@@ -1,75 +1,18 @@
-//! The live aggregates in Redis, as live-store writes them (all keys start with the prefix P):
-//! `match:{id}` (score → count), `totals` (match id → total), `phase:{n}:matches`, `phases`,
-//! `total`; and the channel `live-changes`, where live-store announces the ids it changed.
+//! The live aggregates in Redis, as live-store writes them, under the key layout of
+//! [`model::redis_keys`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
-use model::MatchKey;
+use model::push::{LiveView, MatchView, PhaseView, ScoreView};
+use model::{MatchKey, RedisKeys};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use serde::Serialize;
-use tokio::sync::Mutex;
+use service_kit::redis::{CallError, Reconnecting};
 
-use crate::error::{bounded, AppError};
-
-/// Which matches a reader wants; every field that is set must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MatchFilter {
-    pub phase: Option<u8>,
-    pub team1: Option<String>,
-    pub team2: Option<String>,
-}
-
-impl MatchFilter {
-    pub fn is_empty(&self) -> bool {
-        self.phase.is_none() && self.team1.is_none() && self.team2.is_none()
-    }
-
-    pub fn accepts(&self, phase: u8, team1: &str, team2: &str) -> bool {
-        self.phase.is_none_or(|p| p == phase)
-            && self.team1.as_deref().is_none_or(|t| t == team1)
-            && self.team2.as_deref().is_none_or(|t| t == team2)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ScoreView {
-    pub score: String,
-    pub count: u64,
-    /// count / the match's total, 0..1.
-    pub share: f64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MatchView {
-    /// `{phase}:{team1}:{team2}`, the id pushes refer to.
-    pub id: String,
-    pub phase: u8,
-    pub team1: String,
-    pub team2: String,
-    pub total: u64,
-    /// Most predicted first; ties by score (goals of team1, then of team2).
-    pub scores: Vec<ScoreView>,
-    /// The most predicted score; null while the match has none.
-    pub top: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PhaseView {
-    pub phase: u8,
-    /// Sum of the totals of the matches shown.
-    pub total: u64,
-    pub matches: Vec<MatchView>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LiveView {
-    /// Every prediction counted, whatever the filters.
-    pub total: u64,
-    pub phases: Vec<PhaseView>,
-}
+use crate::error::AppError;
+use crate::filter::MatchFilter;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LiveStats {
@@ -79,75 +22,47 @@ pub struct LiveStats {
     pub matches: usize,
 }
 
-/// Reads the aggregates. Holds one multiplexed connection, made on first use and made again
-/// after a failure, so read-api starts (not ready) while Redis is down and heals when it returns.
+/// Reads the aggregates through one self-healing connection, so read-api starts (not ready)
+/// while Redis is down and recovers when it returns.
 #[derive(Clone)]
-pub struct LiveStore {
-    client: redis::Client,
-    conn: Arc<Mutex<Option<MultiplexedConnection>>>,
-    prefix: String,
-    timeout: Duration,
+pub struct LiveReader {
+    redis: Reconnecting,
+    keys: RedisKeys,
 }
 
-impl LiveStore {
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> RedisResult<Self> {
-        Ok(LiveStore {
-            client: redis::Client::open(url)?,
-            conn: Arc::new(Mutex::new(None)),
-            prefix: prefix.to_string(),
-            timeout,
+impl LiveReader {
+    /// Connects on first use; fails only if the URL is malformed. `timeout` bounds every call.
+    pub fn new(url: &str, keys: RedisKeys, timeout: Duration) -> redis::RedisResult<Self> {
+        Ok(LiveReader {
+            redis: Reconnecting::open(url, timeout)?,
+            keys,
         })
     }
 
+    /// The client, for the pub/sub connection of the live hub.
     pub fn client(&self) -> &redis::Client {
-        &self.client
+        self.redis.client()
     }
 
+    /// The bound on every call.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.redis.timeout()
     }
 
-    /// The pub/sub channel live-store announces changes on.
-    pub fn channel(&self) -> String {
-        format!("{}live-changes", self.prefix)
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
     }
 
-    fn key(&self, rest: &str) -> String {
-        format!("{}{rest}", self.prefix)
-    }
-
-    /// Runs `call` on the shared connection within the timeout; a failure drops the connection
-    /// so that the next call reconnects (after a Redis restart the old one is dead).
     async fn run<T, F, Fut>(&self, call: F) -> Result<T, AppError>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = RedisResult<T>>,
     {
-        let attempt = async {
-            let conn = {
-                let mut slot = self.conn.lock().await;
-                match slot.as_ref() {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = self.client.get_multiplexed_async_connection().await?;
-                        *slot = Some(c.clone());
-                        c
-                    }
-                }
-            };
-            call(conn).await
-        };
-        let result = bounded("redis", self.timeout, attempt).await;
-        if result.is_err() {
-            *self.conn.lock().await = None;
-        }
-        result
+        self.redis.run(call).await.map_err(unavailable)
     }
 
     pub async fn ping(&self) -> Result<(), AppError> {
-        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
-            .await
-            .map(|_| ())
+        self.redis.ping().await.map_err(unavailable)
     }
 
     /// The aggregates of every match the filter accepts, grouped by phase.
@@ -155,7 +70,7 @@ impl LiveStore {
         let phases: Vec<u8> = match filter.phase {
             Some(p) => vec![p],
             None => {
-                let key = self.key("phases");
+                let key = self.keys.phases();
                 let raw: Vec<String> = self
                     .run(|mut c| async move {
                         redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
@@ -168,8 +83,7 @@ impl LiveStore {
         };
         let mut pipe = redis::pipe();
         for p in &phases {
-            pipe.cmd("SMEMBERS")
-                .arg(self.key(&format!("phase:{p}:matches")));
+            pipe.cmd("SMEMBERS").arg(self.keys.phase_matches(*p));
         }
         let sets: Vec<Vec<String>> = if phases.is_empty() {
             Vec::new()
@@ -216,10 +130,10 @@ impl LiveStore {
             .filter_map(|id| MatchKey::parse(id).map(|k| (id.clone(), k)))
             .collect();
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("GET").arg(self.key("total"));
+        pipe.atomic().cmd("GET").arg(self.keys.total());
         for (id, _) in &keys {
-            pipe.cmd("HGET").arg(self.key("totals")).arg(id);
-            pipe.cmd("HGETALL").arg(self.key(&format!("match:{id}")));
+            pipe.cmd("HGET").arg(self.keys.match_totals()).arg(id);
+            pipe.cmd("HGETALL").arg(self.keys.match_counts(id));
         }
         let values: Vec<Value> = self
             .run(|mut c| async move { pipe.query_async(&mut c).await })
@@ -249,9 +163,9 @@ impl LiveStore {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("GET")
-            .arg(self.key("total"))
+            .arg(self.keys.total())
             .cmd("HGETALL")
-            .arg(self.key("totals"));
+            .arg(self.keys.match_totals());
         let (total, totals): (Option<u64>, HashMap<String, u64>) = self
             .run(|mut c| async move { pipe.query_async(&mut c).await })
             .await?;
@@ -266,6 +180,13 @@ impl LiveStore {
             phases,
             matches: totals.len(),
         })
+    }
+}
+
+fn unavailable(e: CallError) -> AppError {
+    AppError::Unavailable {
+        backend: "redis",
+        detail: e.to_string(),
     }
 }
 

@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use model::push::LogItem;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{bounded, AppError};
-use crate::live::MatchFilter;
+use crate::filter::MatchFilter;
 
 /// Purging a large collection takes longer than a read; it still must not hang forever.
 const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,20 +36,6 @@ struct KafkaPosition {
     offset: i64,
 }
 
-/// One log as the API shows it: times in RFC 3339, the Kafka position flattened.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LogItem {
-    pub id: String,
-    pub team1: String,
-    pub team2: String,
-    pub score: String,
-    pub phase: i32,
-    pub received_at: String,
-    pub logged_at: String,
-    pub partition: i32,
-    pub offset: i64,
-}
-
 impl From<LogDoc> for LogItem {
     fn from(d: LogDoc) -> Self {
         let rfc3339 = |t: DateTime| t.try_to_rfc3339_string().unwrap_or_default();
@@ -63,12 +50,6 @@ impl From<LogDoc> for LogItem {
             partition: d.kafka.partition,
             offset: d.kafka.offset,
         }
-    }
-}
-
-impl LogItem {
-    pub fn accepted_by(&self, filter: &MatchFilter) -> bool {
-        u8::try_from(self.phase).is_ok_and(|p| filter.accepts(p, &self.team1, &self.team2))
     }
 }
 

@@ -9,12 +9,8 @@ async fn main() -> anyhow::Result<()> {
     service_kit::telemetry::init("read-api");
     let settings = Settings::from_env(&ProcessEnv)?;
     let shutdown = service_kit::shutdown::on_signal();
-    let app = Application::build(settings, shutdown).await?;
-    tracing::info!(
-        port = app.port(),
-        admin_port = app.admin_port(),
-        "listening"
-    );
-    app.run_until_stopped().await?;
-    Ok(())
+    Application::build(settings, shutdown)
+        .await?
+        .run_until_stopped()
+        .await
 }

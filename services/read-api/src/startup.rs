@@ -6,31 +6,18 @@ use std::time::Duration;
 use axum::middleware;
 use axum::routing::get;
 use axum::Router;
-use prometheus::IntGaugeVec;
-use service_kit::admin::{self, Readiness};
+use retry::Backoff;
+use service_kit::admin;
 use service_kit::metrics::{track, Metrics};
+use service_kit::readiness::{self, Every, Readiness};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::{AdminToken, Settings};
-use crate::live::LiveStore;
+use crate::configuration::Settings;
+use crate::live::LiveReader;
 use crate::logs::LogStore;
-use crate::push::{self, LiveHub, LogsHub};
-use crate::routes;
-
-/// What every handler shares; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub live: LiveStore,
-    pub logs: LogStore,
-    pub admin_token: Option<AdminToken>,
-    pub live_hub: LiveHub,
-    pub logs_hub: LogsHub,
-    /// `usactar_websockets_open{stream}`.
-    pub open_sockets: IntGaugeVec,
-    /// Cancelled on SIGTERM; open sockets close when it is.
-    pub shutdown: CancellationToken,
-}
+use crate::state::AppState;
+use crate::{push, routes};
 
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     Router::new()
@@ -42,6 +29,7 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/api/config", get(routes::config))
         .with_state(state)
         .layer(middleware::from_fn_with_state(metrics, track))
+        .layer(service_kit::telemetry::http_layer())
 }
 
 /// Lets the listed origins (the Cloud Run front end) call the API, purge included.
@@ -62,44 +50,6 @@ fn with_cors(router: Router, origins: &[String]) -> anyhow::Result<Router> {
     ))
 }
 
-/// The stores and the push hubs (whose tasks start here), registering the socket gauge in
-/// `metrics`. Separate from [`Application::build`] so tests can drive [`router`] directly.
-pub async fn build_state(
-    settings: &Settings,
-    metrics: &Metrics,
-    shutdown: CancellationToken,
-) -> anyhow::Result<AppState> {
-    let open_sockets = metrics.gauge(
-        "websockets_open",
-        "WebSocket connections open, by stream",
-        &["stream"],
-    );
-    // Both series exist from the start, so dashboards show 0 rather than nothing.
-    for stream in ["live", "logs"] {
-        open_sockets.with_label_values(&[stream]).set(0);
-    }
-    let live = LiveStore::new(
-        &settings.redis_url,
-        &settings.redis_prefix,
-        settings.backend_timeout,
-    )?;
-    let logs = LogStore::connect(
-        &settings.mongo_uri,
-        &settings.mongo_db,
-        settings.backend_timeout,
-    )
-    .await?;
-    Ok(AppState {
-        live_hub: LiveHub::start(live.clone(), shutdown.clone()),
-        logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
-        live,
-        logs,
-        admin_token: settings.admin_token.clone(),
-        open_sockets,
-        shutdown,
-    })
-}
-
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -113,7 +63,7 @@ impl Application {
     /// the service starts anyway, not ready, and heals when they return.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let state = build_state(&settings, &metrics, shutdown.clone()).await?;
+        let state = AppState::build(&settings, &metrics, shutdown.clone()).await?;
         let readiness = Readiness::default();
         let admin_addr: SocketAddr = admin::serve(
             settings.admin_listen,
@@ -122,12 +72,12 @@ impl Application {
             shutdown.clone(),
         )
         .await?;
-        tokio::spawn(check_readiness(
+        watch_readiness(
             state.live.clone(),
             state.logs.clone(),
             readiness,
             shutdown.clone(),
-        ));
+        );
         tokio::spawn(create_index(state.logs.clone(), shutdown.clone()));
 
         let listener = TcpListener::bind(settings.listen).await?;
@@ -151,57 +101,58 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled, then stops accepting and lets requests in
     /// flight finish (sockets close themselves on the same token).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(
+            port = self.port,
+            admin_port = self.admin_port,
+            "read-api listening"
+        );
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())
-            .await
+            .await?;
+        tracing::info!("read-api stopped");
+        Ok(())
     }
 }
 
 /// Ready means both stores answer now; checked every second so /readyz is cheap.
-async fn check_readiness(
-    live: LiveStore,
+fn watch_readiness(
+    live: LiveReader,
     logs: LogStore,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut was = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => { readiness.set(false); return }
-            _ = tick.tick() => {}
-        }
-        let (redis, mongo) = tokio::join!(live.ping(), logs.ping());
-        let ready = redis.is_ok() && mongo.is_ok();
-        readiness.set(ready);
-        if was != Some(ready) {
-            match (&redis, &mongo) {
-                (Ok(()), Ok(())) => tracing::info!("ready: redis and mongodb answer"),
-                _ => tracing::warn!(
-                    redis = ?redis.err().map(|e| e.to_string()),
-                    mongodb = ?mongo.err().map(|e| e.to_string()),
-                    "not ready"
-                ),
+    readiness::watch(
+        "redis and mongodb",
+        readiness,
+        Every::fixed(Duration::from_secs(1)),
+        shutdown,
+        move || {
+            let (live, logs) = (live.clone(), logs.clone());
+            async move {
+                let (redis, mongo) = tokio::join!(live.ping(), logs.ping());
+                let failures: Vec<String> = [redis.err(), mongo.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect();
+                if failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failures.join("; "))
+                }
             }
-            was = Some(ready);
-        }
-    }
+        },
+    );
 }
 
 /// The received_at index, retried until MongoDB answers.
 async fn create_index(logs: LogStore, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        match logs.ensure_index().await {
-            Ok(()) => return,
-            Err(e) => tracing::warn!(error = %e, "cannot create the received_at index yet"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(10))
+        .retry(
+            &shutdown,
+            || logs.ensure_index(),
+            |e, _| tracing::warn!(error = %e, "cannot create the received_at index yet"),
+        )
+        .await;
 }

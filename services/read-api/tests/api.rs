@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{eventually, now_ms, shared_stack, spawn_app, TestApp};
 use futures::StreamExt;
-use read_api::startup::{build_state, router};
+use read_api::startup::router;
+use read_api::state::AppState;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
@@ -172,7 +173,7 @@ async fn bad_parameters_get_400_json_naming_them() {
     let (settings, _, _) = common::settings(&[]);
     let metrics = service_kit::metrics::Metrics::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let state = build_state(&settings, &metrics, shutdown.clone())
+    let state = AppState::build(&settings, &metrics, shutdown.clone())
         .await
         .unwrap();
     let app = router(state, metrics);
@@ -488,6 +489,17 @@ async fn backends_down_means_503_quickly_and_not_ready() {
     }
     let r = reqwest::get(format!("{}/readyz", app.1)).await.unwrap();
     assert_eq!(r.status(), 503);
+
+    // The live socket says so instead of staying silent.
+    let ws_base = app.0.replacen("http://", "ws://", 1);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_base}/api/live/ws"))
+        .await
+        .expect("the live socket opens while Redis is down");
+    let m = next_json(&mut ws, Duration::from_secs(2))
+        .await
+        .expect("a message within 2 s");
+    assert_eq!(m["type"], "error", "{m}");
+    assert!(m["error"].as_str().unwrap().contains("redis"), "{m}");
 }
 
 /// (api base, admin base) of a read-api whose stores are unreachable.

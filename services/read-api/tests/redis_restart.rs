@@ -46,7 +46,7 @@ async fn live_pushes_resume_after_redis_is_killed() {
     let mut seen_snapshot = false;
     loop {
         let _: i64 = redis::cmd("HINCRBY")
-            .arg(format!("{}match:4:Argentina:France", app.prefix))
+            .arg(app.keys.match_counts("4:Argentina:France"))
             .arg("1-0")
             .arg(1)
             .query_async(&mut conn)
@@ -54,15 +54,15 @@ async fn live_pushes_resume_after_redis_is_killed() {
             .unwrap();
         let _: () = redis::pipe()
             .cmd("SADD")
-            .arg(format!("{}phase:4:matches", app.prefix))
+            .arg(app.keys.phase_matches(4))
             .arg("4:Argentina:France")
             .ignore()
             .cmd("SADD")
-            .arg(format!("{}phases", app.prefix))
+            .arg(app.keys.phases())
             .arg("4")
             .ignore()
             .cmd("PUBLISH")
-            .arg(format!("{}live-changes", app.prefix))
+            .arg(app.keys.changes_channel())
             .arg(r#"["4:Argentina:France"]"#)
             .ignore()
             .query_async(&mut conn)

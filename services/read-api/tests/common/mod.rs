@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use model::RedisKeys;
 use mongodb::bson::{doc, DateTime};
 use read_api::configuration::Settings;
 use read_api::startup::Application;
@@ -26,21 +27,8 @@ pub fn shared_stack() -> &'static SharedStack {
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
             &format!("read-api-stack-{}", env!("CARGO_CRATE_NAME")),
         );
-        testkit::start_in_background(
-            dir,
-            Some(vec!["redis".into(), "ferretdb".into()]),
-        )
+        testkit::start_in_background(dir, Some(vec!["redis".into(), "ferretdb".into()]))
     })
-}
-
-/// Quiet unless TEST_LOG is set.
-pub fn init_logs() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
-        }
-    });
 }
 
 /// A running read-api with its own prefix and database, and clients to seed them.
@@ -48,14 +36,15 @@ pub struct TestApp {
     pub base: String,
     pub ws_base: String,
     pub admin: String,
-    pub prefix: String,
+    /// The Redis keys under this test's own prefix.
+    pub keys: RedisKeys,
     pub redis: redis::aio::MultiplexedConnection,
     pub db: mongodb::Database,
     pub http: reqwest::Client,
     pub shutdown: CancellationToken,
     pub settings: Settings,
     /// The server task; it ends after `shutdown` is cancelled.
-    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
@@ -67,10 +56,7 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
         ("USACTAR_REDIS_URL", redis_url(stack)),
         ("USACTAR_REDIS_PREFIX", prefix.clone()),
-        (
-            "USACTAR_MONGO_URI",
-            stack::local::mongo_uri(&stack.ports),
-        ),
+        ("USACTAR_MONGO_URI", stack::local::mongo_uri(&stack.ports)),
         ("USACTAR_MONGO_DB", db.clone()),
     ]
     .into_iter()
@@ -87,7 +73,7 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
 }
 
 pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
-    init_logs();
+    service_kit::telemetry::init_for_tests("read-api");
     let (settings, prefix, db_name) = settings(extra);
     let shutdown = CancellationToken::new();
     let app = Application::build(settings.clone(), shutdown.clone())
@@ -108,7 +94,7 @@ pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         ws_base: format!("ws://127.0.0.1:{port}"),
         admin: format!("http://127.0.0.1:{admin_port}"),
-        prefix,
+        keys: RedisKeys::new(prefix),
         redis,
         db,
         http: reqwest::Client::new(),
@@ -123,25 +109,25 @@ impl TestApp {
     /// field, the match total, both sets and the grand total.
     pub async fn add_live(&self, phase: u8, team1: &str, team2: &str, score: &str, count: u64) {
         let id = format!("{phase}:{team1}:{team2}");
-        let p = &self.prefix;
+        let keys = &self.keys;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("HINCRBY")
-            .arg(format!("{p}match:{id}"))
+            .arg(keys.match_counts(&id))
             .arg(score)
             .arg(count)
             .cmd("HINCRBY")
-            .arg(format!("{p}totals"))
+            .arg(keys.match_totals())
             .arg(&id)
             .arg(count)
             .cmd("SADD")
-            .arg(format!("{p}phase:{phase}:matches"))
+            .arg(keys.phase_matches(phase))
             .arg(&id)
             .cmd("SADD")
-            .arg(format!("{p}phases"))
+            .arg(keys.phases())
             .arg(phase.to_string())
             .cmd("INCRBY")
-            .arg(format!("{p}total"))
+            .arg(keys.total())
             .arg(count);
         let mut conn = self.redis.clone();
         let _: () = pipe.query_async(&mut conn).await.expect("seed redis");
@@ -151,7 +137,7 @@ impl TestApp {
     pub async fn publish(&self, ids: &[&str]) {
         let mut conn = self.redis.clone();
         let _: i64 = redis::cmd("PUBLISH")
-            .arg(format!("{}live-changes", self.prefix))
+            .arg(self.keys.changes_channel())
             .arg(serde_json::to_string(ids).unwrap())
             .query_async(&mut conn)
             .await

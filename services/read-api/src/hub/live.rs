@@ -1,0 +1,160 @@
+//! The live changes: one Redis subscription per process, coalesced into deltas.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use model::push::{MatchView, PushMessage};
+use retry::Backoff;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{bounded, AppError};
+use crate::live::LiveReader;
+
+/// Live pushes go out at most this often, whatever the rate of changes.
+pub const LIVE_COALESCE: Duration = Duration::from_millis(250);
+
+/// The matches that changed in one flush.
+#[derive(Debug)]
+pub struct LiveDelta {
+    pub total: u64,
+    pub matches: Vec<MatchView>,
+    /// The message for unfiltered sockets, serialized once for all of them.
+    pub json: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum LiveEvent {
+    Changed(Arc<LiveDelta>),
+    /// Changes may have been missed (the subscription was lost): every socket re-reads.
+    Resync,
+}
+
+#[derive(Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<LiveEvent>,
+}
+
+impl LiveHub {
+    /// Starts the one subscriber task of this process.
+    pub fn start(reader: LiveReader, shutdown: CancellationToken) -> Self {
+        let (tx, _) = broadcast::channel(16);
+        tokio::spawn(subscribe_loop(reader, tx.clone(), shutdown));
+        LiveHub { tx }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.tx.subscribe()
+    }
+}
+
+/// Keeps a subscription to the changes channel, reconnecting with backoff when Redis goes away.
+async fn subscribe_loop(
+    reader: LiveReader,
+    tx: broadcast::Sender<LiveEvent>,
+    shutdown: CancellationToken,
+) {
+    let channel = reader.keys().changes_channel();
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut first = true;
+    loop {
+        let subscribed = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            s = backoff.retry(
+                &shutdown,
+                || subscribe(&reader, &channel),
+                |e, wait| tracing::warn!(error = %e, ?wait, "cannot subscribe to live changes"),
+            ) => s,
+        };
+        let Some(pubsub) = subscribed else { return };
+        tracing::info!(channel, "subscribed to live changes");
+        if !first {
+            let _ = tx.send(LiveEvent::Resync);
+        }
+        first = false;
+        forward(pubsub, &reader, &tx, &shutdown).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tracing::warn!(channel, "live changes subscription lost; reconnecting");
+        if !backoff.sleep_or_stop(&shutdown).await {
+            return;
+        }
+    }
+}
+
+async fn subscribe(reader: &LiveReader, channel: &str) -> Result<redis::aio::PubSub, AppError> {
+    let connect = async {
+        let mut pubsub = reader.client().get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    bounded("redis", reader.timeout(), connect).await
+}
+
+/// Gathers changed ids and flushes them at most every [`LIVE_COALESCE`]; returns when the
+/// subscription ends.
+async fn forward(
+    pubsub: redis::aio::PubSub,
+    reader: &LiveReader,
+    tx: &broadcast::Sender<LiveEvent>,
+    shutdown: &CancellationToken,
+) {
+    let mut messages = pubsub.into_on_message();
+    let mut pending: BTreeSet<String> = BTreeSet::new();
+    let mut last_flush = Instant::now()
+        .checked_sub(LIVE_COALESCE)
+        .unwrap_or_else(Instant::now);
+    loop {
+        let flush_at = last_flush + LIVE_COALESCE;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            msg = messages.next() => match msg {
+                None => return,
+                Some(msg) => match serde_json::from_slice::<Vec<String>>(msg.get_payload_bytes()) {
+                    Ok(ids) => pending.extend(ids),
+                    Err(e) => tracing::warn!(error = %e, "a live-changes message is not a JSON array of ids"),
+                },
+            },
+            _ = tokio::time::sleep_until(flush_at), if !pending.is_empty() => {
+                flush(reader, tx, &mut pending).await;
+                last_flush = Instant::now();
+            }
+        }
+    }
+}
+
+async fn flush(
+    reader: &LiveReader,
+    tx: &broadcast::Sender<LiveEvent>,
+    pending: &mut BTreeSet<String>,
+) {
+    if tx.receiver_count() == 0 {
+        // Nobody is watching; a socket that opens later starts from a snapshot anyway.
+        pending.clear();
+        return;
+    }
+    let ids: Vec<String> = std::mem::take(pending).into_iter().collect();
+    match reader.matches(&ids).await {
+        Ok((total, matches)) => {
+            let json = PushMessage::Live {
+                total,
+                matches: matches.clone(),
+            }
+            .to_json();
+            let _ = tx.send(LiveEvent::Changed(Arc::new(LiveDelta {
+                total,
+                matches,
+                json,
+            })));
+        }
+        Err(e) => {
+            // Keep them for the next flush.
+            tracing::warn!(error = %e, "reading changed matches failed");
+            pending.extend(ids);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The one task per process that feeds each WebSocket stream, through a broadcast channel that
+//! every open socket of that stream subscribes to:
+//! - [`LiveHub`]: SUBSCRIBE to `{P}live-changes` (no polling), gather the changed match ids, and
+//!   at most every [`LIVE_COALESCE`] read just those matches and broadcast them;
+//! - [`LogsHub`]: MongoDB-compatible stores here have no change streams, so while at least one
+//!   logs socket is open, read the ids after the last one seen every [`LOGS_POLL`].
+
+mod live;
+mod logs;
+
+pub use live::{LiveDelta, LiveEvent, LiveHub, LIVE_COALESCE};
+pub use logs::{LogsBatch, LogsHub, LOGS_POLL};

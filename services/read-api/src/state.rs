@@ -1,0 +1,65 @@
+//! What every handler shares, and how it is made.
+
+use model::RedisKeys;
+use prometheus::IntGaugeVec;
+use service_kit::metrics::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::{AdminToken, Settings};
+use crate::hub::{LiveHub, LogsHub};
+use crate::live::LiveReader;
+use crate::logs::LogStore;
+
+/// Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub live: LiveReader,
+    pub logs: LogStore,
+    pub admin_token: Option<AdminToken>,
+    pub live_hub: LiveHub,
+    pub logs_hub: LogsHub,
+    /// `usactar_websockets_open{stream}`.
+    pub open_sockets: IntGaugeVec,
+    /// Cancelled on SIGTERM; open sockets close when it is.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// The stores and the push hubs (whose tasks start here), registering the socket gauge in
+    /// `metrics`. Separate from `Application::build` so tests can drive the router directly.
+    pub async fn build(
+        settings: &Settings,
+        metrics: &Metrics,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<AppState> {
+        let open_sockets = metrics.gauge(
+            "websockets_open",
+            "WebSocket connections open, by stream",
+            &["stream"],
+        );
+        // Both series exist from the start, so dashboards show 0 rather than nothing.
+        for stream in ["live", "logs"] {
+            open_sockets.with_label_values(&[stream]).set(0);
+        }
+        let live = LiveReader::new(
+            &settings.redis_url,
+            RedisKeys::new(settings.redis_prefix.clone()),
+            settings.backend_timeout,
+        )?;
+        let logs = LogStore::connect(
+            &settings.mongo_uri,
+            &settings.mongo_db,
+            settings.backend_timeout,
+        )
+        .await?;
+        Ok(AppState {
+            live_hub: LiveHub::start(live.clone(), shutdown.clone()),
+            logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
+            live,
+            logs,
+            admin_token: settings.admin_token.clone(),
+            open_sockets,
+            shutdown,
+        })
+    }
+}
