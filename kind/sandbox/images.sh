@@ -153,12 +153,11 @@ group_linkerd() {
     --entrypoint '["/tap"]' --user 65532
   image linkerd_web "cr.l5d.io/linkerd/web:$v" "$SANDBOX_BIN/l5d/web" -- \
     --entrypoint '["/web"]' --user 65532
-  # linkerd-viz's Prometheus: Debian's (scripts/setup installs the same package), under a name
-  # of its own; linkerd.sh points the viz chart at it.
-  image prometheus "$SANDBOX_PROMETHEUS_IMAGE" /usr/bin/prometheus -- \
+  # linkerd-viz's Prometheus, built by build-go.sh at the release the viz chart names.
+  image prometheus "prom/prometheus:v$PROMETHEUS_VERSION" "$SANDBOX_BIN/l5d/prometheus" -- \
     --entrypoint '["/bin/prometheus"]' --user 65534
 }
-build_prometheus() { add_bin "$1" /usr/bin/prometheus /bin/prometheus; }
+build_prometheus() { add_bin "$1" "$SANDBOX_BIN/l5d/prometheus" /bin/prometheus; }
 
 [ "$#" -gt 0 ] || set -- base
 for g in "$@"; do "group_$g"; done

@@ -17,7 +17,7 @@ HELM_VERSION=3.18.6
 LINKERD_REF=edge-26.8.3
 LINKERD_PROXY_REF=release/v2.366.0
 PROXY_INIT_REF=proxy-init/v2.4.9
-SANDBOX_PROMETHEUS_IMAGE=usactar.local/prometheus:debian
+PROMETHEUS_VERSION=2.55.1
 # The proxy pins Rust 1.90 in rust-toolchain.toml; this machine has 1.95, which builds it.
 SANDBOX_RUST_TOOLCHAIN=${SANDBOX_RUST_TOOLCHAIN:-1.95.0}
 

@@ -9,7 +9,8 @@
 #     `linkerd install` refuses to run (kind/up.sh has the same defect);
 #   - proxy.await=false: linkerd-await is not built here (it is its own repository);
 #   - disableHeartBeat=true: nothing leaves the machine;
-#   - linkerd-viz's Prometheus is Debian's, named $SANDBOX_PROMETHEUS_IMAGE;
+#   - linkerd-viz's Prometheus is built from source (build-go.sh; Debian's lacks Kubernetes
+#     service discovery);
 #   - the gateway's pause container is the sandbox's registry.k8s.io/pause:3.10;
 #   - the link names cluster b's API server and gateway by its node address on the bridge
 #     (no --gateway-probe-port: `linkerd multicluster link` has no such flag).
@@ -76,10 +77,7 @@ control_plane() {
 viz() {
   local ctx=$1
   if ! kubectl --context "$ctx" get namespace linkerd-viz >/dev/null 2>&1; then
-    linkerd --context "$ctx" viz install \
-      --set "prometheus.image.registry=${SANDBOX_PROMETHEUS_IMAGE%/*}" \
-      --set "prometheus.image.name=$(basename "${SANDBOX_PROMETHEUS_IMAGE%:*}")" \
-      --set "prometheus.image.tag=${SANDBOX_PROMETHEUS_IMAGE##*:}" |
+    linkerd --context "$ctx" viz install |
       kubectl --context "$ctx" apply -f - >/dev/null
   fi
   linkerd --context "$ctx" viz check --wait 5m
