@@ -12,6 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command as ChildCommand};
@@ -96,33 +97,31 @@ impl Supervisor {
 
     /// Waits until every process is ready; on timeout, names the ones that are not and why.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let statuses = self.statuses();
-            let waiting: Vec<&ProcessStatus> = statuses
+        retry::poll_until(timeout, Duration::from_millis(100), || async {
+            let waiting: Vec<String> = self
+                .statuses()
                 .iter()
                 .filter(|s| s.state != ProcessState::Running)
+                .map(|s| {
+                    let why = s
+                        .not_ready
+                        .clone()
+                        .or_else(|| s.last_exit.clone())
+                        .unwrap_or_else(|| format!("{:?}", s.state));
+                    format!("{} ({why}; see {})", s.name, s.log.display())
+                })
                 .collect();
             if waiting.is_empty() {
-                return Ok(());
+                Ok(())
+            } else {
+                Err(waiting.join(", "))
             }
-            if Instant::now() >= deadline {
-                let details = waiting
-                    .iter()
-                    .map(|s| {
-                        let why = s
-                            .not_ready
-                            .clone()
-                            .or_else(|| s.last_exit.clone())
-                            .unwrap_or_else(|| format!("{:?}", s.state));
-                        format!("{} ({why}; see {})", s.name, s.log.display())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(Error::NotReady { timeout, details });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
+        .map_err(|e| Error::NotReady {
+            timeout,
+            details: e.last,
+        })
     }
 
     /// SIGKILL the process (and its group). The supervisor then restarts it, as a Deployment
@@ -233,7 +232,7 @@ async fn supervise(
     mut requests: mpsc::Receiver<Request>,
 ) {
     let set = |f: &dyn Fn(&mut ProcessStatus)| f(&mut status.lock().expect("status lock"));
-    let mut backoff: Option<Duration> = None;
+    let mut backoff = spec.restart.backoff();
     let mut first_start = true;
     loop {
         if !first_start {
@@ -257,8 +256,7 @@ async fn supervise(
             Ended::Restart => Waited::StartNow,
             Ended::Hold(duration) => Waited::Hold(duration),
             Ended::Died(why) => {
-                let wait = spec.restart.next_backoff(backoff, started.elapsed());
-                backoff = Some(wait);
+                let wait = spec.restart.next_wait(&mut backoff, started.elapsed());
                 note(&log, &format!("{why}; restarting in {wait:?}"));
                 set(&|s| {
                     s.state = ProcessState::BackingOff;
@@ -382,16 +380,18 @@ async fn wait_between(
     }
 }
 
+/// Probes until the process is ready (the caller stops waiting if it dies first), keeping what
+/// the probe last heard in its status.
 async fn probe_until_ready(spec: &ProcessSpec, status: &Arc<Mutex<ProcessStatus>>) {
-    loop {
-        match spec.probe.check().await {
-            Ok(()) => return,
-            Err(why) => {
-                status.lock().expect("status lock").not_ready = Some(why);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+    let never = Duration::MAX;
+    let _ = retry::poll_until(never, Duration::from_millis(200), || async {
+        let answer = spec.probe.check().await;
+        if let Err(why) = &answer {
+            status.lock().expect("status lock").not_ready = Some(why.clone());
         }
-    }
+        answer
+    })
+    .await;
 }
 
 /// SIGTERM to the group, then SIGKILL after the stop timeout; returns once the process is reaped.
