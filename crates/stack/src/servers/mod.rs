@@ -195,4 +195,47 @@ mod tests {
         assert_eq!(SERVERS[0], "kafka");
         assert_eq!(SERVICES[0], "live-store");
     }
+
+    /// Writes every platform server's configuration (the programs are installed here: a missing
+    /// one fails, as every test that needs a server does) and checks each template was filled.
+    #[test]
+    fn every_configuration_is_written_in_full() {
+        let state = std::env::temp_dir().join(format!("stack-configs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        mkdir(&state).unwrap();
+        let install = Install::from_env(|k| std::env::var(k).ok());
+        let ports = Ports::default();
+        let pages = state.join("frontend/dist");
+        let cx = Context {
+            ports: &ports,
+            state: &state,
+            install: &install,
+            chosen: ALL,
+            pages: &pages,
+        };
+        for server in ALL.iter().filter(|s| s.kind() != Kind::Service) {
+            let spec = full_spec(*server, &cx).unwrap_or_else(|e| panic!("{}: {e}", server.name()));
+            assert_eq!(spec.port_names, server.ports());
+            assert!(!spec.address.is_empty(), "{} has an address", server.name());
+        }
+        for file in [
+            "kafka/server.properties",
+            "kafka/log4j2.properties",
+            "kafka/jmx-exporter.yaml",
+            "nginx/nginx.conf",
+            "nginx/usactar-no-pages.html",
+            "prometheus/prometheus.yml",
+            "toxiproxy/links.json",
+        ] {
+            let text = std::fs::read_to_string(state.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} has a placeholder left:\n{text}");
+        }
+        let prometheus = std::fs::read_to_string(state.join("prometheus/prometheus.yml")).unwrap();
+        for job in ["job_name: kafka", "job_name: ferretdb", "job_name: node-exporter", "job_name: services"] {
+            assert!(prometheus.contains(job), "{job} missing:\n{prometheus}");
+        }
+        let nginx = std::fs::read_to_string(state.join("nginx/nginx.conf")).unwrap();
+        assert!(nginx.contains(&format!("root {};", pages.display())), "{nginx}");
+        let _ = std::fs::remove_dir_all(&state);
+    }
 }
