@@ -12,6 +12,7 @@
 //!   pages; [`cargo_build`] builds missing services; [`status_table`] prints it all.
 
 pub mod cargo_build;
+mod child;
 pub mod control;
 pub mod install;
 pub mod local;
