@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use cli_stack::{CtlArgs, UpArgs};
 use experiments::kit::report;
 use experiments::kit::run::{
     self as experiment, ExperimentConfig, Hypothesis, KubeTarget, LocalTarget, Target,
 };
 use experiments::kit::scenario::{self, FaultParams, Scenario};
-use cli_stack::{CtlArgs, UpArgs};
 use stack::{self, LocalStack, ProcessControl, StackFile};
 
 #[derive(Parser)]

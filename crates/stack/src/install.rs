@@ -39,7 +39,10 @@ pub struct Found {
 pub enum KafkaInstall {
     /// A distribution whose start script is on PATH (nixpkgs' `apache-kafka`, a tarball's
     /// `bin/`): its jars are in `<script>/../../libs`.
-    Distribution { start_script: PathBuf, libs: PathBuf },
+    Distribution {
+        start_script: PathBuf,
+        libs: PathBuf,
+    },
     /// The jars scripts/setup copies from Maven Central.
     MavenLibs { libs: PathBuf },
 }
@@ -161,11 +164,7 @@ impl Install {
                 libs: self.kafka_libs.clone(),
             });
         }
-        Err(self.not_installed(
-            "Kafka",
-            &SCRIPTS,
-            &[self.kafka_libs.join(".complete")],
-        ))
+        Err(self.not_installed("Kafka", &SCRIPTS, &[self.kafka_libs.join(".complete")]))
     }
 
     /// A service of the pipeline, built by cargo into [`Install::bin_dir`].
@@ -312,10 +311,21 @@ mod tests {
     #[test]
     fn a_missing_program_says_where_it_looked_and_how_to_install_it() {
         let err = install(&[("PATH", "/nowhere-a:/nowhere-b".into())])
-            .find("Redis", &["redis-server"], &["/nowhere-c/redis-server".into()])
+            .find(
+                "Redis",
+                &["redis-server"],
+                &["/nowhere-c/redis-server".into()],
+            )
             .unwrap_err()
             .to_string();
-        for part in ["Redis", "redis-server on PATH", "/nowhere-a:/nowhere-b", "/nowhere-c/redis-server", "scripts/setup", "nix develop"] {
+        for part in [
+            "Redis",
+            "redis-server on PATH",
+            "/nowhere-a:/nowhere-b",
+            "/nowhere-c/redis-server",
+            "scripts/setup",
+            "nix develop",
+        ] {
             assert!(err.contains(part), "{part:?} missing from: {err}");
         }
     }
@@ -354,6 +364,9 @@ mod tests {
         .kafka()
         .unwrap_err()
         .to_string();
-        assert!(err.contains("kafka-server-start.sh") && err.contains("/nowhere/libs/.complete"), "{err}");
+        assert!(
+            err.contains("kafka-server-start.sh") && err.contains("/nowhere/libs/.complete"),
+            "{err}"
+        );
     }
 }

@@ -32,10 +32,10 @@ use std::time::Duration;
 pub use control::{ControlClient, ProcessControl};
 pub use install::{Found, Install, KafkaInstall};
 pub use local::{LocalStack, StackConfig};
-pub use servers::Server;
-pub use stack_file::StackFile;
 pub use ports::Ports;
 pub use process::{ProcessSpec, ProcessState, ProcessStatus, RestartPolicy};
+pub use servers::Server;
+pub use stack_file::StackFile;
 pub use supervisor::Supervisor;
 
 /// Everything the stack runner can fail with. Messages say what to do next.

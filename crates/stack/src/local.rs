@@ -115,8 +115,12 @@ impl LocalStack {
 
         let pages = match chosen.iter().any(|s| s.name() == "nginx") {
             true => Some(
-                pages::ensure(config.pages.clone(), config.build_pages, &config.install.path)
-                    .await,
+                pages::ensure(
+                    config.pages.clone(),
+                    config.build_pages,
+                    &config.install.path,
+                )
+                .await,
             ),
             false => None,
         };
@@ -167,7 +171,11 @@ impl LocalStack {
         StackFile {
             control: stack.control_addr.clone(),
             pid: std::process::id(),
-            ports: config.ports.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            ports: config
+                .ports
+                .iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
         }
         .write(&state)?;
         Ok(stack)
@@ -194,11 +202,20 @@ impl LocalStack {
 
     /// Which program runs each server and how it was found, one line each.
     pub fn programs_found(&self) -> String {
-        let width = self.programs.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let width = self
+            .programs
+            .iter()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(0);
         self.programs
             .iter()
             .map(|(name, found)| {
-                format!("{name:<width$}  {} ({})", found.program.display(), found.how)
+                format!(
+                    "{name:<width$}  {} ({})",
+                    found.program.display(),
+                    found.how
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

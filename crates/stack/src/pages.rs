@@ -44,10 +44,7 @@ pub fn locate(env: impl Fn(&str) -> Option<String>) -> PathBuf {
 /// The one command that builds the pages into `dist`.
 pub fn build_command(dist: &Path) -> String {
     let frontend = dist.parent().unwrap_or(Path::new("frontend"));
-    format!(
-        "cd {} && npm ci && npm run build",
-        frontend.display()
-    )
+    format!("cd {} && npm ci && npm run build", frontend.display())
 }
 
 /// The pages in `dist`, built first (with npm, printing its progress) when they are missing,
@@ -89,7 +86,10 @@ pub async fn ensure(dist: PathBuf, build: bool, path: &[PathBuf]) -> Pages {
         match status {
             Ok(s) if s.success() => {}
             Ok(s) => {
-                let why = format!("`npm {}` exited with {s}; fix it, then: {how}", args.join(" "));
+                let why = format!(
+                    "`npm {}` exited with {s}; fix it, then: {how}",
+                    args.join(" ")
+                );
                 return Pages::Missing { dist, why };
             }
             Err(e) => {
@@ -122,7 +122,10 @@ mod tests {
         let Pages::Missing { why, .. } = &no_npm else {
             panic!("{no_npm:?}")
         };
-        assert!(why.contains("npm is not on PATH") && why.contains("npm run build"), "{why}");
+        assert!(
+            why.contains("npm is not on PATH") && why.contains("npm run build"),
+            "{why}"
+        );
 
         std::fs::create_dir_all(&dist).unwrap();
         std::fs::write(dist.join("index.html"), "<html>").unwrap();

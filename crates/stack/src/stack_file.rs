@@ -88,9 +88,15 @@ mod tests {
 
         std::fs::remove_file(StackFile::path(&dir)).unwrap();
         let err = StackFile::read(&dir).unwrap_err().to_string();
-        assert!(err.contains("stack.json") && err.contains("experiments up"), "{err}");
+        assert!(
+            err.contains("stack.json") && err.contains("experiments up"),
+            "{err}"
+        );
         std::fs::write(StackFile::path(&dir), "{").unwrap();
-        assert!(matches!(StackFile::read(&dir), Err(Error::BadStackFile { .. })));
+        assert!(matches!(
+            StackFile::read(&dir),
+            Err(Error::BadStackFile { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

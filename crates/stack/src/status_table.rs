@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(lines.len(), 3);
         let column = |line: &str| line.find("127.0.0.1").unwrap();
         assert_eq!(column(lines[1]), column(lines[2]));
-        assert!(lines[1].contains("running") && lines[2].contains(" - "), "{text}");
+        assert!(
+            lines[1].contains("running") && lines[2].contains(" - "),
+            "{text}"
+        );
     }
 }

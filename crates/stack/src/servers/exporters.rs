@@ -77,10 +77,10 @@ fn watched_process_names(cx: &Context) -> Vec<String> {
         .iter()
         .filter(|s| s.kind() != Kind::Exporter)
         .map(|s| match s.locate(cx.install) {
-            Ok(found) => found
-                .program
-                .file_name()
-                .map_or_else(|| s.name().to_string(), |n| n.to_string_lossy().into_owned()),
+            Ok(found) => found.program.file_name().map_or_else(
+                || s.name().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
             // Not built yet (a stack started `--only` some servers): its binary's name.
             Err(_) => s.name().to_string(),
         })

@@ -31,7 +31,11 @@ impl Server for FerretDb {
         })
     }
     fn locate(&self, install: &Install) -> Result<Found> {
-        install.find("FerretDB 1.24", &["ferretdb"], &[install.setup_bin("ferretdb")])
+        install.find(
+            "FerretDB 1.24",
+            &["ferretdb"],
+            &[install.setup_bin("ferretdb")],
+        )
     }
     fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
         let dir = cx.dir("ferretdb")?;

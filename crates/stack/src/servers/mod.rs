@@ -152,7 +152,10 @@ pub fn full_spec(server: &dyn Server, cx: &Context) -> Result<ProcessSpec> {
 
 /// A spec for `server`'s program as [`Server::locate`] finds it.
 fn spec_of(server: &dyn Server, cx: &Context) -> Result<ProcessSpec> {
-    Ok(ProcessSpec::new(server.name(), server.locate(cx.install)?.program))
+    Ok(ProcessSpec::new(
+        server.name(),
+        server.locate(cx.install)?.program,
+    ))
 }
 
 pub(crate) fn write(path: &Path, contents: &str) -> Result<()> {
@@ -228,14 +231,25 @@ mod tests {
             "toxiproxy/links.json",
         ] {
             let text = std::fs::read_to_string(state.join(file)).unwrap();
-            assert!(!text.contains("{{"), "{file} has a placeholder left:\n{text}");
+            assert!(
+                !text.contains("{{"),
+                "{file} has a placeholder left:\n{text}"
+            );
         }
         let prometheus = std::fs::read_to_string(state.join("prometheus/prometheus.yml")).unwrap();
-        for job in ["job_name: kafka", "job_name: ferretdb", "job_name: node-exporter", "job_name: services"] {
+        for job in [
+            "job_name: kafka",
+            "job_name: ferretdb",
+            "job_name: node-exporter",
+            "job_name: services",
+        ] {
             assert!(prometheus.contains(job), "{job} missing:\n{prometheus}");
         }
         let nginx = std::fs::read_to_string(state.join("nginx/nginx.conf")).unwrap();
-        assert!(nginx.contains(&format!("root {};", pages.display())), "{nginx}");
+        assert!(
+            nginx.contains(&format!("root {};", pages.display())),
+            "{nginx}"
+        );
         let _ = std::fs::remove_dir_all(&state);
     }
 }

@@ -18,7 +18,11 @@ impl Server for Prometheus {
         &["prometheus"]
     }
     fn locate(&self, install: &Install) -> Result<Found> {
-        install.find("Prometheus", &["prometheus"], &["/usr/bin/prometheus".into()])
+        install.find(
+            "Prometheus",
+            &["prometheus"],
+            &["/usr/bin/prometheus".into()],
+        )
     }
     fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
         let p = cx.ports;

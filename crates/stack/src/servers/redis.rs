@@ -17,7 +17,11 @@ impl Server for Redis {
         &["redis"]
     }
     fn locate(&self, install: &Install) -> Result<Found> {
-        install.find("Redis", &["redis-server"], &["/usr/bin/redis-server".into()])
+        install.find(
+            "Redis",
+            &["redis-server"],
+            &["/usr/bin/redis-server".into()],
+        )
     }
     fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
         let dir = cx.dir("redis")?;
