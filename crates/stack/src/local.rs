@@ -113,7 +113,7 @@ impl LocalStack {
         port_names.push("control");
         config.ports.check_free(&port_names)?;
 
-        let pages = match chosen.iter().any(|s| s.name() == "nginx") {
+        let pages = match chosen.iter().any(|s| s.serves_pages()) {
             true => Some(
                 pages::ensure(
                     config.pages.clone(),

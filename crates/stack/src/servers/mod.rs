@@ -128,6 +128,10 @@ pub trait Server: Sync {
     fn scrape(&self) -> Option<Scrape> {
         None
     }
+    /// Whether it serves the web pages (then `up` makes sure they are built).
+    fn serves_pages(&self) -> bool {
+        false
+    }
     /// Finds its program; a clear error when it is missing.
     fn locate(&self, install: &Install) -> Result<Found>;
     /// Writes its configuration into the state folder and says how to start it (program, args,

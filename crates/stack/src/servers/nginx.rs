@@ -21,6 +21,9 @@ impl Server for Nginx {
     fn ports(&self) -> &[&'static str] {
         &["ingress", "nginx-status"]
     }
+    fn serves_pages(&self) -> bool {
+        true
+    }
     fn locate(&self, install: &Install) -> Result<Found> {
         install.find("NGINX", &["nginx"], &["/usr/sbin/nginx".into()])
     }
