@@ -1,16 +1,20 @@
 //! `experiments`: the command line of Usactar's experiment kit.
 
+mod cli_stack;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use cli_stack::{CtlArgs, UpArgs};
 use experiments::kit::report;
 use experiments::kit::run::{
     self as experiment, ExperimentConfig, Hypothesis, KubeTarget, LocalTarget, Target,
 };
 use experiments::kit::scenario::{self, FaultParams, Scenario};
-use stack::{self, ControlClient, LocalStack, Ports, ProcessControl, StackConfig};
+use stack::{self, LocalStack, ProcessControl, StackFile};
 
 #[derive(Parser)]
 #[command(
@@ -46,22 +50,6 @@ enum Command {
     Up(UpArgs),
     /// Drive a running stack through its control channel.
     Ctl(CtlArgs),
-}
-
-#[derive(clap::Args)]
-struct UpArgs {
-    /// The state folder: data, logs and configuration of every server.
-    #[arg(long, env = "USACTAR_STATE_DIR", default_value = ".state")]
-    state_dir: PathBuf,
-    /// Change a port: NAME=PORT (repeatable). Names: see `--help` of the README's port table.
-    #[arg(long = "port", value_name = "NAME=PORT")]
-    ports: Vec<String>,
-    /// Start only these servers (comma-separated), e.g. `--only kafka,redis`.
-    #[arg(long, value_delimiter = ',')]
-    only: Option<Vec<String>>,
-    /// How long to wait for every server to be ready.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
-    ready_timeout: Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,53 +138,24 @@ struct ExperimentArgs {
     gateway: Vec<String>,
 }
 
-#[derive(clap::Args)]
-struct CtlArgs {
-    /// The control channel of a running `up` (default: read from <state>/stack.json).
-    #[arg(long, env = "USACTAR_CONTROL")]
-    control: Option<String>,
-    #[arg(long, env = "USACTAR_STATE_DIR", default_value = ".state")]
-    state_dir: PathBuf,
-    #[command(subcommand)]
-    action: CtlAction,
-}
-
-#[derive(Subcommand)]
-enum CtlAction {
-    /// Every process: state, pid, restarts.
-    Ps,
-    /// SIGKILL a process; the supervisor restarts it.
-    Kill { name: String },
-    /// Stop a process and keep it stopped for a while, then start it again.
-    Hold {
-        name: String,
-        #[arg(long = "for", value_parser = humantime::parse_duration)]
-        duration: Duration,
-    },
-    /// Stop a process gracefully and start it again.
-    Restart { name: String },
-    /// Stop the whole stack.
-    Down,
-}
-
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     // Errors are for people: the chain of causes on one line each, no backtrace.
     // 0: done (and every experiment passed); 1: an experiment's hypothesis or invariant
     // failed; 3: something could not run; 2: bad flags (clap).
     match run().await {
-        Ok(()) if FAILED.load(std::sync::atomic::Ordering::Relaxed) => {
-            std::process::ExitCode::from(1)
-        }
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::from(3)
+            ExitCode::from(3)
         }
     }
 }
 
-async fn run() -> Result<()> {
+/// The exit status of a run whose experiments ran but whose hypothesis or invariant failed.
+const EXPERIMENT_FAILED: u8 = 1;
+
+async fn run() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -204,8 +163,8 @@ async fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Up(args) => up(args).await,
-        Command::Ctl(args) => ctl(args).await,
+        Command::Up(args) => cli_stack::up(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Ctl(args) => cli_stack::ctl(args).await.map(|()| ExitCode::SUCCESS),
         Command::Podkill(args) => experiments(&[Scenario::Podkill], args, false).await,
         Command::Podfailure(args) => experiments(&[Scenario::Podfailure], args, false).await,
         Command::Containerkill(args) => experiments(&[Scenario::Containerkill], args, false).await,
@@ -221,19 +180,16 @@ async fn run() -> Result<()> {
             }
             print_ranking(&harms);
             println!("wrote {}", path.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::List => {
             for s in scenario::ALL {
                 println!("{:<14} {}", s.name(), s.describe());
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
-
-/// Set when an experiment ran but its hypothesis or invariant failed: exit status 1.
-static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn print_ranking(harms: &[report::Harm]) {
     println!("most harmful first (data lost, failed requests, time to recover, worst p99):");
@@ -275,28 +231,15 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
 }
 
 async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
-    let stack_file = args.state_dir.join("stack.json");
-    if let Ok(text) = std::fs::read_to_string(&stack_file) {
-        let file: serde_json::Value = serde_json::from_str(&text)?;
-        let control = ControlClient::new(file["control"].as_str().unwrap_or_default());
+    if let Ok(file) = StackFile::read(&args.state_dir) {
+        let control = file.control();
         if control.statuses().await.is_ok() {
-            let mut ports = Ports::default();
-            if let Some(map) = file["ports"].as_object() {
-                for (name, port) in map {
-                    if let Some(port) = port.as_u64() {
-                        let _ = ports.set(name, port as u16);
-                    }
-                }
-            }
             eprintln!("using the stack that runs in {}", args.state_dir.display());
+            let ports = file.ports();
             return Ok((LocalTarget { ports, control }, None));
         }
     }
-    let mut config = StackConfig::new(&args.state_dir);
-    config.ports.apply_env(|k| std::env::var(k).ok())?;
-    config
-        .ports
-        .apply_overrides(args.ports.iter().map(String::as_str))?;
+    let config = cli_stack::stack_config(&args.state_dir, &args.ports)?;
     eprintln!(
         "starting the local stack in {} ...",
         args.state_dir.display()
@@ -306,12 +249,16 @@ async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<Loca
         .context("the local stack did not start")?;
     let target = LocalTarget {
         ports: stack.ports.clone(),
-        control: ControlClient::new(&stack.control_addr),
+        control: stack::ControlClient::new(&stack.control_addr),
     };
     Ok((target, Some(stack)))
 }
 
-async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool) -> Result<()> {
+async fn experiments(
+    scenarios: &[Scenario],
+    args: ExperimentArgs,
+    summary: bool,
+) -> Result<ExitCode> {
     if args.rate <= 0.0 || args.writers == 0 {
         anyhow::bail!("--rate and --writers must be positive");
     }
@@ -321,6 +268,7 @@ async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool
     };
     let (target, owned) = target(&args).await?;
     let mut outcome = Ok(());
+    let mut all_passed = true;
     for s in scenarios {
         let config = ExperimentConfig {
             scenario: *s,
@@ -360,9 +308,7 @@ async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool
                     println!("  - {f}");
                 }
                 println!("  report: {}", dir.join("report.md").display());
-                if !r.passed {
-                    FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+                all_passed &= r.passed;
             }
             Err(e) => {
                 outcome = Err(e.context(format!("{} could not run", s.name())));
@@ -379,89 +325,8 @@ async fn experiments(scenarios: &[Scenario], args: ExperimentArgs, summary: bool
         eprintln!("stopping the local stack ...");
         stack.shutdown().await;
     }
-    outcome
-}
-
-async fn up(args: UpArgs) -> Result<()> {
-    let mut config = StackConfig::new(&args.state_dir);
-    config.ports.apply_env(|k| std::env::var(k).ok())?;
-    config
-        .ports
-        .apply_overrides(args.ports.iter().map(String::as_str))?;
-    config.only = args.only;
-    config.ready_timeout = args.ready_timeout;
-
-    eprintln!(
-        "starting the local stack in {} ...",
-        args.state_dir.display()
-    );
-    let started = std::time::Instant::now();
-    let stack = LocalStack::up(config)
-        .await
-        .context("the local stack did not start")?;
-    println!("{}", stack.table());
-    println!(
-        "\nready in {:.1}s. control: http://{} (try `experiments ctl ps`). Ctrl-C stops everything.",
-        started.elapsed().as_secs_f64(),
-        stack.control_addr
-    );
-
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => eprintln!("\nCtrl-C: stopping the stack ..."),
-        _ = sigterm.recv() => eprintln!("SIGTERM: stopping the stack ..."),
-        _ = stack.shutdown_requested() => eprintln!("asked to stop over the control channel: stopping the stack ..."),
-    }
-    let stopping = std::time::Instant::now();
-    stack.shutdown().await;
-    eprintln!(
-        "stopped in {:.1}s; nothing is left running.",
-        stopping.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-async fn ctl(args: CtlArgs) -> Result<()> {
-    let addr = match args.control {
-        Some(addr) => addr,
-        None => {
-            let path = args.state_dir.join("stack.json");
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!(
-                    "no running stack found ({} is missing); start one with `experiments up`",
-                    path.display()
-                )
-            })?;
-            let file: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", path.display()))?;
-            file["control"]
-                .as_str()
-                .with_context(|| format!("{} has no control address", path.display()))?
-                .to_string()
-        }
-    };
-    let client = ControlClient::new(&addr);
-    match args.action {
-        CtlAction::Ps => println!("{}", stack::local::table(&client.statuses().await?)),
-        CtlAction::Kill { name } => {
-            let pid = client.kill(&name).await?;
-            println!("killed {name} (pid {pid}); the supervisor restarts it");
-        }
-        CtlAction::Hold { name, duration } => {
-            client.hold(&name, duration).await?;
-            println!(
-                "{name} is stopped; it starts again in {}",
-                humantime::format_duration(duration)
-            );
-        }
-        CtlAction::Restart { name } => {
-            client.restart(&name).await?;
-            println!("{name} restarted");
-        }
-        CtlAction::Down => {
-            client.shutdown().await?;
-            println!("the stack is stopping");
-        }
-    }
-    Ok(())
+    outcome.map(|()| match all_passed {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(EXPERIMENT_FAILED),
+    })
 }

@@ -1,16 +1,16 @@
-//! `experiments up` as a user runs it: it starts the whole stack, and SIGTERM leaves no process
-//! and no listening port behind.
+//! `experiments up` as a user runs it: it starts the whole stack, says where the web pages are
+//! (or how to build them), and SIGTERM leaves no process and no listening port behind.
 
 mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::state_dir;
-use stack::ports::is_free;
-use stack::{ControlClient, Ports, ProcessControl};
+use common::{eventually, state_dir};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use stack::ports::is_free;
+use stack::{Ports, ProcessControl, StackFile};
 
 #[tokio::test]
 async fn sigterm_leaves_no_process_and_no_port_behind() {
@@ -21,26 +21,37 @@ async fn sigterm_leaves_no_process_and_no_port_behind() {
     for (name, port) in ports.iter() {
         command.arg("--port").arg(format!("{name}={port}"));
     }
+    // Pages that are not built, and nothing to build them from: NGINX must say so.
+    let pages = state.join("no-frontend/dist");
     let mut runner = command
+        .env("USACTAR_FRONTEND_DIST", &pages)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start experiments up");
 
-    let stack_file = state.join("stack.json");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !stack_file.exists() {
+    let stack_file = StackFile::path(&state);
+    let file = eventually(Duration::from_secs(120), "the stack is up", || {
         if let Some(status) = runner.try_wait().unwrap() {
             panic!("experiments up exited before the stack was up: {status}");
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the stack was not up within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        let file = StackFile::read(&state).map_err(|e| e.to_string());
+        async move { file }
+    })
+    .await;
+    assert_eq!(file.ports(), ports, "stack.json has the stack's ports");
 
-    let control = ControlClient::new(&ports.addr("control"));
+    let live = reqwest::get(format!("http://{}/live", ports.addr("ingress")))
+        .await
+        .expect("NGINX answers /live");
+    assert_eq!(live.status(), 404);
+    let page = live.text().await.unwrap();
+    assert!(
+        page.contains("not built") && page.contains("npm run build"),
+        "the page says how to build the pages: {page}"
+    );
+
+    let control = file.control();
     let statuses = control
         .statuses()
         .await

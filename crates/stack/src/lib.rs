@@ -1,24 +1,41 @@
-//! The local stack runner: real servers as supervised processes in one state folder.
+//! The local stack runner: it starts Kafka, FerretDB, Redis, Prometheus, NGINX, Toxiproxy and the
+//! pipeline's services as supervised processes in one state folder, and lets other processes drive
+//! faults on them.
 //!
-//! - [`local`] says which servers make the stack and writes their configuration;
-//! - [`supervisor`] starts them, restarts them like a Deployment, and injects faults;
-//! - [`control`] exposes the supervisor to other processes;
-//! - [`probe`] decides when each server is really ready.
+//! - [`servers`]: one file per server behind the [`Server`] trait, and the registry of them all;
+//!   their configuration files are templates in `templates/`, filled by [`template`];
+//! - [`install`]: finding each program, on PATH first, then where `scripts/setup` puts it;
+//! - [`local`]: [`LocalStack::up`], which checks, configures, starts and waits for them;
+//! - [`supervisor`] restarts them like a Deployment and injects faults; [`control`] exposes it
+//!   over HTTP, and [`StackFile`] (`<state>/stack.json`) tells other processes where it is;
+//! - [`probe`] decides when each server is really ready; [`pages`] makes sure NGINX has the web
+//!   pages; [`cargo_build`] builds missing services; [`status_table`] prints it all.
 
+pub mod cargo_build;
+mod child;
 pub mod control;
+pub mod install;
 pub mod local;
+pub mod pages;
 pub mod ports;
 pub mod probe;
 pub mod process;
+pub mod servers;
+pub mod stack_file;
+pub mod status_table;
 pub mod supervisor;
+pub mod template;
 
 use std::path::Path;
 use std::time::Duration;
 
 pub use control::{ControlClient, ProcessControl};
-pub use local::{Install, LocalStack, StackConfig};
+pub use install::{Found, Install, KafkaInstall};
+pub use local::{LocalStack, StackConfig};
 pub use ports::Ports;
 pub use process::{ProcessSpec, ProcessState, ProcessStatus, RestartPolicy};
+pub use servers::Server;
+pub use stack_file::StackFile;
 pub use supervisor::Supervisor;
 
 /// Everything the stack runner can fail with. Messages say what to do next.
@@ -43,8 +60,8 @@ pub enum Error {
     InvalidDuration(String),
     #[error("not ready after {timeout:?}: {details}")]
     NotReady { timeout: Duration, details: String },
-    #[error("{what} is not installed (looked at {path}); run scripts/setup")]
-    NotInstalled { what: String, path: String },
+    #[error("{what} is not installed (looked for {looked}); {how}", how = install::HOW_TO_INSTALL)]
+    NotInstalled { what: String, looked: String },
     #[error("{what} is not built (looked at {path}); run `cargo build --workspace --bins` (scripts/run does)")]
     NotBuilt { what: String, path: String },
     #[error("{what} failed: {detail}")]
@@ -54,6 +71,10 @@ pub enum Error {
         path: String,
         source: std::io::Error,
     },
+    #[error("no running stack found ({path} is missing); start one with `experiments up`")]
+    NoStack { path: String },
+    #[error("{path} is not a stack file ({detail}); remove it and start `experiments up` again")]
+    BadStackFile { path: String, detail: String },
     #[error("control channel: {0}")]
     Control(String),
     #[error("the stack runner has stopped")]

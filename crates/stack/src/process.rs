@@ -103,12 +103,18 @@ impl Default for RestartPolicy {
 }
 
 impl RestartPolicy {
-    /// The wait before the next start, given the previous wait and how long the process ran.
-    pub fn next_backoff(&self, previous: Option<Duration>, ran_for: Duration) -> Duration {
-        match previous {
-            Some(prev) if ran_for < self.reset_after => (prev * 2).min(self.max_backoff),
-            _ => self.initial_backoff,
+    /// The backoff a supervised process starts with.
+    pub fn backoff(&self) -> retry::Backoff {
+        retry::Backoff::new(self.initial_backoff, self.max_backoff)
+    }
+
+    /// The wait before the next start, given how long the process ran: a good run (at least
+    /// `reset_after`) starts the backoff again from `initial_backoff`.
+    pub fn next_wait(&self, backoff: &mut retry::Backoff, ran_for: Duration) -> Duration {
+        if ran_for >= self.reset_after {
+            backoff.reset();
         }
+        backoff.next_wait()
     }
 }
 
@@ -152,16 +158,17 @@ mod tests {
     #[test]
     fn backoff_doubles_on_quick_deaths_and_resets_after_a_good_run() {
         let p = RestartPolicy::default();
+        let mut backoff = p.backoff();
         let quick = Duration::from_millis(10);
-        let first = p.next_backoff(None, quick);
+        let first = p.next_wait(&mut backoff, quick);
         assert_eq!(first, p.initial_backoff);
-        let second = p.next_backoff(Some(first), quick);
+        let second = p.next_wait(&mut backoff, quick);
         assert_eq!(second, first * 2);
         let mut b = second;
         for _ in 0..20 {
-            b = p.next_backoff(Some(b), quick);
+            b = p.next_wait(&mut backoff, quick);
         }
         assert_eq!(b, p.max_backoff);
-        assert_eq!(p.next_backoff(Some(b), p.reset_after), p.initial_backoff);
+        assert_eq!(p.next_wait(&mut backoff, p.reset_after), p.initial_backoff);
     }
 }

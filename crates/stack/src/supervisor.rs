@@ -5,19 +5,16 @@
 //! anything it forked (nginx's workers, a JVM's helpers) and nothing else.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::process::{Child, Command as ChildCommand};
+use nix::sys::signal::Signal;
+use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::child::{describe_exit, note, signal_group, spawn, stop};
 use crate::process::{ProcessSpec, ProcessState, ProcessStatus};
 use crate::Error;
 
@@ -96,33 +93,31 @@ impl Supervisor {
 
     /// Waits until every process is ready; on timeout, names the ones that are not and why.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let statuses = self.statuses();
-            let waiting: Vec<&ProcessStatus> = statuses
+        retry::poll_until(timeout, Duration::from_millis(100), || async {
+            let waiting: Vec<String> = self
+                .statuses()
                 .iter()
                 .filter(|s| s.state != ProcessState::Running)
+                .map(|s| {
+                    let why = s
+                        .not_ready
+                        .clone()
+                        .or_else(|| s.last_exit.clone())
+                        .unwrap_or_else(|| format!("{:?}", s.state));
+                    format!("{} ({why}; see {})", s.name, s.log.display())
+                })
                 .collect();
             if waiting.is_empty() {
-                return Ok(());
+                Ok(())
+            } else {
+                Err(waiting.join(", "))
             }
-            if Instant::now() >= deadline {
-                let details = waiting
-                    .iter()
-                    .map(|s| {
-                        let why = s
-                            .not_ready
-                            .clone()
-                            .or_else(|| s.last_exit.clone())
-                            .unwrap_or_else(|| format!("{:?}", s.state));
-                        format!("{} ({why}; see {})", s.name, s.log.display())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(Error::NotReady { timeout, details });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
+        .map_err(|e| Error::NotReady {
+            timeout,
+            details: e.last,
+        })
     }
 
     /// SIGKILL the process (and its group). The supervisor then restarts it, as a Deployment
@@ -233,7 +228,7 @@ async fn supervise(
     mut requests: mpsc::Receiver<Request>,
 ) {
     let set = |f: &dyn Fn(&mut ProcessStatus)| f(&mut status.lock().expect("status lock"));
-    let mut backoff: Option<Duration> = None;
+    let mut backoff = spec.restart.backoff();
     let mut first_start = true;
     loop {
         if !first_start {
@@ -257,8 +252,7 @@ async fn supervise(
             Ended::Restart => Waited::StartNow,
             Ended::Hold(duration) => Waited::Hold(duration),
             Ended::Died(why) => {
-                let wait = spec.restart.next_backoff(backoff, started.elapsed());
-                backoff = Some(wait);
+                let wait = spec.restart.next_wait(&mut backoff, started.elapsed());
                 note(&log, &format!("{why}; restarting in {wait:?}"));
                 set(&|s| {
                     s.state = ProcessState::BackingOff;
@@ -382,98 +376,16 @@ async fn wait_between(
     }
 }
 
+/// Probes until the process is ready (the caller stops waiting if it dies first), keeping what
+/// the probe last heard in its status.
 async fn probe_until_ready(spec: &ProcessSpec, status: &Arc<Mutex<ProcessStatus>>) {
-    loop {
-        match spec.probe.check().await {
-            Ok(()) => return,
-            Err(why) => {
-                status.lock().expect("status lock").not_ready = Some(why);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+    let never = Duration::MAX;
+    let _ = retry::poll_until(never, Duration::from_millis(200), || async {
+        let answer = spec.probe.check().await;
+        if let Err(why) = &answer {
+            status.lock().expect("status lock").not_ready = Some(why.clone());
         }
-    }
-}
-
-/// SIGTERM to the group, then SIGKILL after the stop timeout; returns once the process is reaped.
-async fn stop(spec: &ProcessSpec, child: &mut Child, pid: u32) {
-    signal_group(pid, Signal::SIGTERM);
-    if tokio::time::timeout(spec.stop_timeout, child.wait())
-        .await
-        .is_err()
-    {
-        signal_group(pid, Signal::SIGKILL);
-        let _ = child.wait().await;
-    }
-    // Stragglers in the group (workers that outlive their master) go too.
-    signal_group(pid, Signal::SIGKILL);
-}
-
-fn signal_group(pid: u32, signal: Signal) {
-    // ESRCH (already gone) is the expected case after an exit; nothing else can fail here for a
-    // group we created.
-    let _ = killpg(Pid::from_raw(pid as i32), signal);
-}
-
-fn describe_exit(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => match Signal::try_from(sig) {
-            Ok(s) => format!("killed by {s}"),
-            Err(_) => format!("killed by signal {sig}"),
-        },
-        _ => status.to_string(),
-    }
-}
-
-fn spawn(spec: &ProcessSpec, log: &Path) -> std::io::Result<Child> {
-    let out = open_log(log)?;
-    let err = out.try_clone()?;
-    let mut command = ChildCommand::new(&spec.program);
-    command
-        .args(&spec.args)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        // Its own group, so that signals reach what it forks and never the runner.
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &spec.cwd {
-        command.current_dir(dir);
-    }
-    die_with_parent(&mut command);
-    note(
-        log,
-        &format!(
-            "starting: {} {}",
-            spec.program.display(),
-            spec.args.join(" ")
-        ),
-    );
-    command.spawn()
-}
-
-/// If the runner itself is SIGKILLed it cannot stop its children; ask the kernel to do it, so a
-/// crashed runner still leaves nothing behind.
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut ChildCommand) {
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
-    }
-}
-
-fn open_log(log: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(log)
-}
-
-/// A line from the runner in the process's log, so the log tells the whole story of restarts.
-fn note(log: &Path, message: &str) {
-    if let Ok(mut f) = open_log(log) {
-        let now = humantime::format_rfc3339_millis(SystemTime::now());
-        let _ = writeln!(f, "[usactar-runner {now}] {message}");
-    }
+        answer
+    })
+    .await;
 }

@@ -1,6 +1,9 @@
-//! What tests use to start things: a real stack started once per test binary, and the small
-//! helpers every stack test wants. Nothing here is mocked; a stack that does not start panics the
-//! test (a missing server fails, it never skips).
+//! What tests use to start things: a real local stack started once per test binary
+//! ([`start_in_background`]), a fresh state folder ([`fresh_dir`]), names no other run uses
+//! ([`unique`]) and waiting with a deadline ([`eventually`]).
+//!
+//! Nothing here is mocked; a stack that does not start panics the test (a missing server fails,
+//! it never skips).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub fn start_in_background(state_dir: PathBuf, only: Option<Vec<String>>) -> Tes
             let mut config = StackConfig::new(&state_dir);
             config.ports = Ports::ephemeral();
             config.only = only;
+            // Tests never run npm; NGINX says the pages are missing if they are.
+            config.build_pages = false;
             match LocalStack::up(config).await {
                 Ok(stack) => {
                     let _ = tx.send(Ok(TestStack {

@@ -1,0 +1,53 @@
+//! Redis, with an append-only file like a Redis pod with a volume.
+
+use super::{s, spec_of, Context, Server};
+use crate::install::{Found, Install};
+use crate::ports::Ports;
+use crate::probe::Probe;
+use crate::process::ProcessSpec;
+use crate::Result;
+
+pub struct Redis;
+
+impl Server for Redis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn ports(&self) -> &[&'static str] {
+        &["redis"]
+    }
+    fn locate(&self, install: &Install) -> Result<Found> {
+        install.find(
+            "Redis",
+            &["redis-server"],
+            &["/usr/bin/redis-server".into()],
+        )
+    }
+    fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
+        let dir = cx.dir("redis")?;
+        let p = cx.ports;
+        Ok(spec_of(self, cx)?
+            .args([
+                "--bind".to_string(),
+                "127.0.0.1".to_string(),
+                "--port".to_string(),
+                p.get("redis").to_string(),
+                "--dir".to_string(),
+                s(&dir),
+                // A restart keeps the live counts, so the experiments can check them after a
+                // fault.
+                "--appendonly".to_string(),
+                "yes".to_string(),
+                "--appendfsync".to_string(),
+                "everysec".to_string(),
+                "--save".to_string(),
+                String::new(),
+                "--protected-mode".to_string(),
+                "no".to_string(),
+            ])
+            .address(format!("redis://{}", p.addr("redis"))))
+    }
+    fn probe(&self, ports: &Ports) -> Probe {
+        Probe::Redis(format!("redis://{}", ports.addr("redis")))
+    }
+}

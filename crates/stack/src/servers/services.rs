@@ -1,0 +1,111 @@
+//! The pipeline's services, built by cargo: each is a pod (or a container of the consumer pod)
+//! with its admin listener (/metrics, /livez, /readyz) on the port `<name>-admin`.
+
+use std::time::Duration;
+
+use super::{spec_of, Context, Kind, Server};
+use crate::install::{Found, Install};
+use crate::ports::Ports;
+use crate::probe::Probe;
+use crate::process::ProcessSpec;
+use crate::Result;
+
+pub struct Service {
+    name: &'static str,
+    ports: &'static [&'static str],
+    /// Its environment and the address the table shows, given the stack's ports.
+    configure: fn(ProcessSpec, &Ports) -> ProcessSpec,
+}
+
+pub static LIVE_STORE: Service = Service {
+    name: "live-store",
+    ports: &["live-store", "live-store-admin"],
+    configure: |spec, p| {
+        spec.env("USACTAR_LISTEN", p.addr("live-store"))
+            .env("USACTAR_REDIS_URL", redis_url(p))
+            .address(format!("grpc://{}", p.addr("live-store")))
+    },
+};
+
+pub static READ_API: Service = Service {
+    name: "read-api",
+    ports: &["read-api", "read-api-admin"],
+    configure: |spec, p| {
+        spec.env("USACTAR_LISTEN", p.addr("read-api"))
+            .env("USACTAR_REDIS_URL", redis_url(p))
+            .env("USACTAR_MONGO_URI", super::mongo_uri(p))
+            .address(format!("http://{}/api", p.addr("read-api")))
+    },
+};
+
+pub static INGEST: Service = Service {
+    name: "ingest",
+    ports: &["ingest", "ingest-admin"],
+    configure: |spec, p| {
+        spec.env("USACTAR_LISTEN", p.addr("ingest"))
+            .env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
+            .address(format!("http://{}/input", p.addr("ingest")))
+    },
+};
+
+pub static LOGS_WRITER: Service = Service {
+    name: "logs-writer",
+    ports: &["logs-writer-admin"],
+    configure: |spec, p| {
+        spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
+            .env("USACTAR_MONGO_URI", super::mongo_uri(p))
+            .address(format!("http://{}/metrics", p.addr("logs-writer-admin")))
+    },
+};
+
+pub static LIVE_FORWARDER: Service = Service {
+    name: "live-forwarder",
+    ports: &["live-forwarder-admin"],
+    configure: |spec, p| {
+        spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
+            // Through the link, as across clusters: never straight to live-store.
+            .env(
+                "USACTAR_LIVE_STORE_URL",
+                format!("http://{}", p.addr("live-link")),
+            )
+            .address(format!("http://{}/metrics", p.addr("live-forwarder-admin")))
+    },
+};
+
+fn redis_url(p: &Ports) -> String {
+    format!("redis://{}", p.addr("redis"))
+}
+
+impl Service {
+    fn admin(&self, ports: &Ports) -> String {
+        ports.addr(&format!("{}-admin", self.name))
+    }
+}
+
+impl Server for Service {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn kind(&self) -> Kind {
+        Kind::Service
+    }
+    fn ports(&self) -> &[&'static str] {
+        self.ports
+    }
+    fn locate(&self, install: &Install) -> Result<Found> {
+        install.service(self.name)
+    }
+    fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
+        let spec = (self.configure)(spec_of(self, cx)?, cx.ports)
+            .env("USACTAR_ADMIN_LISTEN", self.admin(cx.ports))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stop_timeout(Duration::from_secs(15));
+        Ok(spec)
+    }
+    fn probe(&self, ports: &Ports) -> Probe {
+        Probe::Http(format!("http://{}/readyz", self.admin(ports)))
+    }
+}
