@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::kit::series::{percentile, Point};
+use crate::kit::series::{percentile, GoldenSecond};
 
 /// What the viewers saw, request by request and socket by socket.
 #[derive(Debug, Default)]
@@ -102,7 +102,7 @@ impl Viewers {
     }
 
     /// Stops the viewers; returns their per-second series and socket counts.
-    pub async fn stop(self) -> (Vec<Point>, SocketStats) {
+    pub async fn stop(self) -> (Vec<GoldenSecond>, SocketStats) {
         self.cancel.cancel();
         for task in self.tasks {
             let _ = task.await;
@@ -118,7 +118,7 @@ impl Viewers {
 }
 
 /// Groups (t, ok, ms) samples into per-second points.
-pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
+pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<GoldenSecond> {
     let mut seconds: BTreeMap<u64, Vec<(bool, f64)>> = BTreeMap::new();
     for (t, ok, ms) in samples {
         seconds
@@ -131,7 +131,7 @@ pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
         .map(|(t, s)| {
             let ok = s.iter().filter(|(ok, _)| *ok).count();
             let ms: Vec<f64> = s.iter().map(|(_, ms)| *ms).collect();
-            Point {
+            GoldenSecond {
                 t: t as f64,
                 rps: s.len() as f64,
                 success: Some(ok as f64 / s.len() as f64),
@@ -145,11 +145,11 @@ pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
 
 /// loadgen's per-second series as golden-metrics points, shifted so `t` counts from `offset`
 /// seconds after the experiment's start.
-pub fn writer_points(summary: &loadgen::Summary, offset: f64) -> Vec<Point> {
+pub fn writer_points(summary: &loadgen::Summary, offset: f64) -> Vec<GoldenSecond> {
     summary
         .series
         .iter()
-        .map(|s| Point {
+        .map(|s| GoldenSecond {
             t: s.second as f64 + offset,
             rps: s.requests as f64,
             success: (s.requests > 0).then_some(s.success_rate),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kit::load::SocketStats;
 use crate::kit::scenario::{FaultRecord, Scenario};
-use crate::kit::series::{Point, WindowStats};
+use crate::kit::series::{GoldenSecond, WindowStats};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -91,8 +91,8 @@ pub struct Impact {
 /// Per-second series: client side (what users felt), server side (Prometheus), consumer lag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SeriesSet {
-    pub client: BTreeMap<String, Vec<Point>>,
-    pub server: BTreeMap<String, Vec<Point>>,
+    pub client: BTreeMap<String, Vec<GoldenSecond>>,
+    pub server: BTreeMap<String, Vec<GoldenSecond>>,
     pub lag: BTreeMap<String, Vec<(f64, f64)>>,
 }
 
@@ -311,7 +311,7 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
         report.fault.end_s.max(report.fault.start_s + 1.0),
     );
     let client = |name: &str| report.series.client.get(name).cloned().unwrap_or_default();
-    let lines = |f: fn(&Point) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+    let lines = |f: fn(&GoldenSecond) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
         ["ingest", "read-api"]
             .iter()
             .map(|c| {
@@ -541,10 +541,10 @@ mod tests {
     #[test]
     fn lost_data_outranks_everything_then_failures_then_recovery() {
         let mut h = vec![
-            harm(Scenario::Netdelay, 0, 0, Some(9.0), 900.0),
-            harm(Scenario::Podkill, 0, 40, Some(2.0), 100.0),
-            harm(Scenario::Containerkill, 1, 0, Some(1.0), 10.0),
-            harm(Scenario::Podfailure, 0, 40, None, 50.0),
+            harm(Scenario::NetDelay, 0, 0, Some(9.0), 900.0),
+            harm(Scenario::PodKill, 0, 40, Some(2.0), 100.0),
+            harm(Scenario::ContainerKill, 1, 0, Some(1.0), 10.0),
+            harm(Scenario::PodFailure, 0, 40, None, 50.0),
         ];
         rank(&mut h);
         let order: Vec<_> = h.iter().map(|h| h.scenario.name()).collect();

@@ -12,9 +12,9 @@ use crate::kit::load::{writer_points, Viewers};
 use crate::kit::report::{
     self, Hypotheses, Impact, Invariant, Probe, Report, RunSettings, SeriesSet,
 };
-use crate::kit::scenario::{FaultParams, Scenario};
-use crate::kit::series::{self, Disturbance, Point};
-pub use crate::kit::target::{KubeTarget, LocalTarget, Target};
+use crate::kit::scenario::{self, FaultParams, Scenario};
+use crate::kit::series::{self, Disturbance, GoldenSecond};
+pub use crate::kit::target::{LocalTarget, Target};
 
 /// Thresholds of the steady-state hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -56,21 +56,71 @@ pub struct ExperimentConfig {
 /// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
 /// counts start from a known point. Gives up after `timeout` and uses the last counts.
 async fn quiesce(target: &Target, timeout: Duration) -> Result<(i64, i64)> {
-    let deadline = Instant::now() + timeout;
-    let mut last = target.counts().await?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let now = target.counts().await?;
-        if now == last || Instant::now() > deadline {
-            return Ok(now);
+    // Counts read 700 ms apart until two agree. A failed read ends the wait (`Ok(Err)`).
+    let previous = std::sync::Mutex::new(None);
+    let settled = retry::poll_until(timeout, Duration::from_millis(700), || async {
+        let now = match target.counts().await {
+            Ok(now) => now,
+            Err(e) => return Ok(Err(e)),
+        };
+        let last = previous.lock().expect("counts lock").replace(now);
+        if last == Some(now) {
+            Ok(Ok(now))
+        } else {
+            Err(now)
         }
-        last = now;
+    })
+    .await;
+    match settled {
+        Ok(counted) => counted,
+        Err(timed_out) => Ok(timed_out.last),
     }
+}
+
+/// Waits up to 90 s for both stores to hold exactly `accepted` more than `before`: the data
+/// invariant, with how long the pipeline took to drain.
+async fn check_invariant(target: &Target, before: (i64, i64), accepted: u64) -> Result<Invariant> {
+    let drain_start = Instant::now();
+    let drained = retry::poll_until(
+        Duration::from_secs(90),
+        Duration::from_millis(500),
+        || async {
+            let now = match target.counts().await {
+                Ok(now) => now,
+                Err(e) => return Ok(Err(e)),
+            };
+            let counts = (now.0 - before.0, now.1 - before.1);
+            if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
+                Ok(Ok((counts, drain_start.elapsed().as_secs_f64())))
+            } else {
+                Err(counts)
+            }
+        },
+    )
+    .await;
+    let ((mongo_d, redis_d), settled_after) = match drained {
+        Ok(drained) => {
+            let (counts, after) = drained?;
+            (counts, Some(after))
+        }
+        Err(timed_out) => (timed_out.last, None),
+    };
+    let lost = (accepted as i64 - mongo_d.min(redis_d)).max(0);
+    let duplicates = (mongo_d.max(redis_d) - accepted as i64).max(0);
+    Ok(Invariant {
+        accepted,
+        mongodb: mongo_d,
+        redis: redis_d,
+        duplicates,
+        lost,
+        passed: lost == 0 && duplicates == 0 && mongo_d == redis_d,
+        settled_after_s: settled_after,
+    })
 }
 
 /// Consumer lag as points the disturbance rule understands: a second is failing when the lag is
 /// well above what the steady window saw (3x its worst, and at least 500 records more).
-fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<Point> {
+fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<GoldenSecond> {
     let steady_max = lag
         .iter()
         .filter(|(t, _)| *t >= steady.0 && *t < steady.1)
@@ -78,10 +128,10 @@ fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<Point> {
         .fold(0.0, f64::max);
     let bar = (steady_max * 3.0).max(steady_max + 500.0);
     lag.iter()
-        .map(|(t, v)| Point {
+        .map(|(t, v)| GoldenSecond {
             t: *t,
             success: Some(if *v > bar { 0.0 } else { 1.0 }),
-            ..Point::default()
+            ..GoldenSecond::default()
         })
         .collect()
 }
@@ -97,7 +147,7 @@ fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -
 
 fn hypothesis_probes(
     h: &Hypothesis,
-    client: &BTreeMap<String, Vec<Point>>,
+    client: &BTreeMap<String, Vec<GoldenSecond>>,
     lag: &BTreeMap<String, Vec<(f64, f64)>>,
     from: f64,
     to: f64,
@@ -216,7 +266,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
 
     let fault_at = config.warmup + config.steady;
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
-    eprintln!("[{}] injecting: {}", s.name(), s.describe());
+    eprintln!("[{}] injecting: {}", s.name(), scenario::describe(s));
     let fault_wall_start = SystemTime::now();
     let mut fault = target
         .inject(s, config.params, &run_id, t0)
@@ -243,31 +293,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         s.name(),
         summary.succeeded
     );
-    let accepted = summary.succeeded;
-    let drain_start = Instant::now();
-    let mut settled_after = None;
-    let mut counts = (0, 0);
-    while drain_start.elapsed() < Duration::from_secs(90) {
-        let now = target.counts().await?;
-        counts = (now.0 - before.0, now.1 - before.1);
-        if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
-            settled_after = Some(drain_start.elapsed().as_secs_f64());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let (mongo_d, redis_d) = counts;
-    let lost = (accepted as i64 - mongo_d.min(redis_d)).max(0);
-    let duplicates = (mongo_d.max(redis_d) - accepted as i64).max(0);
-    let invariant = Invariant {
-        accepted,
-        mongodb: mongo_d,
-        redis: redis_d,
-        duplicates,
-        lost,
-        passed: lost == 0 && duplicates == 0 && mongo_d == redis_d,
-        settled_after_s: settled_after,
-    };
+    let invariant = check_invariant(target, before, summary.succeeded).await?;
 
     // Server side, from Prometheus (it scrapes every second; give it two).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -287,7 +313,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         }
     }
     set.lag = target.lag(wall0, wall_end).await;
-    if s == Scenario::Netdelay {
+    if s == Scenario::NetDelay {
         let steady_start = wall0 + config.warmup;
         let before = target.link_latency_ms(steady_start, fault_wall_start).await;
         let during = target
@@ -317,7 +343,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     let mut steady_stats = BTreeMap::new();
     let mut during_stats = BTreeMap::new();
     let mut worst = BTreeMap::new();
-    let mut signals: Vec<(String, Vec<Point>)> = set
+    let mut signals: Vec<(String, Vec<GoldenSecond>)> = set
         .client
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -327,7 +353,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     }
     for (name, points) in &signals {
         // The last partial second of a series is not a disturbance.
-        let points: Vec<Point> = series::window(points, 0.0, load_end - 1.0);
+        let points: Vec<GoldenSecond> = series::window(points, 0.0, load_end - 1.0);
         let base = series::stats(&series::window(&points, steady.0, steady.1));
         if let Some(d) = series::time_to_detect(&points, fault.start_s, &base, &rule) {
             ttd = Some(ttd.map_or(d, |t: f64| t.min(d)));
