@@ -6,12 +6,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{eventually, shared_stack, unique};
+use stack::{local::mongo_uri, ControlClient, ProcessControl, ProcessState};
 use mongodb::bson::{doc, Document};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
-use stack::{local::mongo_uri, ControlClient, ProcessControl, ProcessState};
 
 const SECONDS_30: Duration = Duration::from_secs(30);
 
@@ -286,7 +286,9 @@ async fn a_held_process_stays_down_for_the_duration() {
     let held = control.status("process-exporter").await.unwrap();
     assert_eq!(held.state, ProcessState::Held);
     assert_eq!(held.pid, None);
-    assert!(stack::ports::is_free(stack.ports.get("process-exporter")));
+    assert!(stack::ports::is_free(
+        stack.ports.get("process-exporter")
+    ));
     eventually(SECONDS_30, "process-exporter is running again", || async {
         let s = control
             .status("process-exporter")

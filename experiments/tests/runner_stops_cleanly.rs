@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::state_dir;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use stack::ports::is_free;
 use stack::{ControlClient, Ports, ProcessControl};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 #[tokio::test]
 async fn sigterm_leaves_no_process_and_no_port_behind() {
