@@ -72,6 +72,9 @@ impl Viewers {
             let (seen, cancel) = (seen.clone(), cancel.clone());
             let ws = format!("{}/api/live/ws", ingress.replacen("http", "ws", 1));
             tasks.push(tokio::spawn(async move {
+                // Reconnects a quarter-second after each drop, as a page would, until cancelled.
+                let mut reconnect =
+                    retry::Backoff::new(Duration::from_millis(250), Duration::from_millis(250));
                 while !cancel.is_cancelled() {
                     if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&ws).await {
                         loop {
@@ -86,9 +89,8 @@ impl Viewers {
                         }
                         seen.lock().expect("seen").drops.push(started.elapsed().as_secs_f64());
                     }
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    if !reconnect.sleep_or_stop(&cancel).await {
+                        return;
                     }
                 }
             }));

@@ -198,4 +198,3 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     )?;
     std::fs::write(dir.join("report.md"), markdown::markdown(report))
 }
-

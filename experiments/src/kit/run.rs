@@ -6,35 +6,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
+use crate::kit::hypothesis::hypothesis_probes;
+pub use crate::kit::hypothesis::Hypothesis;
+use crate::kit::invariant::{check_invariant, quiesce};
 use crate::kit::load::{writer_points, Viewers};
-use crate::kit::report::{
-    self, Hypotheses, Impact, Invariant, Probe, Report, RunSettings, SeriesSet,
-};
+use crate::kit::report::{self, Hypotheses, Impact, Report, RunSettings, SeriesSet};
 use crate::kit::scenario::{self, FaultParams, Scenario};
 use crate::kit::series::{self, Disturbance, GoldenSecond};
 pub use crate::kit::target::{LocalTarget, Target};
-
-/// Thresholds of the steady-state hypothesis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Hypothesis {
-    pub min_ingest_success: f64,
-    pub max_ingest_p99_ms: f64,
-    pub min_read_success: f64,
-    pub max_lag: f64,
-}
-
-impl Default for Hypothesis {
-    fn default() -> Self {
-        Hypothesis {
-            min_ingest_success: 0.999,
-            max_ingest_p99_ms: 500.0,
-            min_read_success: 0.99,
-            max_lag: 2000.0,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ExperimentConfig {
@@ -53,71 +33,6 @@ pub struct ExperimentConfig {
     pub data: Vec<loadgen::Prediction>,
 }
 
-/// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
-/// counts start from a known point. Gives up after `timeout` and uses the last counts.
-async fn quiesce(target: &Target, timeout: Duration) -> Result<(i64, i64)> {
-    // Counts read 700 ms apart until two agree. A failed read ends the wait (`Ok(Err)`).
-    let previous = std::sync::Mutex::new(None);
-    let settled = retry::poll_until(timeout, Duration::from_millis(700), || async {
-        let now = match target.counts().await {
-            Ok(now) => now,
-            Err(e) => return Ok(Err(e)),
-        };
-        let last = previous.lock().expect("counts lock").replace(now);
-        if last == Some(now) {
-            Ok(Ok(now))
-        } else {
-            Err(now)
-        }
-    })
-    .await;
-    match settled {
-        Ok(counted) => counted,
-        Err(timed_out) => Ok(timed_out.last),
-    }
-}
-
-/// Waits up to 90 s for both stores to hold exactly `accepted` more than `before`: the data
-/// invariant, with how long the pipeline took to drain.
-async fn check_invariant(target: &Target, before: (i64, i64), accepted: u64) -> Result<Invariant> {
-    let drain_start = Instant::now();
-    let drained = retry::poll_until(
-        Duration::from_secs(90),
-        Duration::from_millis(500),
-        || async {
-            let now = match target.counts().await {
-                Ok(now) => now,
-                Err(e) => return Ok(Err(e)),
-            };
-            let counts = (now.0 - before.0, now.1 - before.1);
-            if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
-                Ok(Ok((counts, drain_start.elapsed().as_secs_f64())))
-            } else {
-                Err(counts)
-            }
-        },
-    )
-    .await;
-    let ((mongo_d, redis_d), settled_after) = match drained {
-        Ok(drained) => {
-            let (counts, after) = drained?;
-            (counts, Some(after))
-        }
-        Err(timed_out) => (timed_out.last, None),
-    };
-    let lost = (accepted as i64 - mongo_d.min(redis_d)).max(0);
-    let duplicates = (mongo_d.max(redis_d) - accepted as i64).max(0);
-    Ok(Invariant {
-        accepted,
-        mongodb: mongo_d,
-        redis: redis_d,
-        duplicates,
-        lost,
-        passed: lost == 0 && duplicates == 0 && mongo_d == redis_d,
-        settled_after_s: settled_after,
-    })
-}
-
 /// Consumer lag as points the disturbance rule understands: a second is failing when the lag is
 /// well above what the steady window saw (3x its worst, and at least 500 records more).
 fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<GoldenSecond> {
@@ -134,67 +49,6 @@ fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<GoldenSecond> {
             ..GoldenSecond::default()
         })
         .collect()
-}
-
-fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -> bool) -> Probe {
-    Probe {
-        name: name.to_string(),
-        expected,
-        observed,
-        passed: observed.is_some_and(ok),
-    }
-}
-
-fn hypothesis_probes(
-    h: &Hypothesis,
-    client: &BTreeMap<String, Vec<GoldenSecond>>,
-    lag: &BTreeMap<String, Vec<(f64, f64)>>,
-    from: f64,
-    to: f64,
-) -> Vec<Probe> {
-    let w = |c: &str| {
-        series::stats(&series::window(
-            client.get(c).map(Vec::as_slice).unwrap_or(&[]),
-            from,
-            to,
-        ))
-    };
-    let ingest = w("ingest");
-    let read = w("read-api");
-    let max_lag = lag
-        .values()
-        .flat_map(|v| {
-            v.iter()
-                .filter(|(t, _)| *t >= from && *t < to)
-                .map(|(_, v)| *v)
-        })
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    vec![
-        probe(
-            "ingest success (client)",
-            format!(">= {}", h.min_ingest_success),
-            ingest.success,
-            |v| v >= h.min_ingest_success,
-        ),
-        probe(
-            "ingest p99 ms (client, median of seconds)",
-            format!("<= {}", h.max_ingest_p99_ms),
-            ingest.p99_ms,
-            |v| v <= h.max_ingest_p99_ms,
-        ),
-        probe(
-            "read-api success (viewers)",
-            format!(">= {}", h.min_read_success),
-            read.success,
-            |v| v >= h.min_read_success,
-        ),
-        probe(
-            "consumer lag, records (max)",
-            format!("<= {}", h.max_lag),
-            max_lag,
-            |v| v <= h.max_lag,
-        ),
-    ]
 }
 
 /// Runs one experiment against the local stack and writes its report. The report says whether

@@ -130,4 +130,3 @@ pub(super) fn markdown(r: &Report) -> String {
     );
     md
 }
-
