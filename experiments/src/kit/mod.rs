@@ -9,11 +9,13 @@
 //!   `chaos::prometheus`, the workspace's one Prometheus client);
 //! - [`series`]: per-second series math (windows, percentiles, detection, recovery);
 //! - [`hypothesis`], [`invariant`]: the steady-state probes and the data invariant;
+//! - [`impact`]: what the fault did (detection, recovery, failed requests, worst p99, lag);
 //! - [`run`]: one experiment, start to finish;
 //! - [`report`], [`chart`]: what is written, and the harm ranking.
 
 pub mod chart;
 pub mod hypothesis;
+pub mod impact;
 pub mod invariant;
 pub mod load;
 pub mod prom;

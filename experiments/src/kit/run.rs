@@ -1,7 +1,6 @@
 //! One experiment, start to finish: quiesce, load, steady-state check, fault, recovery, check
 //! again, data invariant, golden metrics, report.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,11 +8,11 @@ use anyhow::{Context, Result};
 
 use crate::kit::hypothesis::hypothesis_probes;
 pub use crate::kit::hypothesis::Hypothesis;
+use crate::kit::impact::{impact, Windows};
 use crate::kit::invariant::{check_invariant, quiesce};
 use crate::kit::load::{writer_points, Viewers};
-use crate::kit::report::{self, Hypotheses, Impact, Report, RunSettings, SeriesSet};
+use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet};
 use crate::kit::scenario::{self, FaultParams, Scenario};
-use crate::kit::series::{self, Disturbance, GoldenSecond};
 pub use crate::kit::target::{LocalTarget, Target};
 
 #[derive(Debug, Clone)]
@@ -31,24 +30,6 @@ pub struct ExperimentConfig {
     pub hypothesis: Hypothesis,
     pub out: PathBuf,
     pub data: Vec<loadgen::Prediction>,
-}
-
-/// Consumer lag as points the disturbance rule understands: a second is failing when the lag is
-/// well above what the steady window saw (3x its worst, and at least 500 records more).
-fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<GoldenSecond> {
-    let steady_max = lag
-        .iter()
-        .filter(|(t, _)| *t >= steady.0 && *t < steady.1)
-        .map(|(_, v)| *v)
-        .fold(0.0, f64::max);
-    let bar = (steady_max * 3.0).max(steady_max + 500.0);
-    lag.iter()
-        .map(|(t, v)| GoldenSecond {
-            t: *t,
-            success: Some(if *v > bar { 0.0 } else { 1.0 }),
-            ..GoldenSecond::default()
-        })
-        .collect()
 }
 
 /// Runs one experiment against the local stack and writes its report. The report says whether
@@ -191,53 +172,17 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         after: hypothesis_probes(h, &set.client, &set.lag, after.0, after.1),
     };
 
-    let rule = Disturbance::default();
-    let mut ttd: Option<f64> = None;
-    let mut ttr: Option<f64> = Some(0.0);
-    let mut steady_stats = BTreeMap::new();
-    let mut during_stats = BTreeMap::new();
-    let mut worst = BTreeMap::new();
-    let mut signals: Vec<(String, Vec<GoldenSecond>)> = set
-        .client
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (consumer, lag) in &set.lag {
-        signals.push((format!("{consumer} lag"), lag_points(lag, steady)));
-    }
-    for (name, points) in &signals {
-        // The last partial second of a series is not a disturbance.
-        let points: Vec<GoldenSecond> = series::window(points, 0.0, load_end - 1.0);
-        let base = series::stats(&series::window(&points, steady.0, steady.1));
-        if let Some(d) = series::time_to_detect(&points, fault.start_s, &base, &rule) {
-            ttd = Some(ttd.map_or(d, |t: f64| t.min(d)));
-        }
-        let r = series::time_to_recover(&points, fault.start_s, &base, &rule);
-        ttr = match (ttr, r) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            _ => None,
-        };
-        if set.client.contains_key(name) {
-            steady_stats.insert(name.clone(), base);
-            let d = series::stats(&series::window(&points, fault.start_s.floor(), during_end));
-            during_stats.insert(name.clone(), d);
-            let after_fault =
-                series::stats(&series::window(&points, fault.start_s.floor(), load_end));
-            worst.insert(name.clone(), after_fault.worst_p99_ms.unwrap_or(0.0));
-        }
-    }
-    let mut failed = BTreeMap::new();
-    failed.insert("ingest".to_string(), summary.failed + summary.unanswered);
-    let read_failed: f64 = set.client["read-api"]
-        .iter()
-        .map(|p| p.rps * (1.0 - p.success.unwrap_or(1.0)))
-        .sum();
-    failed.insert("read-api".to_string(), read_failed.round() as u64);
-    let max_lag = set
-        .lag
-        .iter()
-        .map(|(k, v)| (k.clone(), v.iter().map(|(_, v)| *v).fold(0.0, f64::max)))
-        .collect();
+    let impact = impact(
+        &set,
+        &fault,
+        &summary,
+        sockets,
+        Windows {
+            steady,
+            during_end,
+            load_end,
+        },
+    );
 
     let mut failures = Vec::new();
     for (when, probes) in [
@@ -285,16 +230,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         fault,
         hypotheses,
         invariant,
-        impact: Impact {
-            time_to_detect_s: ttd,
-            time_to_recover_s: ttr,
-            failed_requests: failed,
-            worst_p99_ms: worst,
-            max_lag,
-            steady: steady_stats,
-            during: during_stats,
-            sockets,
-        },
+        impact,
         series: set,
         answers: Default::default(),
     };
