@@ -1,6 +1,6 @@
 //! What an experiment writes: `report.json` (every number), `report.md` (the answers), and SVG
-//! charts. The harm ranking, the three answers and `SUMMARY.md` are in [`harm`]; the Markdown of
-//! one report in `markdown`.
+//! charts. The harm ranking, the three answers and `SUMMARY.md` are in `report/harm.rs`; the
+//! Markdown of one report in `report/markdown.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
