@@ -282,6 +282,40 @@ async fn golden_metrics_match_the_recorded_traffic() {
         .unwrap();
     assert!(none.is_empty());
 
+    // Every series of a grouped query, told apart by its labels.
+    let per_deployment = prom
+        .query_range_labelled(
+            r#"sum by (deployment) (irate(response_total{direction="inbound"}[30s]))"#,
+            steady,
+        )
+        .await
+        .unwrap();
+    let mut rates: Vec<(String, f64)> = per_deployment
+        .iter()
+        .map(|s| (s.labels["deployment"].clone(), s.points[0].v))
+        .collect();
+    rates.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rates,
+        [
+            ("ingest".to_owned(), 100.0),
+            ("live-store".to_owned(), 20.0),
+            ("read-api".to_owned(), 50.0)
+        ]
+    );
+
+    // A histogram's median over a window: half of ingest's requests took at most 10 ms.
+    let median = prom
+        .median_over(
+            r#"response_latency_ms_bucket{direction="inbound",deployment="ingest"}"#,
+            1.0,
+            at(60),
+            at(170),
+        )
+        .await
+        .unwrap();
+    assert_eq!(median, Some(10.0));
+
     // An instant query, and a broken query reported with Prometheus's own message.
     let instant = prom
         .query(
