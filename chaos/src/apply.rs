@@ -30,18 +30,9 @@ pub(crate) trait ChaosKind:
     + 'static
 {
 }
-impl<K> ChaosKind for K where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + HasChaosStatus
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static
-{
-}
+impl ChaosKind for PodChaos {}
+impl ChaosKind for NetworkChaos {}
+impl ChaosKind for KernelChaos {}
 
 pub(crate) async fn apply_and_wait<K: ChaosKind>(
     client: Client,
