@@ -1,5 +1,9 @@
-//! The experiment kit's Kubernetes target: Chaos Mesh faults driven through kube-rs, and Linkerd's
-//! golden metrics read from Prometheus.
+//! The experiment kit's Kubernetes target and the workspace's only Prometheus client: Chaos Mesh
+//! faults driven through kube-rs, the one [`Scenario`] type the kit runs everywhere, and PromQL
+//! queries ([`prometheus`]) with Linkerd's golden metrics on top ([`linkerd`]).
+//!
+//! Anything in the workspace that reads Prometheus does it through [`Prometheus`]; the kit keeps
+//! only its own queries of the local services.
 //!
 //! ```no_run
 //! # async fn demo() -> chaos::Result<()> {
@@ -15,15 +19,18 @@
 //! # Ok(()) }
 //! ```
 
+mod apply;
 pub mod crd;
 mod error;
 pub mod linkerd;
+pub mod prometheus;
 pub mod scenario;
 mod target;
 
 pub use error::{Error, Result};
+pub use prometheus::Prometheus;
 pub use scenario::{build, go_duration, ChaosObject, Cluster, Params, Placement, Scenario};
-pub use target::{CleanupGuard, Injected, KubeTarget, FIELD_MANAGER};
+pub use target::{CleanupGuard, Injected, KubeTarget, DEFAULT_PROMETHEUS, FIELD_MANAGER};
 
 /// Picks rustls's crypto provider for the kube client. In a workspace build other crates turn on
 /// rustls's aws-lc-rs feature beside kube's ring, and rustls then refuses to choose by itself.

@@ -14,8 +14,12 @@ use crate::crd::{
 };
 use crate::Error;
 
-/// The faults of the experiment kit (see the design notes' "Chaos scenarios").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The faults of the experiment kit (see the design notes' "Chaos scenarios"), on a cluster and
+/// (all but `Kernel`) on the local stack. Serialized by [`Scenario::name`]; ordered as listed.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Scenario {
     /// PodChaos `pod-kill` on read-api: one-shot; the Deployment starts a new pod.
     PodKill,
@@ -46,6 +50,16 @@ impl Scenario {
             Scenario::ContainerKill => "containerkill",
             Scenario::NetDelay => "netdelay",
             Scenario::Kernel => "kernel",
+        }
+    }
+
+    /// What the fault acts on, in words for reports.
+    pub fn target(self) -> &'static str {
+        match self {
+            Scenario::PodKill | Scenario::PodFailure => "read-api",
+            Scenario::ContainerKill => "live-forwarder",
+            Scenario::NetDelay => "live-forwarder → live-store link",
+            Scenario::Kernel => "consumer",
         }
     }
 

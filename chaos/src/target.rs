@@ -1,20 +1,19 @@
-//! Applying, watching and deleting the faults on the two clusters.
+//! The two clusters as one target: applying, watching and deleting the faults, and reading
+//! each cluster's linkerd-viz Prometheus.
 
-use std::fmt::Debug;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::NamespaceResourceScope;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::await_condition;
-use kube::{Api, Client, Config, Resource};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use kube::{Api, Client, Config};
 
-use crate::crd::{
-    HasChaosStatus, KernelChaos, NetworkChaos, PodChaos, ALL_INJECTED, ALL_RECOVERED,
+use crate::apply::{
+    apply_and_wait, delete, deployment_ready, ignore_missing, wait_condition, within,
 };
+use crate::crd::{KernelChaos, NetworkChaos, PodChaos, ALL_RECOVERED};
+use crate::prometheus::Prometheus;
 use crate::scenario::{build, ChaosObject, Cluster, Params, Placement, Scenario};
 use crate::{Error, Result};
 
@@ -24,7 +23,11 @@ pub const FIELD_MANAGER: &str = "usactar-experiments";
 /// The label every object made here carries, so `cleanup_all` finds leftovers of a crashed run.
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by=usactar-experiments";
 
-/// The two clusters and where the services run on them.
+/// Where linkerd-viz's Prometheus of cluster A and B is reached by default: the ports of
+/// `kubectl -n linkerd-viz port-forward svc/prometheus 9090` (and 9091 for the second cluster).
+pub const DEFAULT_PROMETHEUS: [&str; 2] = ["http://localhost:9090", "http://localhost:9091"];
+
+/// The two clusters, where the services run on them, and where their metrics are read.
 #[derive(Clone)]
 pub struct KubeTarget {
     a: Client,
@@ -33,6 +36,8 @@ pub struct KubeTarget {
     /// How long Chaos Mesh may take to report `AllInjected` (image pulls of the pause image for
     /// pod-failure, chaos-daemon on a busy node).
     pub inject_timeout: Duration,
+    /// linkerd-viz's Prometheus of cluster A and of cluster B.
+    prometheus: [Prometheus; 2],
 }
 
 /// A fault that Chaos Mesh reported injected. Hand it back to `wait_recovered` and `cleanup`.
@@ -56,6 +61,21 @@ impl KubeTarget {
             b,
             placement,
             inject_timeout: Duration::from_secs(90),
+            prometheus: DEFAULT_PROMETHEUS.map(Prometheus::new),
+        }
+    }
+
+    /// Reads cluster A's golden metrics from `a` and cluster B's from `b`.
+    pub fn with_prometheus(mut self, a: Prometheus, b: Prometheus) -> Self {
+        self.prometheus = [a, b];
+        self
+    }
+
+    /// linkerd-viz's Prometheus of `cluster`.
+    pub fn prometheus(&self, cluster: Cluster) -> &Prometheus {
+        match cluster {
+            Cluster::A => &self.prometheus[0],
+            Cluster::B => &self.prometheus[1],
         }
     }
 
@@ -253,152 +273,5 @@ impl Drop for CleanupGuard {
                 tracing::warn!(%err, name = %i.name, "could not delete the fault");
             }
         });
-    }
-}
-
-/// Bound together because every Chaos Mesh kind is handled the same way.
-trait ChaosKind:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + HasChaosStatus
-    + Clone
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
-{
-}
-impl<K> ChaosKind for K where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + HasChaosStatus
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-async fn apply_and_wait<K: ChaosKind>(client: Client, object: &K, timeout: Duration) -> Result<()> {
-    let ns = object.meta().namespace.clone().unwrap_or_default();
-    let name = object.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(client.clone(), &ns);
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await?;
-    let deadline = tokio::time::Instant::now() + timeout;
-    wait_condition::<K>(client, &ns, &name, ALL_INJECTED, deadline).await
-}
-
-async fn wait_condition<K: ChaosKind>(
-    client: Client,
-    ns: &str,
-    name: &str,
-    condition: &'static str,
-    deadline: tokio::time::Instant,
-) -> Result<()> {
-    let api: Api<K> = Api::namespaced(client, ns);
-    let found = within(
-        deadline,
-        format!("{condition} on {} {ns}/{name}", K::kind(&())),
-        await_condition(api, name, move |o: Option<&K>| {
-            o.and_then(HasChaosStatus::chaos_status)
-                .is_some_and(|s| s.is(condition))
-        }),
-    )
-    .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(Error::Gone {
-            kind: std::any::type_name::<K>(),
-            namespace: ns.to_owned(),
-            name: name.to_owned(),
-            condition,
-        }),
-    }
-}
-
-/// `await_condition` never gives up by itself; every wait here has a deadline.
-async fn within<T>(
-    deadline: tokio::time::Instant,
-    what: String,
-    wait: impl std::future::Future<Output = Result<T, kube::runtime::wait::Error>>,
-) -> Result<T> {
-    let started = tokio::time::Instant::now();
-    match tokio::time::timeout_at(deadline, wait).await {
-        Ok(done) => Ok(done?),
-        Err(_) => Err(Error::Timeout {
-            what,
-            after: deadline.saturating_duration_since(started),
-        }),
-    }
-}
-
-fn deployment_ready(d: Option<&Deployment>) -> bool {
-    let Some(d) = d else { return false };
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let status = d.status.as_ref();
-    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
-    let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-    ready >= want && available >= want
-}
-
-async fn delete(client: Client, object: &ChaosObject, ns: &str, name: &str) -> Result<()> {
-    let dp = DeleteParams::default();
-    let deleted = match object {
-        ChaosObject::Pod(_) => Api::<PodChaos>::namespaced(client, ns)
-            .delete(name, &dp)
-            .await
-            .map(drop),
-        ChaosObject::Network(_) => Api::<NetworkChaos>::namespaced(client, ns)
-            .delete(name, &dp)
-            .await
-            .map(drop),
-        ChaosObject::Kernel(_) => Api::<KernelChaos>::namespaced(client, ns)
-            .delete(name, &dp)
-            .await
-            .map(drop),
-    };
-    ignore_missing(deleted)
-}
-
-fn ignore_missing(result: Result<(), kube::Error>) -> Result<()> {
-    match result {
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
-
-    fn deployment(replicas: i32, ready: i32) -> Deployment {
-        Deployment {
-            spec: Some(DeploymentSpec {
-                replicas: Some(replicas),
-                ..DeploymentSpec::default()
-            }),
-            status: Some(DeploymentStatus {
-                ready_replicas: Some(ready),
-                available_replicas: Some(ready),
-                ..DeploymentStatus::default()
-            }),
-            ..Deployment::default()
-        }
-    }
-
-    #[test]
-    fn a_deployment_is_ready_when_every_replica_is() {
-        assert!(deployment_ready(Some(&deployment(2, 2))));
-        assert!(!deployment_ready(Some(&deployment(2, 1))));
-        assert!(!deployment_ready(None));
     }
 }

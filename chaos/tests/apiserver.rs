@@ -144,18 +144,16 @@ current-context: envtest
         .unwrap();
     chaos::install_crypto_provider();
     let client = Client::try_from(config).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        if namespaces.get("default").await.is_ok() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "kube-apiserver not ready in 90 s:\n{}",
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ready = retry::poll_until(Duration::from_secs(90), Duration::from_millis(300), || {
+        namespaces.get("default")
+    })
+    .await;
+    if let Err(e) = ready {
+        panic!(
+            "kube-apiserver not ready in 90 s ({e}):\n{}",
             std::fs::read_to_string(dir.join("apiserver.log")).unwrap_or_default()
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     (etcd, apiserver, client)
 }

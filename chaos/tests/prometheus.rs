@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chaos::linkerd::{self, Prometheus, Range, Target};
+use chaos::linkerd::{self, Target};
+use chaos::prometheus::{Prometheus, Range, Series};
 
 /// A fixed past instant, so the data and the expected numbers never move.
 const T0: u64 = 1_700_000_000;
@@ -184,27 +185,33 @@ async fn start_prometheus(dir: &Path) -> Server {
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let http = reqwest::Client::new();
-    loop {
-        let ready = http.get(format!("{}/-/ready", server.url)).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "prometheus not ready in 60 s: {}",
+    let ready = retry::poll_until(
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            match http.get(format!("{}/-/ready", server.url)).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    )
+    .await;
+    if let Err(e) = ready {
+        panic!(
+            "prometheus not ready in 60 s ({e}): {}",
             std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    server
 }
 
 fn at(offset: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(T0 + offset)
 }
 
-fn assert_all(series: &linkerd::Series, expected: f64, what: &str) {
+fn assert_all(series: &Series, expected: f64, what: &str) {
     assert!(!series.is_empty(), "{what}: no points");
     for p in series {
         assert!(
@@ -274,6 +281,40 @@ async fn golden_metrics_match_the_recorded_traffic() {
         .await
         .unwrap();
     assert!(none.is_empty());
+
+    // Every series of a grouped query, told apart by its labels.
+    let per_deployment = prom
+        .query_range_labelled(
+            r#"sum by (deployment) (irate(response_total{direction="inbound"}[30s]))"#,
+            steady,
+        )
+        .await
+        .unwrap();
+    let mut rates: Vec<(String, f64)> = per_deployment
+        .iter()
+        .map(|s| (s.labels["deployment"].clone(), s.points[0].v))
+        .collect();
+    rates.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rates,
+        [
+            ("ingest".to_owned(), 100.0),
+            ("live-store".to_owned(), 20.0),
+            ("read-api".to_owned(), 50.0)
+        ]
+    );
+
+    // A histogram's median over a window: half of ingest's requests took at most 10 ms.
+    let median = prom
+        .median_over(
+            r#"response_latency_ms_bucket{direction="inbound",deployment="ingest"}"#,
+            1.0,
+            at(60),
+            at(170),
+        )
+        .await
+        .unwrap();
+    assert_eq!(median, Some(10.0));
 
     // An instant query, and a broken query reported with Prometheus's own message.
     let instant = prom

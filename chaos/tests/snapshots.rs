@@ -28,6 +28,10 @@ fn scenarios_render_as_reviewed() {
 fn scenario_names_round_trip() {
     for scenario in Scenario::ALL {
         assert_eq!(scenario.name().parse::<Scenario>().unwrap(), scenario);
+        // Reports store the scenario by the same name.
+        let json = serde_json::to_value(scenario).unwrap();
+        assert_eq!(json, scenario.name());
+        assert_eq!(serde_json::from_value::<Scenario>(json).unwrap(), scenario);
     }
     assert!("podexplode".parse::<Scenario>().is_err());
 }

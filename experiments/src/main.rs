@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use cli_stack::{CtlArgs, UpArgs};
 use experiments::kit::report;
 use experiments::kit::run::{
-    self as experiment, ExperimentConfig, Hypothesis, KubeTarget, LocalTarget, Target,
+    self as experiment, ExperimentConfig, Hypothesis, LocalTarget, Target,
 };
 use experiments::kit::scenario::{self, FaultParams, Scenario};
 use stack::{self, LocalStack, ProcessControl, StackFile};
@@ -165,10 +165,10 @@ async fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Up(args) => cli_stack::up(args).await.map(|()| ExitCode::SUCCESS),
         Command::Ctl(args) => cli_stack::ctl(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Podkill(args) => experiments(&[Scenario::Podkill], args, false).await,
-        Command::Podfailure(args) => experiments(&[Scenario::Podfailure], args, false).await,
-        Command::Containerkill(args) => experiments(&[Scenario::Containerkill], args, false).await,
-        Command::Netdelay(args) => experiments(&[Scenario::Netdelay], args, false).await,
+        Command::Podkill(args) => experiments(&[Scenario::PodKill], args, false).await,
+        Command::Podfailure(args) => experiments(&[Scenario::PodFailure], args, false).await,
+        Command::Containerkill(args) => experiments(&[Scenario::ContainerKill], args, false).await,
+        Command::Netdelay(args) => experiments(&[Scenario::NetDelay], args, false).await,
         Command::All(args) => experiments(&scenario::ALL, args, true).await,
         Command::Report { out } => {
             let (path, harms) = report::summary(&out)?;
@@ -184,7 +184,7 @@ async fn run() -> Result<ExitCode> {
         }
         Command::List => {
             for s in scenario::ALL {
-                println!("{:<14} {}", s.name(), s.describe());
+                println!("{:<14} {}", s.name(), scenario::describe(s));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -213,18 +213,21 @@ fn print_ranking(harms: &[report::Harm]) {
 /// here (and stopped afterwards).
 async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
     if args.target == TargetKind::Kube {
-        let chaos = chaos::KubeTarget::from_contexts(Some(&args.context_a), Some(&args.context_b))
-            .await
-            .context("connecting to the clusters (see docs/deploy.md)")?;
-        let kube = KubeTarget {
-            chaos,
+        let clusters =
+            chaos::KubeTarget::from_contexts(Some(&args.context_a), Some(&args.context_b))
+                .await
+                .context("connecting to the clusters (see docs/deploy.md)")?
+                .with_prometheus(
+                    chaos::Prometheus::new(&args.prometheus_a),
+                    chaos::Prometheus::new(&args.prometheus_b),
+                );
+        let kube = Target::Kube {
+            clusters: Box::new(clusters),
             ingress: args.ingress.trim_end_matches('/').to_string(),
             api: args.api.trim_end_matches('/').to_string(),
-            prometheus_a: args.prometheus_a.clone(),
-            prometheus_b: args.prometheus_b.clone(),
             gateway: args.gateway.clone(),
         };
-        return Ok((Target::Kube(Box::new(kube)), None));
+        return Ok((kube, None));
     }
     let (local, stack) = local_target(args).await?;
     Ok((Target::Local(local), stack))

@@ -11,8 +11,8 @@ use common::shared_pipeline;
 use experiments::kit::report::Report;
 use experiments::kit::run::{run, ExperimentConfig, Hypothesis, LocalTarget, Target};
 use experiments::kit::scenario::{FaultParams, Scenario};
-use stack::ControlClient;
 use serde_json::Value;
+use stack::ControlClient;
 
 /// One experiment at a time: each injects a fault into the shared stack.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -95,7 +95,7 @@ async fn run_and_check(scenario: Scenario) -> Report {
 
 #[tokio::test]
 async fn podkill_restarts_read_api_and_loses_nothing() {
-    let r = run_and_check(Scenario::Podkill).await;
+    let r = run_and_check(Scenario::PodKill).await;
     let m = &r.fault.measured;
     assert_ne!(m.pid_before, m.pid_after, "a new read-api process");
     assert!(m.downtime_s.unwrap() < 5.0, "{m:?}");
@@ -105,7 +105,7 @@ async fn podkill_restarts_read_api_and_loses_nothing() {
 
 #[tokio::test]
 async fn podfailure_keeps_read_api_down_for_the_duration() {
-    let r = run_and_check(Scenario::Podfailure).await;
+    let r = run_and_check(Scenario::PodFailure).await;
     let down = r.fault.measured.downtime_s.unwrap();
     assert!(
         (4.0..10.0).contains(&down),
@@ -126,14 +126,14 @@ async fn podfailure_keeps_read_api_down_for_the_duration() {
 
 #[tokio::test]
 async fn containerkill_restarts_live_forwarder_and_counts_stay_exact() {
-    let r = run_and_check(Scenario::Containerkill).await;
+    let r = run_and_check(Scenario::ContainerKill).await;
     assert_ne!(r.fault.measured.pid_before, r.fault.measured.pid_after);
     assert_eq!(r.impact.failed_requests["ingest"], 0);
 }
 
 #[tokio::test]
 async fn netdelay_measures_the_delay_it_added() {
-    let r = run_and_check(Scenario::Netdelay).await;
+    let r = run_and_check(Scenario::NetDelay).await;
     let added = r
         .fault
         .measured

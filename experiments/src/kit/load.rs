@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::kit::series::{percentile, Point};
+use crate::kit::series::{percentile, GoldenSecond};
 
 /// What the viewers saw, request by request and socket by socket.
 #[derive(Debug, Default)]
@@ -72,6 +72,9 @@ impl Viewers {
             let (seen, cancel) = (seen.clone(), cancel.clone());
             let ws = format!("{}/api/live/ws", ingress.replacen("http", "ws", 1));
             tasks.push(tokio::spawn(async move {
+                // Reconnects a quarter-second after each drop, as a page would, until cancelled.
+                let mut reconnect =
+                    retry::Backoff::new(Duration::from_millis(250), Duration::from_millis(250));
                 while !cancel.is_cancelled() {
                     if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&ws).await {
                         loop {
@@ -86,9 +89,8 @@ impl Viewers {
                         }
                         seen.lock().expect("seen").drops.push(started.elapsed().as_secs_f64());
                     }
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    if !reconnect.sleep_or_stop(&cancel).await {
+                        return;
                     }
                 }
             }));
@@ -102,7 +104,7 @@ impl Viewers {
     }
 
     /// Stops the viewers; returns their per-second series and socket counts.
-    pub async fn stop(self) -> (Vec<Point>, SocketStats) {
+    pub async fn stop(self) -> (Vec<GoldenSecond>, SocketStats) {
         self.cancel.cancel();
         for task in self.tasks {
             let _ = task.await;
@@ -118,7 +120,7 @@ impl Viewers {
 }
 
 /// Groups (t, ok, ms) samples into per-second points.
-pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
+pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<GoldenSecond> {
     let mut seconds: BTreeMap<u64, Vec<(bool, f64)>> = BTreeMap::new();
     for (t, ok, ms) in samples {
         seconds
@@ -131,7 +133,7 @@ pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
         .map(|(t, s)| {
             let ok = s.iter().filter(|(ok, _)| *ok).count();
             let ms: Vec<f64> = s.iter().map(|(_, ms)| *ms).collect();
-            Point {
+            GoldenSecond {
                 t: t as f64,
                 rps: s.len() as f64,
                 success: Some(ok as f64 / s.len() as f64),
@@ -145,11 +147,11 @@ pub fn per_second(samples: &[(f64, bool, f64)]) -> Vec<Point> {
 
 /// loadgen's per-second series as golden-metrics points, shifted so `t` counts from `offset`
 /// seconds after the experiment's start.
-pub fn writer_points(summary: &loadgen::Summary, offset: f64) -> Vec<Point> {
+pub fn writer_points(summary: &loadgen::Summary, offset: f64) -> Vec<GoldenSecond> {
     summary
         .series
         .iter()
-        .map(|s| Point {
+        .map(|s| GoldenSecond {
             t: s.second as f64 + offset,
             rps: s.requests as f64,
             success: (s.requests > 0).then_some(s.success_rate),

@@ -1,40 +1,19 @@
 //! One experiment, start to finish: quiesce, load, steady-state check, fault, recovery, check
 //! again, data invariant, golden metrics, report.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
+use crate::kit::hypothesis::hypothesis_probes;
+pub use crate::kit::hypothesis::Hypothesis;
+use crate::kit::impact::{impact, Windows};
+use crate::kit::invariant::{check_invariant, quiesce};
 use crate::kit::load::{writer_points, Viewers};
-use crate::kit::report::{
-    self, Hypotheses, Impact, Invariant, Probe, Report, RunSettings, SeriesSet,
-};
-use crate::kit::scenario::{FaultParams, Scenario};
-use crate::kit::series::{self, Disturbance, Point};
-pub use crate::kit::target::{KubeTarget, LocalTarget, Target};
-
-/// Thresholds of the steady-state hypothesis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Hypothesis {
-    pub min_ingest_success: f64,
-    pub max_ingest_p99_ms: f64,
-    pub min_read_success: f64,
-    pub max_lag: f64,
-}
-
-impl Default for Hypothesis {
-    fn default() -> Self {
-        Hypothesis {
-            min_ingest_success: 0.999,
-            max_ingest_p99_ms: 500.0,
-            min_read_success: 0.99,
-            max_lag: 2000.0,
-        }
-    }
-}
+use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet};
+use crate::kit::scenario::{self, FaultParams, Scenario};
+pub use crate::kit::target::{LocalTarget, Target};
 
 #[derive(Debug, Clone)]
 pub struct ExperimentConfig {
@@ -51,100 +30,6 @@ pub struct ExperimentConfig {
     pub hypothesis: Hypothesis,
     pub out: PathBuf,
     pub data: Vec<loadgen::Prediction>,
-}
-
-/// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
-/// counts start from a known point. Gives up after `timeout` and uses the last counts.
-async fn quiesce(target: &Target, timeout: Duration) -> Result<(i64, i64)> {
-    let deadline = Instant::now() + timeout;
-    let mut last = target.counts().await?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let now = target.counts().await?;
-        if now == last || Instant::now() > deadline {
-            return Ok(now);
-        }
-        last = now;
-    }
-}
-
-/// Consumer lag as points the disturbance rule understands: a second is failing when the lag is
-/// well above what the steady window saw (3x its worst, and at least 500 records more).
-fn lag_points(lag: &[(f64, f64)], steady: (f64, f64)) -> Vec<Point> {
-    let steady_max = lag
-        .iter()
-        .filter(|(t, _)| *t >= steady.0 && *t < steady.1)
-        .map(|(_, v)| *v)
-        .fold(0.0, f64::max);
-    let bar = (steady_max * 3.0).max(steady_max + 500.0);
-    lag.iter()
-        .map(|(t, v)| Point {
-            t: *t,
-            success: Some(if *v > bar { 0.0 } else { 1.0 }),
-            ..Point::default()
-        })
-        .collect()
-}
-
-fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -> bool) -> Probe {
-    Probe {
-        name: name.to_string(),
-        expected,
-        observed,
-        passed: observed.is_some_and(ok),
-    }
-}
-
-fn hypothesis_probes(
-    h: &Hypothesis,
-    client: &BTreeMap<String, Vec<Point>>,
-    lag: &BTreeMap<String, Vec<(f64, f64)>>,
-    from: f64,
-    to: f64,
-) -> Vec<Probe> {
-    let w = |c: &str| {
-        series::stats(&series::window(
-            client.get(c).map(Vec::as_slice).unwrap_or(&[]),
-            from,
-            to,
-        ))
-    };
-    let ingest = w("ingest");
-    let read = w("read-api");
-    let max_lag = lag
-        .values()
-        .flat_map(|v| {
-            v.iter()
-                .filter(|(t, _)| *t >= from && *t < to)
-                .map(|(_, v)| *v)
-        })
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    vec![
-        probe(
-            "ingest success (client)",
-            format!(">= {}", h.min_ingest_success),
-            ingest.success,
-            |v| v >= h.min_ingest_success,
-        ),
-        probe(
-            "ingest p99 ms (client, median of seconds)",
-            format!("<= {}", h.max_ingest_p99_ms),
-            ingest.p99_ms,
-            |v| v <= h.max_ingest_p99_ms,
-        ),
-        probe(
-            "read-api success (viewers)",
-            format!(">= {}", h.min_read_success),
-            read.success,
-            |v| v >= h.min_read_success,
-        ),
-        probe(
-            "consumer lag, records (max)",
-            format!("<= {}", h.max_lag),
-            max_lag,
-            |v| v <= h.max_lag,
-        ),
-    ]
 }
 
 /// Runs one experiment against the local stack and writes its report. The report says whether
@@ -216,7 +101,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
 
     let fault_at = config.warmup + config.steady;
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
-    eprintln!("[{}] injecting: {}", s.name(), s.describe());
+    eprintln!("[{}] injecting: {}", s.name(), scenario::describe(s));
     let fault_wall_start = SystemTime::now();
     let mut fault = target
         .inject(s, config.params, &run_id, t0)
@@ -243,31 +128,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         s.name(),
         summary.succeeded
     );
-    let accepted = summary.succeeded;
-    let drain_start = Instant::now();
-    let mut settled_after = None;
-    let mut counts = (0, 0);
-    while drain_start.elapsed() < Duration::from_secs(90) {
-        let now = target.counts().await?;
-        counts = (now.0 - before.0, now.1 - before.1);
-        if counts.0 == accepted as i64 && counts.1 == accepted as i64 {
-            settled_after = Some(drain_start.elapsed().as_secs_f64());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let (mongo_d, redis_d) = counts;
-    let lost = (accepted as i64 - mongo_d.min(redis_d)).max(0);
-    let duplicates = (mongo_d.max(redis_d) - accepted as i64).max(0);
-    let invariant = Invariant {
-        accepted,
-        mongodb: mongo_d,
-        redis: redis_d,
-        duplicates,
-        lost,
-        passed: lost == 0 && duplicates == 0 && mongo_d == redis_d,
-        settled_after_s: settled_after,
-    };
+    let invariant = check_invariant(target, before, summary.succeeded).await?;
 
     // Server side, from Prometheus (it scrapes every second; give it two).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -287,7 +148,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         }
     }
     set.lag = target.lag(wall0, wall_end).await;
-    if s == Scenario::Netdelay {
+    if s == Scenario::NetDelay {
         let steady_start = wall0 + config.warmup;
         let before = target.link_latency_ms(steady_start, fault_wall_start).await;
         let during = target
@@ -311,53 +172,17 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         after: hypothesis_probes(h, &set.client, &set.lag, after.0, after.1),
     };
 
-    let rule = Disturbance::default();
-    let mut ttd: Option<f64> = None;
-    let mut ttr: Option<f64> = Some(0.0);
-    let mut steady_stats = BTreeMap::new();
-    let mut during_stats = BTreeMap::new();
-    let mut worst = BTreeMap::new();
-    let mut signals: Vec<(String, Vec<Point>)> = set
-        .client
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (consumer, lag) in &set.lag {
-        signals.push((format!("{consumer} lag"), lag_points(lag, steady)));
-    }
-    for (name, points) in &signals {
-        // The last partial second of a series is not a disturbance.
-        let points: Vec<Point> = series::window(points, 0.0, load_end - 1.0);
-        let base = series::stats(&series::window(&points, steady.0, steady.1));
-        if let Some(d) = series::time_to_detect(&points, fault.start_s, &base, &rule) {
-            ttd = Some(ttd.map_or(d, |t: f64| t.min(d)));
-        }
-        let r = series::time_to_recover(&points, fault.start_s, &base, &rule);
-        ttr = match (ttr, r) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            _ => None,
-        };
-        if set.client.contains_key(name) {
-            steady_stats.insert(name.clone(), base);
-            let d = series::stats(&series::window(&points, fault.start_s.floor(), during_end));
-            during_stats.insert(name.clone(), d);
-            let after_fault =
-                series::stats(&series::window(&points, fault.start_s.floor(), load_end));
-            worst.insert(name.clone(), after_fault.worst_p99_ms.unwrap_or(0.0));
-        }
-    }
-    let mut failed = BTreeMap::new();
-    failed.insert("ingest".to_string(), summary.failed + summary.unanswered);
-    let read_failed: f64 = set.client["read-api"]
-        .iter()
-        .map(|p| p.rps * (1.0 - p.success.unwrap_or(1.0)))
-        .sum();
-    failed.insert("read-api".to_string(), read_failed.round() as u64);
-    let max_lag = set
-        .lag
-        .iter()
-        .map(|(k, v)| (k.clone(), v.iter().map(|(_, v)| *v).fold(0.0, f64::max)))
-        .collect();
+    let impact = impact(
+        &set,
+        &fault,
+        &summary,
+        sockets,
+        Windows {
+            steady,
+            during_end,
+            load_end,
+        },
+    );
 
     let mut failures = Vec::new();
     for (when, probes) in [
@@ -405,16 +230,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         fault,
         hypotheses,
         invariant,
-        impact: Impact {
-            time_to_detect_s: ttd,
-            time_to_recover_s: ttr,
-            failed_requests: failed,
-            worst_p99_ms: worst,
-            max_lag,
-            steady: steady_stats,
-            during: during_stats,
-            sockets,
-        },
+        impact,
         series: set,
         answers: Default::default(),
     };

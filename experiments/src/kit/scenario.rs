@@ -1,4 +1,4 @@
-//! The four chaos scenarios, and how each is injected on the local stack (design.md's table):
+//! The four chaos scenarios the kit runs, and how each is injected on the local stack (design.md's table):
 //!
 //! | scenario | on a cluster (Chaos Mesh) | locally |
 //! |---|---|---|
@@ -13,50 +13,27 @@ use serde::{Deserialize, Serialize};
 
 use stack::{ProcessControl, ProcessState};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Scenario {
-    Podkill,
-    Podfailure,
-    Containerkill,
-    Netdelay,
-}
+/// The one scenario type of the workspace, shared with the Kubernetes target.
+pub use chaos::Scenario;
 
+/// The scenarios the kit runs, on either target. (`Scenario::Kernel` exists on clusters only:
+/// the local stack has no kernel faults, and the kit has no command for it.)
 pub const ALL: [Scenario; 4] = [
-    Scenario::Podkill,
-    Scenario::Podfailure,
-    Scenario::Containerkill,
-    Scenario::Netdelay,
+    Scenario::PodKill,
+    Scenario::PodFailure,
+    Scenario::ContainerKill,
+    Scenario::NetDelay,
 ];
 
-impl Scenario {
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Podkill => "podkill",
-            Scenario::Podfailure => "podfailure",
-            Scenario::Containerkill => "containerkill",
-            Scenario::Netdelay => "netdelay",
-        }
-    }
-
-    /// The process the fault acts on.
-    pub fn target(self) -> &'static str {
-        match self {
-            Scenario::Podkill | Scenario::Podfailure => "read-api",
-            Scenario::Containerkill => "live-forwarder",
-            Scenario::Netdelay => "live-forwarder → live-store link",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Scenario::Podkill => "pod kill: SIGKILL read-api (the application behind /live); the supervisor restarts it as a Deployment would",
-            Scenario::Podfailure => "pod failure: read-api stopped for the fault's duration, then started again",
-            Scenario::Containerkill => "container kill: SIGKILL the live-forwarder container of the consumer pod; logs-writer keeps running",
-            Scenario::Netdelay => "network delay: latency (with jitter) on the link from the consumer pod to live-store, through Toxiproxy",
-        }
+/// What the fault does, in words for reports and `experiments list`: as the local stack does it,
+/// and what that stands for on a cluster.
+pub fn describe(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::PodKill => "pod kill: SIGKILL read-api (the application behind /live); the supervisor restarts it as a Deployment would",
+        Scenario::PodFailure => "pod failure: read-api stopped for the fault's duration, then started again",
+        Scenario::ContainerKill => "container kill: SIGKILL the live-forwarder container of the consumer pod; logs-writer keeps running",
+        Scenario::NetDelay => "network delay: latency (with jitter) on the link from the consumer pod to live-store, through Toxiproxy",
+        Scenario::Kernel => "kernel fault: failed kernel requests in the consumer pod (Chaos Mesh KernelChaos; clusters only)",
     }
 }
 
@@ -132,9 +109,9 @@ pub async fn inject_local(
     let mut configured = Configured::default();
     let mut measured = Measured::default();
     match scenario {
-        Scenario::Podkill | Scenario::Podfailure | Scenario::Containerkill => {
+        Scenario::PodKill | Scenario::PodFailure | Scenario::ContainerKill => {
             let name = match scenario {
-                Scenario::Containerkill => "live-forwarder",
+                Scenario::ContainerKill => "live-forwarder",
                 _ => "read-api",
             };
             let before = control
@@ -144,7 +121,7 @@ pub async fn inject_local(
             measured.pid_before = before.pid;
             measured.restarts_before = Some(before.restarts);
             let down_at = Instant::now();
-            if scenario == Scenario::Podfailure {
+            if scenario == Scenario::PodFailure {
                 configured.duration_s = Some(params.duration.as_secs_f64());
                 control
                     .hold(name, params.duration)
@@ -153,26 +130,36 @@ pub async fn inject_local(
             } else {
                 control.kill(name).await.map_err(|e| fail(e.to_string()))?;
             }
-            // Back when a new process runs and is ready.
-            let deadline = Instant::now() + params.duration + Duration::from_secs(60);
-            loop {
-                let s = control
-                    .status(name)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                if s.state == ProcessState::Running && s.pid.is_some() && s.pid != before.pid {
-                    measured.downtime_s = Some(down_at.elapsed().as_secs_f64());
-                    measured.pid_after = s.pid;
-                    measured.restarts_after = Some(s.restarts);
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(fail(format!("{name} did not come back: {s:?}")));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            // Back when a new process runs and is ready. A status that cannot be read ends the
+            // wait at once (`Ok(Err)`); one that is not back yet is polled again (`Err`).
+            let back = retry::poll_until(
+                params.duration + Duration::from_secs(60),
+                Duration::from_millis(50),
+                || async {
+                    match control.status(name).await {
+                        Err(e) => Ok(Err(e)),
+                        Ok(s)
+                            if s.state == ProcessState::Running
+                                && s.pid.is_some()
+                                && s.pid != before.pid =>
+                        {
+                            Ok(Ok((s, down_at.elapsed())))
+                        }
+                        Ok(s) => Err(s),
+                    }
+                },
+            )
+            .await
+            .map_err(|t| fail(format!("{name} did not come back: {:?}", t.last)))?;
+            let (s, downtime) = back.map_err(|e| fail(e.to_string()))?;
+            measured.downtime_s = Some(downtime.as_secs_f64());
+            measured.pid_after = s.pid;
+            measured.restarts_after = Some(s.restarts);
         }
-        Scenario::Netdelay => {
+        Scenario::Kernel => {
+            return Err(fail("the local stack has no kernel faults".into()));
+        }
+        Scenario::NetDelay => {
             configured.duration_s = Some(params.duration.as_secs_f64());
             configured.delay_ms = Some(params.delay.as_secs_f64() * 1000.0);
             configured.jitter_ms = Some(params.jitter.as_secs_f64() * 1000.0);
@@ -206,7 +193,7 @@ pub async fn inject_local(
     Ok(FaultRecord {
         scenario,
         target: scenario.target().to_string(),
-        description: scenario.describe().to_string(),
+        description: describe(scenario).to_string(),
         start_s,
         end_s: started.elapsed().as_secs_f64(),
         configured,

@@ -3,10 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One second of one component's golden signals. `None` where nothing was measured (no request
-/// in that second, or no data from Prometheus).
+/// One second of one component's golden signals (rate, success, latency together). `None` where
+/// nothing was measured (no request in that second, or no data from Prometheus). Not a
+/// Prometheus sample (`chaos::prometheus::Point`, one value at one instant): it is built from
+/// several of them, or from the load's own counts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct Point {
+pub struct GoldenSecond {
     /// Seconds since the load started.
     pub t: f64,
     pub rps: f64,
@@ -32,7 +34,7 @@ pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
 }
 
 /// The points with `from <= t < to`.
-pub fn window(points: &[Point], from: f64, to: f64) -> Vec<Point> {
+pub fn window(points: &[GoldenSecond], from: f64, to: f64) -> Vec<GoldenSecond> {
     points
         .iter()
         .filter(|p| p.t >= from && p.t < to)
@@ -53,7 +55,7 @@ pub struct WindowStats {
     pub worst_p99_ms: Option<f64>,
 }
 
-pub fn stats(points: &[Point]) -> WindowStats {
+pub fn stats(points: &[GoldenSecond]) -> WindowStats {
     let seconds = points.len();
     let total: f64 = points.iter().map(|p| p.rps).sum();
     let ok: f64 = points
@@ -104,7 +106,7 @@ impl Default for Disturbance {
 }
 
 impl Disturbance {
-    pub fn is_disturbed(&self, point: &Point, steady: &WindowStats) -> bool {
+    pub fn is_disturbed(&self, point: &GoldenSecond, steady: &WindowStats) -> bool {
         let failing = point.success.is_some_and(|s| s < self.min_success);
         let slow = match (point.p99_ms, steady.worst_p99_ms) {
             (Some(p99), Some(base)) => p99 > (base * self.p99_factor).max(base + self.p99_floor_ms),
@@ -117,7 +119,7 @@ impl Disturbance {
 
 /// Seconds from `fault_at` to the first disturbed second, if any.
 pub fn time_to_detect(
-    points: &[Point],
+    points: &[GoldenSecond],
     fault_at: f64,
     steady: &WindowStats,
     rule: &Disturbance,
@@ -134,12 +136,12 @@ pub fn time_to_detect(
 /// is normal. `Some(0.0)` when nothing was disturbed; `None` when the series ends disturbed
 /// (never recovered while measured).
 pub fn time_to_recover(
-    points: &[Point],
+    points: &[GoldenSecond],
     fault_at: f64,
     steady: &WindowStats,
     rule: &Disturbance,
 ) -> Option<f64> {
-    let after: Vec<&Point> = points.iter().filter(|p| p.t + 1.0 > fault_at).collect();
+    let after: Vec<&GoldenSecond> = points.iter().filter(|p| p.t + 1.0 > fault_at).collect();
     let last_disturbed = after.iter().rposition(|p| rule.is_disturbed(p, steady));
     match last_disturbed {
         None => Some(0.0),
@@ -153,8 +155,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn point(t: f64, rps: f64, success: f64, p99: f64) -> Point {
-        Point {
+    fn point(t: f64, rps: f64, success: f64, p99: f64) -> GoldenSecond {
+        GoldenSecond {
             t,
             rps,
             success: Some(success),
@@ -176,7 +178,8 @@ mod tests {
     #[test]
     fn detection_and_recovery_of_an_outage() {
         // 10 s steady at 100 rps, a 3 s outage at t=10, then normal again.
-        let mut points: Vec<Point> = (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
+        let mut points: Vec<GoldenSecond> =
+            (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
         for p in &mut points[10..13] {
             p.success = Some(0.2);
         }
@@ -192,7 +195,8 @@ mod tests {
 
     #[test]
     fn an_undisturbed_series_recovers_in_zero() {
-        let points: Vec<Point> = (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
+        let points: Vec<GoldenSecond> =
+            (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
         let steady = stats(&window(&points, 0.0, 10.0));
         let rule = Disturbance::default();
         assert_eq!(time_to_detect(&points, 10.0, &steady, &rule), None);
@@ -230,7 +234,7 @@ mod tests {
         fn recovery_is_never_before_detection(
             disturbed in proptest::collection::vec(any::<bool>(), 1..60),
         ) {
-            let points: Vec<Point> = disturbed.iter().enumerate()
+            let points: Vec<GoldenSecond> = disturbed.iter().enumerate()
                 .map(|(t, d)| point(t as f64, 100.0, if *d { 0.0 } else { 1.0 }, 10.0))
                 .collect();
             let steady = WindowStats { seconds: 10, mean_rps: 100.0, success: Some(1.0), p99_ms: Some(10.0), worst_p99_ms: Some(10.0) };
@@ -248,7 +252,7 @@ mod tests {
         fn window_success_is_between_its_seconds(
             seconds in proptest::collection::vec((1.0f64..1000.0, 0.0f64..=1.0), 1..50),
         ) {
-            let points: Vec<Point> = seconds.iter().enumerate()
+            let points: Vec<GoldenSecond> = seconds.iter().enumerate()
                 .map(|(t, (rps, s))| point(t as f64, *rps, *s, 10.0)).collect();
             let w = stats(&points);
             let lo = seconds.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);

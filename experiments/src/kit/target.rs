@@ -4,13 +4,17 @@
 //! experiment's sequence and report are the same for both.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use chaos::prometheus::{unix_seconds, Range, Series};
+use chaos::{linkerd, Cluster};
 
-use crate::kit::prom::Prometheus;
-use crate::kit::scenario::{self, Configured, FaultParams, FaultRecord, Measured, Scenario};
-use crate::kit::series::Point;
+use crate::kit::prom;
+use crate::kit::scenario::{
+    self, describe, Configured, FaultParams, FaultRecord, Measured, Scenario,
+};
+use crate::kit::series::GoldenSecond;
 use stack::{ControlClient, Ports};
 
 /// The local stack's parts.
@@ -20,37 +24,27 @@ pub struct LocalTarget {
     pub control: ControlClient,
 }
 
-/// Two clusters with Chaos Mesh and Linkerd (see docs/deploy.md).
-pub struct KubeTarget {
-    pub chaos: chaos::KubeTarget,
-    /// The ingress in front of ingest (cluster A), e.g. `http://ingest.127.0.0.1.nip.io`.
-    pub ingress: String,
-    /// The ingress in front of read-api (cluster B).
-    pub api: String,
-    /// linkerd-viz's Prometheus of each cluster.
-    pub prometheus_a: String,
-    pub prometheus_b: String,
-    /// The cluster-B gateway address(es) the consumer pod reaches live-store through, for the
-    /// network delay.
-    pub gateway: Vec<String>,
-}
-
 pub enum Target {
     Local(LocalTarget),
-    Kube(Box<KubeTarget>),
-}
-
-fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
+    /// Two clusters with Chaos Mesh and Linkerd (see docs/deploy.md).
+    Kube {
+        /// Faults, and each cluster's linkerd-viz Prometheus.
+        clusters: Box<chaos::KubeTarget>,
+        /// The ingress in front of ingest (cluster A), e.g. `http://ingest.127.0.0.1.nip.io`.
+        ingress: String,
+        /// The ingress in front of read-api (cluster B).
+        api: String,
+        /// The cluster-B gateway address(es) the consumer pod reaches live-store through, for
+        /// the network delay.
+        gateway: Vec<String>,
+    },
 }
 
 impl Target {
     pub fn name(&self) -> &'static str {
         match self {
             Target::Local(_) => "local",
-            Target::Kube(_) => "kube",
+            Target::Kube { .. } => "kube",
         }
     }
 
@@ -58,7 +52,7 @@ impl Target {
     pub fn ingress(&self) -> String {
         match self {
             Target::Local(l) => format!("http://{}", l.ports.addr("ingress")),
-            Target::Kube(k) => k.ingress.clone(),
+            Target::Kube { ingress, .. } => ingress.clone(),
         }
     }
 
@@ -66,7 +60,7 @@ impl Target {
     pub fn api(&self) -> String {
         match self {
             Target::Local(l) => format!("http://{}", l.ports.addr("ingress")),
-            Target::Kube(k) => k.api.clone(),
+            Target::Kube { api, .. } => api.clone(),
         }
     }
 
@@ -77,8 +71,7 @@ impl Target {
                 scenario::clear_link(&format!("http://{}", l.ports.addr("toxiproxy"))).await;
                 Ok(())
             }
-            Target::Kube(k) => k
-                .chaos
+            Target::Kube { clusters, .. } => clusters
                 .cleanup_all()
                 .await
                 .context("removing leftover chaos"),
@@ -89,9 +82,9 @@ impl Target {
     pub async fn counts(&self) -> Result<(i64, i64)> {
         match self {
             Target::Local(l) => local_counts(l).await,
-            Target::Kube(k) => {
+            Target::Kube { api, .. } => {
                 // The stores sit in cluster B; read-api reports both counts.
-                let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", k.api))
+                let stats: serde_json::Value = reqwest::get(format!("{api}/api/stats"))
                     .await?
                     .error_for_status()?
                     .json()
@@ -121,7 +114,9 @@ impl Target {
                 started,
             )
             .await?),
-            Target::Kube(k) => inject_kube(k, s, params, run_id, started).await,
+            Target::Kube {
+                clusters, gateway, ..
+            } => inject_kube(clusters, gateway, s, params, run_id, started).await,
         }
     }
 
@@ -131,33 +126,33 @@ impl Target {
         service: &str,
         t0: SystemTime,
         end: SystemTime,
-    ) -> Result<Vec<Point>> {
+    ) -> Result<Vec<GoldenSecond>> {
         match self {
-            Target::Local(l) => Ok(Prometheus::new(format!(
-                "http://{}",
-                l.ports.addr("prometheus")
-            ))
-            .golden(service, t0, t0, end)
-            .await?),
-            Target::Kube(k) => {
-                let prom = if service == "ingest" {
-                    &k.prometheus_a
+            Target::Local(l) => {
+                let prometheus = prom::local(l.ports.addr("prometheus"));
+                Ok(prom::golden(&prometheus, service, t0, t0, end).await?)
+            }
+            Target::Kube { clusters, .. } => {
+                // ingest runs in cluster A; read-api and live-store in B.
+                let cluster = if service == "ingest" {
+                    Cluster::A
                 } else {
-                    &k.prometheus_b
+                    Cluster::B
                 };
-                let g = chaos::linkerd::golden_metrics(
-                    prom,
-                    service,
-                    chaos::linkerd::Range::per_second(t0, end),
-                )
-                .await?;
-                let at = |series: &chaos::linkerd::Series, t: f64| {
+                let g = clusters
+                    .prometheus(cluster)
+                    .golden_metrics(
+                        &linkerd::Target::deployment(service),
+                        Range::per_second(t0, end),
+                    )
+                    .await?;
+                let at = |series: &Series, t: f64| {
                     series.iter().find(|p| (p.t - t).abs() < 0.5).map(|p| p.v)
                 };
-                let t0 = unix(t0);
+                let t0 = unix_seconds(t0);
                 Ok(g.request_rate
                     .iter()
-                    .map(|p| Point {
+                    .map(|p| GoldenSecond {
                         t: (p.t - t0).round(),
                         rps: p.v,
                         success: at(&g.success_rate, p.t),
@@ -172,41 +167,39 @@ impl Target {
 
     /// Consumer lag per consumer, per second (the services' own metric).
     pub async fn lag(&self, t0: SystemTime, end: SystemTime) -> BTreeMap<String, Vec<(f64, f64)>> {
-        let prom = match self {
-            Target::Local(l) => format!("http://{}", l.ports.addr("prometheus")),
-            Target::Kube(k) => k.prometheus_a.clone(),
+        let lag = match self {
+            Target::Local(l) => {
+                prom::lag(&prom::local(l.ports.addr("prometheus")), t0, t0, end).await
+            }
+            Target::Kube { clusters, .. } => {
+                prom::lag(clusters.prometheus(Cluster::A), t0, t0, end).await
+            }
         };
-        Prometheus::new(prom)
-            .lag(t0, t0, end)
-            .await
-            .unwrap_or_default()
+        lag.unwrap_or_default()
     }
 
     /// The median latency of calls from the consumer pod to live-store over a window.
     pub async fn link_latency_ms(&self, start: SystemTime, end: SystemTime) -> Option<f64> {
-        match self {
-            Target::Local(l) => Prometheus::new(format!("http://{}", l.ports.addr("prometheus")))
-                .forward_latency_ms(start, end)
-                .await
-                .ok()
-                .flatten(),
-            Target::Kube(k) => {
-                // Linkerd's outbound latency from the consumer pod: what live-forwarder felt.
-                let bucket =
-                    "response_latency_ms_bucket{direction=\"outbound\",deployment=\"consumer\"}";
-                Prometheus::new(&k.prometheus_a)
-                    .median_over(bucket, 1.0, start, end)
-                    .await
-                    .ok()
-                    .flatten()
+        let latency = match self {
+            Target::Local(l) => {
+                let prometheus = prom::local(l.ports.addr("prometheus"));
+                prom::forward_latency_ms(&prometheus, start, end).await
             }
-        }
+            Target::Kube { clusters, .. } => {
+                // Linkerd's outbound latency from the consumer pod: what live-forwarder felt.
+                let buckets = linkerd::outbound_latency_buckets(&clusters.placement.consumer_app);
+                clusters
+                    .prometheus(Cluster::A)
+                    .median_over(&buckets, 1.0, start, end)
+                    .await
+            }
+        };
+        latency.ok().flatten()
     }
 }
 
 async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
-    let mongo =
-        mongodb::Client::with_uri_str(stack::local::mongo_uri(&target.ports)).await?;
+    let mongo = mongodb::Client::with_uri_str(stack::local::mongo_uri(&target.ports)).await?;
     let docs = mongo
         .database("usactar")
         .collection::<mongodb::bson::Document>("logs")
@@ -225,42 +218,37 @@ async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
 /// A Chaos Mesh fault: apply, wait for AllInjected, wait until recovered, and always delete,
 /// Ctrl-C included.
 async fn inject_kube(
-    k: &KubeTarget,
+    clusters: &chaos::KubeTarget,
+    gateway: &[String],
     s: Scenario,
     params: FaultParams,
     run_id: &str,
     started: Instant,
 ) -> Result<FaultRecord> {
-    let scenario = match s {
-        Scenario::Podkill => chaos::Scenario::PodKill,
-        Scenario::Podfailure => chaos::Scenario::PodFailure,
-        Scenario::Containerkill => chaos::Scenario::ContainerKill,
-        Scenario::Netdelay => chaos::Scenario::NetDelay,
-    };
     let chaos_params = chaos::Params {
         duration: params.duration,
         latency: params.delay,
         jitter: params.jitter,
-        external_targets: k.gateway.clone(),
+        external_targets: gateway.to_vec(),
         run_id: run_id.to_string(),
         ..chaos::Params::default()
     };
     let start_s = started.elapsed().as_secs_f64();
-    let injected = k.chaos.inject(scenario, &chaos_params).await?;
+    let injected = clusters.inject(s, &chaos_params).await?;
     let recovered = tokio::select! {
-        r = k.chaos.wait_recovered(&injected, params.duration + Duration::from_secs(180)) => r,
+        r = clusters.wait_recovered(&injected, params.duration + Duration::from_secs(180)) => r,
         _ = tokio::signal::ctrl_c() => {
-            k.chaos.cleanup(&injected).await?;
+            clusters.cleanup(&injected).await?;
             anyhow::bail!("interrupted: the chaos resource was deleted");
         }
     };
-    k.chaos.cleanup(&injected).await?;
+    clusters.cleanup(&injected).await?;
     let recovered = recovered?;
     let mut configured = Configured::default();
-    if matches!(s, Scenario::Podfailure | Scenario::Netdelay) {
+    if matches!(s, Scenario::PodFailure | Scenario::NetDelay) {
         configured.duration_s = Some(params.duration.as_secs_f64());
     }
-    if s == Scenario::Netdelay {
+    if s == Scenario::NetDelay {
         configured.delay_ms = Some(params.delay.as_secs_f64() * 1000.0);
         configured.jitter_ms = Some(params.jitter.as_secs_f64() * 1000.0);
     }
@@ -274,7 +262,7 @@ async fn inject_kube(
     Ok(FaultRecord {
         scenario: s,
         target: s.target().to_string(),
-        description: format!("{} (Chaos Mesh {})", s.describe(), injected.name),
+        description: format!("{} (Chaos Mesh {})", describe(s), injected.name),
         start_s,
         end_s: started.elapsed().as_secs_f64(),
         configured,
