@@ -154,14 +154,16 @@ impl Fixture {
         )
         .await;
 
+        let keys = model::RedisKeys::default();
         let mut expected: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for p in accepted.values() {
-            let key = format!(
-                "match:{}:{}:{}",
+            let match_id = format!(
+                "{}:{}:{}",
                 p["phase"],
                 p["team1"].as_str().unwrap(),
                 p["team2"].as_str().unwrap()
             );
+            let key = keys.match_counts(&match_id);
             *expected
                 .entry(key)
                 .or_default()
@@ -175,6 +177,7 @@ impl Fixture {
             || {
                 let mut conn = conn.clone();
                 let expected = &expected;
+                let keys = &keys;
                 async move {
                     for (key, scores) in expected {
                         let got: BTreeMap<String, i64> = redis::cmd("HGETALL")
@@ -185,9 +188,9 @@ impl Fixture {
                         if &got != scores {
                             return Err(format!("{key}: {got:?} != {scores:?}"));
                         }
-                        let match_id = key.trim_start_matches("match:");
+                        let match_id = keys.match_id_in(key).expect("a match key");
                         let total: Option<i64> = redis::cmd("HGET")
-                            .arg("totals")
+                            .arg(keys.match_totals())
                             .arg(match_id)
                             .query_async(&mut conn)
                             .await

@@ -208,8 +208,9 @@ async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
     mongo.shutdown().await;
     let redis = redis::Client::open(format!("redis://{}", target.ports.addr("redis")))?;
     let mut conn = redis.get_multiplexed_async_connection().await?;
+    // The stack's live-store runs without a key prefix.
     let total: Option<i64> = redis::cmd("GET")
-        .arg("total")
+        .arg(model::RedisKeys::default().total())
         .query_async(&mut conn)
         .await?;
     Ok((docs, total.unwrap_or(0)))
