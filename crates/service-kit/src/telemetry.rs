@@ -184,29 +184,34 @@ impl<B> MakeSpan<B> for GrpcSpans {
     }
 }
 
-fn record_grpc_code(headers: &HeaderMap, span: &Span) {
-    if let Some(code) = headers
+/// Records the `grpc-status` in `headers`, if any; whether there was one.
+fn record_grpc_code(headers: &HeaderMap, span: &Span) -> bool {
+    let code = headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-    {
+        .and_then(|v| v.parse::<i32>().ok());
+    if let Some(code) = code {
         span.record("code", code);
     }
+    code.is_some()
 }
 
 impl<B> OnResponse<B> for GrpcSpans {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
-        record_grpc_code(response.headers(), span);
         span.record("latency_ms", millis(latency));
+        // A status in the headers is a call answered at once (an error): there are no trailers
+        // to wait for, so this is its end.
+        if record_grpc_code(response.headers(), span) {
+            tracing::debug!("call finished");
+        }
     }
 }
 
 impl OnEos for GrpcSpans {
     fn on_eos(self, trailers: Option<&HeaderMap>, _stream_duration: Duration, span: &Span) {
-        if let Some(trailers) = trailers {
-            record_grpc_code(trailers, span);
+        if trailers.is_some_and(|t| record_grpc_code(t, span)) {
+            tracing::debug!("call finished");
         }
-        tracing::debug!("call finished");
     }
 }
 
