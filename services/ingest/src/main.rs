@@ -1,3 +1,6 @@
+//! The ingest process: settings from the environment, then [`ingest::startup::Application`] until
+//! SIGTERM.
+
 use ingest::configuration::Settings;
 use ingest::startup::Application;
 use service_kit::config::ProcessEnv;
