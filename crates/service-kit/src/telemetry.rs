@@ -15,6 +15,7 @@ use tracing::{Event, Span, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_FILTER: &str = "info,librdkafka=warn,rdkafka=warn";
@@ -22,8 +23,8 @@ const DEFAULT_FILTER: &str = "info,librdkafka=warn,rdkafka=warn";
 /// Installs the JSON subscriber for `service` and logs "starting". Call once, first thing in
 /// `main`.
 pub fn init(service: &'static str) {
-    tracing::subscriber::set_global_default(subscriber(service, std::io::stdout))
-        .expect("no other subscriber was installed");
+    // `init` also routes the `log` crate's records (rdkafka's) into tracing.
+    subscriber(service, std::io::stdout).init();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
 }
 
@@ -31,12 +32,12 @@ pub fn init(service: &'static str) {
 /// otherwise) and only once per test binary.
 pub fn init_for_tests(service: &'static str) {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing::subscriber::set_global_default(subscriber(service, std::io::stdout));
+        let _ = subscriber(service, std::io::stdout).try_init();
     }
 }
 
 /// The subscriber [`init`] installs, writing to `writer`.
-pub fn subscriber<W>(service: &'static str, writer: W) -> impl Subscriber + Send + Sync
+pub fn subscriber<W>(service: &'static str, writer: W) -> impl Subscriber + Send + Sync + 'static
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -184,29 +185,34 @@ impl<B> MakeSpan<B> for GrpcSpans {
     }
 }
 
-fn record_grpc_code(headers: &HeaderMap, span: &Span) {
-    if let Some(code) = headers
+/// Records the `grpc-status` in `headers`, if any; whether there was one.
+fn record_grpc_code(headers: &HeaderMap, span: &Span) -> bool {
+    let code = headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-    {
+        .and_then(|v| v.parse::<i32>().ok());
+    if let Some(code) = code {
         span.record("code", code);
     }
+    code.is_some()
 }
 
 impl<B> OnResponse<B> for GrpcSpans {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
-        record_grpc_code(response.headers(), span);
         span.record("latency_ms", millis(latency));
+        // A status in the headers is a call answered at once (an error): there are no trailers
+        // to wait for, so this is its end.
+        if record_grpc_code(response.headers(), span) {
+            tracing::debug!("call finished");
+        }
     }
 }
 
 impl OnEos for GrpcSpans {
     fn on_eos(self, trailers: Option<&HeaderMap>, _stream_duration: Duration, span: &Span) {
-        if let Some(trailers) = trailers {
-            record_grpc_code(trailers, span);
+        if trailers.is_some_and(|t| record_grpc_code(t, span)) {
+            tracing::debug!("call finished");
         }
-        tracing::debug!("call finished");
     }
 }
 

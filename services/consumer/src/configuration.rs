@@ -1,13 +1,47 @@
-//! Settings shared by both binaries, and each one's own, from `USACTAR_*` variables.
+//! The consumer pod's settings, from `USACTAR_*` variables: how a container reads Kafka and
+//! batches (the same for both), and where it writes (each container its own).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use service_kit::config::{ConfigError, Env};
 
-/// How a binary reads Kafka and batches.
+/// Which container of the consumer pod this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Group `logs` → MongoDB `usactar.logs`.
+    LogsWriter,
+    /// Group `live` → gRPC ApplyBatch → live-store.
+    LiveForwarder,
+}
+
+impl Role {
+    /// The process's name, as logs and the stack call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::LogsWriter => "logs-writer",
+            Role::LiveForwarder => "live-forwarder",
+        }
+    }
+
+    fn default_group(self) -> &'static str {
+        match self {
+            Role::LogsWriter => "logs",
+            Role::LiveForwarder => "live",
+        }
+    }
+
+    fn default_admin_listen(self) -> SocketAddr {
+        match self {
+            Role::LogsWriter => ([127, 0, 0, 1], 9184).into(),
+            Role::LiveForwarder => ([127, 0, 0, 1], 9185).into(),
+        }
+    }
+}
+
+/// A container's settings: Kafka and batching, then its downstream.
 #[derive(Debug, Clone)]
-pub struct ConsumerConfig {
+pub struct Settings {
     /// `USACTAR_KAFKA_BOOTSTRAP`.
     pub kafka_bootstrap: String,
     /// `USACTAR_TOPIC`.
@@ -24,38 +58,46 @@ pub struct ConsumerConfig {
     pub batch_wait: Duration,
     /// `USACTAR_ADMIN_LISTEN`: /metrics, /livez, /readyz.
     pub admin_listen: SocketAddr,
+    pub downstream: Downstream,
 }
 
-impl ConsumerConfig {
-    pub fn from_env(
-        env: &impl Env,
-        default_group: &str,
-        default_admin: SocketAddr,
-    ) -> Result<Self, ConfigError> {
-        Ok(ConsumerConfig {
+/// Where a container writes.
+#[derive(Debug, Clone)]
+pub enum Downstream {
+    MongoDb(MongoSettings),
+    LiveStore(LiveStoreEndpoint),
+}
+
+impl Settings {
+    pub fn from_env(env: &impl Env, role: Role) -> Result<Self, ConfigError> {
+        Ok(Settings {
             kafka_bootstrap: env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             topic: env.string_or("USACTAR_TOPIC", "predictions"),
-            group: env.string_or("USACTAR_GROUP", default_group),
+            group: env.string_or("USACTAR_GROUP", role.default_group()),
             group_instance_id: env.get("USACTAR_GROUP_INSTANCE_ID"),
             batch_max: env.parse_or("USACTAR_BATCH_MAX", 500)?,
             batch_wait: env.duration_or("USACTAR_BATCH_WAIT", Duration::from_millis(20))?,
-            admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", default_admin)?,
+            admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", role.default_admin_listen())?,
+            downstream: match role {
+                Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)),
+                Role::LiveForwarder => Downstream::LiveStore(LiveStoreEndpoint::from_env(env)?),
+            },
         })
     }
 }
 
-/// logs-writer's MongoDB settings.
+/// logs-writer's MongoDB.
 #[derive(Debug, Clone)]
-pub struct MongoConfig {
+pub struct MongoSettings {
     /// `USACTAR_MONGO_URI`.
     pub uri: String,
     /// `USACTAR_MONGO_DB`.
     pub database: String,
 }
 
-impl MongoConfig {
+impl MongoSettings {
     pub fn from_env(env: &impl Env) -> Self {
-        MongoConfig {
+        MongoSettings {
             uri: env.string_or(
                 "USACTAR_MONGO_URI",
                 "mongodb://127.0.0.1:27017/?directConnection=true",
@@ -65,9 +107,9 @@ impl MongoConfig {
     }
 }
 
-/// live-forwarder's gRPC settings.
+/// live-forwarder's live-store: where it is, and how long one call may take.
 #[derive(Debug, Clone)]
-pub struct LiveStoreConfig {
+pub struct LiveStoreEndpoint {
     /// `USACTAR_LIVE_STORE_URL`: live-store as seen from this cluster (the Linkerd mirror
     /// `live-store-<cluster>` on Kubernetes, the Toxiproxy link locally).
     pub url: String,
@@ -75,11 +117,30 @@ pub struct LiveStoreConfig {
     pub deadline: Duration,
 }
 
-impl LiveStoreConfig {
+impl LiveStoreEndpoint {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        Ok(LiveStoreConfig {
+        Ok(LiveStoreEndpoint {
             url: env.string_or("USACTAR_LIVE_STORE_URL", "http://127.0.0.1:50052"),
             deadline: env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn each_role_has_its_defaults() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        let logs = Settings::from_env(&env, Role::LogsWriter).unwrap();
+        assert_eq!((logs.group.as_str(), logs.admin_listen.port()), ("logs", 9184));
+        assert!(matches!(logs.downstream, Downstream::MongoDb(ref m) if m.database == "usactar"));
+        let live = Settings::from_env(&env, Role::LiveForwarder).unwrap();
+        assert_eq!((live.group.as_str(), live.admin_listen.port()), ("live", 9185));
+        assert!(
+            matches!(live.downstream, Downstream::LiveStore(ref l) if l.url == "http://127.0.0.1:50052")
+        );
     }
 }

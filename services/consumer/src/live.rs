@@ -6,7 +6,7 @@ use live_proto::v1::live_store_client::LiveStoreClient;
 use live_proto::v1::{ApplyBatchRequest, Prediction};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::configuration::LiveStoreConfig;
+use crate::configuration::LiveStoreEndpoint;
 use crate::pipeline::{Record, Sink};
 
 pub struct GrpcSink {
@@ -16,14 +16,14 @@ pub struct GrpcSink {
 
 impl GrpcSink {
     /// Connects lazily: live-store may be down (or the link slow) when the pod starts.
-    pub fn new(config: &LiveStoreConfig) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(config.url.clone())?
+    pub fn new(endpoint: &LiveStoreEndpoint) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(endpoint.url.clone())?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
             .connect_lazy();
         Ok(GrpcSink {
             client: LiveStoreClient::new(channel),
-            deadline: config.deadline,
+            deadline: endpoint.deadline,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! logs-writer's sink: batched, unordered inserts into MongoDB, idempotent by `_id`.
 
+use std::time::Duration;
+
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
@@ -10,6 +12,7 @@ use crate::pipeline::{Record, Sink};
 /// MongoDB's duplicate-key error: the document is already there (a replay), which is success.
 const DUPLICATE_KEY: i32 = 11000;
 
+#[derive(Clone)]
 pub struct MongoSink {
     logs: Collection<Document>,
 }
@@ -36,6 +39,25 @@ impl MongoSink {
             )
             .await
             .map(drop)
+    }
+
+    /// [`MongoSink::ensure_indexes`] in the background, every 2 s for a minute until it works:
+    /// MongoDB may still be starting, and the index only speeds up reads, so logs-writer does not
+    /// wait for it.
+    pub fn ensure_indexes_soon(&self) {
+        let sink = self.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_secs(2);
+            let created = retry::poll_until(Duration::from_secs(60), every, || async {
+                sink.ensure_indexes().await.inspect_err(|e| {
+                    tracing::warn!(error = %e, "could not create the received_at index yet")
+                })
+            })
+            .await;
+            if created.is_err() {
+                tracing::error!("gave up creating the received_at index; reads by time will be slow");
+            }
+        });
     }
 }
 

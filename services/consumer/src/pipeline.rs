@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use retry::Backoff;
+
 use model::Accepted;
 use prometheus::{IntCounterVec, IntGaugeVec};
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
@@ -15,7 +17,7 @@ use service_kit::admin::Readiness;
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::ConsumerConfig;
+use crate::configuration::Settings;
 
 /// One record of the topic, decoded, with where it came from.
 #[derive(Debug, Clone)]
@@ -59,7 +61,7 @@ pub type PredictionConsumer = StreamConsumer<LagContext>;
 
 /// A consumer of the group that stores offsets only when told to.
 pub fn consumer(
-    config: &ConsumerConfig,
+    settings: &Settings,
     metrics: &Metrics,
 ) -> Result<PredictionConsumer, KafkaError> {
     let lag = metrics.gauge(
@@ -69,8 +71,8 @@ pub fn consumer(
     );
     let mut client = ClientConfig::new();
     client
-        .set("bootstrap.servers", &config.kafka_bootstrap)
-        .set("group.id", &config.group)
+        .set("bootstrap.servers", &settings.kafka_bootstrap)
+        .set("group.id", &settings.group)
         .set("auto.offset.reset", "earliest")
         // Commit in the background what the loop stored, and only what it stored: an offset is
         // stored after the downstream write succeeded, never on receipt.
@@ -81,33 +83,12 @@ pub fn consumer(
         // at most 6 s.
         .set("session.timeout.ms", "6000")
         .set("statistics.interval.ms", "1000");
-    if let Some(id) = &config.group_instance_id {
+    if let Some(id) = &settings.group_instance_id {
         client.set("group.instance.id", id);
     }
     let consumer: PredictionConsumer = client.create_with_context(LagContext { lag })?;
-    consumer.subscribe(&[&config.topic])?;
+    consumer.subscribe(&[&settings.topic])?;
     Ok(consumer)
-}
-
-/// A container of the consumer pod, start to finish: the admin listener, the consumer of the
-/// group, and the loop until SIGTERM. Both binaries are this with their own sink.
-pub async fn serve<S: Sink>(
-    config: &ConsumerConfig,
-    metrics: Metrics,
-    sink: S,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let ready = Readiness::default();
-    service_kit::admin::serve(
-        config.admin_listen,
-        metrics.clone(),
-        ready.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-    let consumer = consumer(config, &metrics)?;
-    run(consumer, sink, config, &metrics, ready, shutdown).await;
-    Ok(())
 }
 
 /// Runs the loop until `shutdown`. On shutdown it finishes the batch in hand if its write
@@ -115,7 +96,7 @@ pub async fn serve<S: Sink>(
 pub async fn run<S: Sink>(
     consumer: PredictionConsumer,
     mut sink: S,
-    config: &ConsumerConfig,
+    settings: &Settings,
     metrics: &Metrics,
     ready: Readiness,
     shutdown: CancellationToken,
@@ -127,7 +108,7 @@ pub async fn run<S: Sink>(
     );
     ready.set(true);
     loop {
-        let Some(batch) = next_batch(&consumer, config, &consumed, &shutdown).await else {
+        let Some(batch) = next_batch(&consumer, settings, &consumed, &shutdown).await else {
             break;
         };
         if batch.records.is_empty() && batch.positions.is_empty() {
@@ -144,7 +125,7 @@ pub async fn run<S: Sink>(
             .with_label_values(&["written"])
             .inc_by(batch.records.len() as u64);
         for (partition, offset) in &batch.positions {
-            if let Err(e) = consumer.store_offset(&config.topic, *partition, *offset) {
+            if let Err(e) = consumer.store_offset(&settings.topic, *partition, *offset) {
                 // The partition was revoked meanwhile; its new owner reads the batch again,
                 // which the sink's idempotence makes harmless.
                 tracing::warn!(partition, offset, error = %e, "could not store the offset");
@@ -168,16 +149,18 @@ struct Batch {
 /// `None` on shutdown.
 async fn next_batch(
     consumer: &PredictionConsumer,
-    config: &ConsumerConfig,
+    settings: &Settings,
     consumed: &IntCounterVec,
     shutdown: &CancellationToken,
 ) -> Option<Batch> {
     let mut batch = Batch {
-        records: Vec::with_capacity(config.batch_max),
+        records: Vec::with_capacity(settings.batch_max),
         positions: BTreeMap::new(),
     };
     let mut deadline: Option<tokio::time::Instant> = None;
-    while batch.records.len() < config.batch_max {
+    // librdkafka reconnects by itself; this only keeps a broker outage from spinning the loop.
+    let mut errors = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+    while batch.records.len() < settings.batch_max {
         let received = match deadline {
             None => tokio::select! {
                 _ = shutdown.cancelled() => return None,
@@ -190,14 +173,19 @@ async fn next_batch(
             },
         };
         let message = match received {
-            Ok(m) => m,
+            Ok(m) => {
+                errors.reset();
+                m
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "Kafka consumer error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                if !errors.sleep_or_stop(shutdown).await {
+                    break;
+                }
                 continue;
             }
         };
-        deadline.get_or_insert_with(|| tokio::time::Instant::now() + config.batch_wait);
+        deadline.get_or_insert_with(|| tokio::time::Instant::now() + settings.batch_wait);
         let (partition, offset) = (message.partition(), message.offset());
         let position = batch.positions.entry(partition).or_insert(offset);
         *position = (*position).max(offset);
@@ -233,7 +221,7 @@ async fn write_until_done<S: Sink>(
     if records.is_empty() {
         return true;
     }
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -257,12 +245,10 @@ async fn write_until_done<S: Sink>(
             Err(e) => {
                 metrics.observe(sink.route(), "error", started);
                 ready.set(false);
-                tracing::warn!(attempt, error = %e, retry_in_ms = backoff.as_millis() as u64, "downstream write failed; offsets not stored");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return false,
-                    _ = tokio::time::sleep(backoff) => {}
+                tracing::warn!(attempt, error = %e, retry_in_ms = backoff.peek().as_millis() as u64, "downstream write failed; offsets not stored");
+                if !backoff.sleep_or_stop(shutdown).await {
+                    return false;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use service_kit::config::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Settings {
     /// `USACTAR_LISTEN`: the API (behind the ingress).
     pub listen: SocketAddr,
     /// `USACTAR_ADMIN_LISTEN`: /metrics, /livez, /readyz.
@@ -30,9 +30,9 @@ pub struct Config {
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
-impl Config {
+impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        Ok(Config {
+        Ok(Settings {
             listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 8081).into())?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9181).into())?,
             kafka_bootstrap: env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),

@@ -11,10 +11,10 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use rdkafka::ClientConfig;
-use service_kit::admin::Readiness;
+use service_kit::readiness::{self, Every, Readiness};
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::Config;
+use crate::configuration::Settings;
 
 /// Why records could not be put on Kafka; every case is a 503 for the client.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +35,9 @@ pub struct Kafka {
 }
 
 impl Kafka {
-    pub fn new(config: &Config) -> Result<Self, KafkaError> {
+    pub fn new(settings: &Settings) -> Result<Self, KafkaError> {
         let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.kafka_bootstrap)
+            .set("bootstrap.servers", &settings.kafka_bootstrap)
             // 202 means durable: every in-sync replica has it, and retries cannot duplicate it.
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -46,14 +46,14 @@ impl Kafka {
             .set("compression.type", "lz4")
             .set(
                 "message.timeout.ms",
-                config.delivery_timeout.as_millis().to_string(),
+                settings.delivery_timeout.as_millis().to_string(),
             )
             .set("queue.buffering.max.messages", "500000")
             .create()?;
         Ok(Kafka {
             producer,
-            topic: config.topic.as_str().into(),
-            timeout: config.delivery_timeout,
+            topic: settings.topic.as_str().into(),
+            timeout: settings.delivery_timeout,
             up: Readiness::default(),
         })
     }
@@ -122,32 +122,35 @@ impl Kafka {
         Ok(())
     }
 
-    /// Checks every second that the broker answers a metadata request for the topic, and keeps
-    /// `up` in step. Runs until `shutdown`.
+    /// Checks that the broker answers a metadata request for the topic, every second while it
+    /// does and every 250 ms while it does not, and keeps `up` in step. Runs until `shutdown`.
     pub fn watch_health(&self, shutdown: CancellationToken) {
         let kafka = self.clone();
-        tokio::spawn(async move {
-            loop {
+        let every = Every {
+            when_ready: Duration::from_secs(1),
+            when_not_ready: Duration::from_millis(250),
+        };
+        readiness::watch("kafka", self.up.clone(), every, shutdown, move || {
+            let kafka = kafka.clone();
+            async move {
                 let producer = kafka.producer.clone();
                 let topic = kafka.topic.clone();
-                let ok = tokio::task::spawn_blocking(move || {
+                let answer = tokio::task::spawn_blocking(move || {
                     producer
                         .client()
                         .fetch_metadata(Some(&topic), Duration::from_millis(900))
-                        .map(|m| !m.brokers().is_empty())
-                        .unwrap_or(false)
+                        .map_err(|e| e.to_string())
+                        .and_then(|m| {
+                            (!m.brokers().is_empty())
+                                .then_some(())
+                                .ok_or_else(|| "no broker in the metadata".to_string())
+                        })
                 })
                 .await
-                .unwrap_or(false);
-                if ok != kafka.up.get() {
-                    if ok {
-                        tracing::info!("Kafka answers again");
-                    } else {
-                        tracing::warn!("Kafka does not answer: refusing predictions with 503");
-                    }
-                }
-                kafka.up.set(ok);
-                if !ok {
+                .unwrap_or_else(|e| Err(e.to_string()));
+                if answer.is_err() {
+                    // Refuse new predictions at once (503), before the purge below.
+                    kafka.up.set(false);
                     // Records still queued for a broker that is gone would wait out their
                     // timeout; purge them so their requests get 503 now. Queued records were
                     // never sent, so a 503 for them is definite: none can land later. (Records
@@ -158,10 +161,7 @@ impl Kafka {
                     })
                     .await;
                 }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(if ok { 1000 } else { 250 })) => {}
-                }
+                answer
             }
         });
     }

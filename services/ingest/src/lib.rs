@@ -1,6 +1,8 @@
-//! The ingest API. `POST /input` takes one prediction or a JSON array of them, validates every
-//! one, gives each an id and puts it on the `predictions` topic keyed by match, and answers 202
-//! with the ids only after Kafka acknowledged every record (acks=all, idempotent producer).
+//! ingest is the pipeline's front door: it validates fans' predictions and puts them on Kafka,
+//! answering 202 only once Kafka has them. `POST /input` takes one prediction or a JSON array of
+//! them, validates every one, gives each an id, puts it on the `predictions` topic keyed by
+//! match, and answers with the ids after Kafka acknowledged every record (acks=all, idempotent
+//! producer).
 //!
 //! - [`configuration`]: `USACTAR_*` settings;
 //! - [`kafka`]: the one long-lived producer and the broker health check;

@@ -46,6 +46,7 @@ pub fn router(state: AppState, metrics: Metrics, max_body_bytes: usize) -> Route
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .route_layer(axum::middleware::from_fn_with_state(metrics, track))
+        .layer(service_kit::telemetry::http_layer())
         .with_state(state)
 }
 

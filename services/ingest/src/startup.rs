@@ -8,7 +8,7 @@ use service_kit::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::Config;
+use crate::configuration::Settings;
 use crate::kafka::Kafka;
 use crate::routes::{router, AppState};
 
@@ -16,8 +16,8 @@ pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     kafka: Kafka,
-    pub addr: SocketAddr,
-    pub admin_addr: SocketAddr,
+    addr: SocketAddr,
+    admin_addr: SocketAddr,
     shutdown: CancellationToken,
 }
 
@@ -25,29 +25,29 @@ impl Application {
     /// Binds both listeners (port 0 picks free ports, for tests) and starts the health check.
     /// The topic is created if missing, but Kafka being down does not stop ingest from
     /// starting: it answers 503 until the broker is back.
-    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let kafka = Kafka::new(&config)?;
+        let kafka = Kafka::new(&settings)?;
         if let Err(e) = kafka
-            .ensure_topic(&config.kafka_bootstrap, config.topic_partitions)
+            .ensure_topic(&settings.kafka_bootstrap, settings.topic_partitions)
             .await
         {
             tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
         }
         kafka.watch_health(shutdown.clone());
         let admin_addr = admin::serve(
-            config.admin_listen,
+            settings.admin_listen,
             metrics.clone(),
             kafka.up.clone(),
             shutdown.clone(),
         )
         .await?;
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(kafka.clone(), config.max_batch, &metrics);
+        let state = AppState::new(kafka.clone(), settings.max_batch, &metrics);
         Ok(Application {
             listener,
-            app: router(state, metrics, config.max_body_bytes),
+            app: router(state, metrics, settings.max_body_bytes),
             kafka,
             addr,
             admin_addr,
@@ -55,8 +55,18 @@ impl Application {
         })
     }
 
+    /// The API's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The port of /metrics, /livez and /readyz.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_addr.port()
+    }
+
     /// Serves until the shutdown token is cancelled, then delivers whatever is still queued.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, admin = %self.admin_addr, "ingest listening");
         axum::serve(self.listener, self.app)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())

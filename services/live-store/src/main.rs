@@ -1,3 +1,6 @@
+//! The live-store process: settings from the environment, then [`live_store::startup::Application`]
+//! until SIGTERM.
+
 use live_store::configuration::Settings;
 use live_store::startup::Application;
 use service_kit::config::ProcessEnv;

@@ -1,0 +1,106 @@
+//! Wiring of one container: the admin listener, the consumer of the group, the sink of its
+//! role; then the loop until shutdown.
+
+use std::net::SocketAddr;
+
+use service_kit::admin::{self, Readiness};
+use service_kit::metrics::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::{Downstream, Settings};
+use crate::live::GrpcSink;
+use crate::logs::MongoSink;
+use crate::pipeline::{self, PredictionConsumer, Record, Sink};
+
+pub struct Application {
+    settings: Settings,
+    consumer: PredictionConsumer,
+    sink: RoleSink,
+    metrics: Metrics,
+    readiness: Readiness,
+    admin_addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds the admin listener (port 0 picks a free port, for tests), joins the group and
+    /// prepares the sink. Neither Kafka nor the downstream need be up yet: the loop waits for
+    /// records and retries writes.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let readiness = Readiness::default();
+        let admin_addr = admin::serve(
+            settings.admin_listen,
+            metrics.clone(),
+            readiness.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        let sink = match &settings.downstream {
+            Downstream::MongoDb(mongo) => {
+                let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
+                let sink = MongoSink::new(&client, &mongo.database);
+                sink.ensure_indexes_soon();
+                RoleSink::Logs(sink)
+            }
+            Downstream::LiveStore(endpoint) => RoleSink::Live(GrpcSink::new(endpoint)?),
+        };
+        let consumer = pipeline::consumer(&settings, &metrics)?;
+        Ok(Application {
+            settings,
+            consumer,
+            sink,
+            metrics,
+            readiness,
+            admin_addr,
+            shutdown,
+        })
+    }
+
+    /// The port of /metrics, /livez and /readyz.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_addr.port()
+    }
+
+    /// Runs the loop until the shutdown token is cancelled; offsets are committed on the way out.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(
+            group = %self.settings.group,
+            topic = %self.settings.topic,
+            admin = %self.admin_addr,
+            "consuming"
+        );
+        pipeline::run(
+            self.consumer,
+            self.sink,
+            &self.settings,
+            &self.metrics,
+            self.readiness,
+            self.shutdown,
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// The sink of this container's role.
+enum RoleSink {
+    Logs(MongoSink),
+    Live(GrpcSink),
+}
+
+impl Sink for RoleSink {
+    fn route(&self) -> &'static str {
+        match self {
+            RoleSink::Logs(sink) => sink.route(),
+            RoleSink::Live(sink) => sink.route(),
+        }
+    }
+
+    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+        match self {
+            RoleSink::Logs(sink) => sink.write(batch).await,
+            RoleSink::Live(sink) => sink.write(batch).await,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! What the consumer's tests share: one real Kafka and FerretDB per test binary, a fresh topic
+//! and group per test, records produced as ingest produces them, the group's committed offsets,
+//! and a container started in-process.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use consumer::configuration::{Role, Settings};
+use consumer::startup::Application;
+use model::{Accepted, Prediction};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+pub use testkit::{eventually, unique, TestStack};
+
+pub const DEADLINE: Duration = Duration::from_secs(60);
+pub const PARTITIONS: i32 = 2;
+
+pub fn shared_stack() -> &'static TestStack {
+    static STACK: OnceLock<TestStack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let dir = testkit::fresh_dir(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+            &format!("consumer-stack-{}", env!("CARGO_CRATE_NAME")),
+        );
+        testkit::start_in_background(dir, Some(vec!["kafka".into(), "ferretdb".into()]))
+    })
+}
+
+pub fn bootstrap() -> String {
+    shared_stack().ports.addr("kafka")
+}
+
+pub fn mongo_uri() -> String {
+    stack::local::mongo_uri(&shared_stack().ports)
+}
+
+/// A topic of the test's own, with [`PARTITIONS`] partitions.
+pub async fn fresh_topic() -> String {
+    let topic = unique("consumer");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("an admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("the broker answers");
+    for result in results {
+        result.expect("the topic is created");
+    }
+    topic
+}
+
+/// `n` accepted predictions over four matches, as ingest would make them.
+pub fn accepted(n: usize) -> Vec<Accepted> {
+    (0..n)
+        .map(|i| {
+            Accepted::new(Prediction {
+                team1: format!("Home {}", i % 4),
+                team2: format!("Away {}", i % 4),
+                score: format!("{}-{}", i % 3, i % 2),
+                phase: (i % 4) as u8 + 1,
+            })
+        })
+        .collect()
+}
+
+/// Produces `records` as ingest does (JSON, keyed by match) and waits for every acknowledgement.
+pub async fn produce(topic: &str, records: &[Accepted]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("acks", "all")
+        .create()
+        .expect("a producer");
+    for record in records {
+        let payload = serde_json::to_vec(record).unwrap();
+        let key = record.match_key().id();
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("Kafka acknowledges the record");
+    }
+}
+
+/// The group's committed offset per partition (`None`: nothing committed), and the end of each
+/// partition.
+pub async fn offsets(topic: &str, group: &str) -> (Vec<Option<i64>>, Vec<i64>) {
+    let (topic, group) = (topic.to_string(), group.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap())
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let mut partitions = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            partitions.add_partition(&topic, p);
+        }
+        let committed = consumer
+            .committed_offsets(partitions, Duration::from_secs(10))
+            .expect("the group coordinator answers");
+        let committed = (0..PARTITIONS)
+            .map(|p| match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => Some(o),
+                _ => None,
+            })
+            .collect();
+        let ends = (0..PARTITIONS)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                    .expect("the broker answers")
+                    .1
+            })
+            .collect();
+        (committed, ends)
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits until the group has committed the end of every partition.
+pub async fn all_committed(topic: &str, group: &str) {
+    eventually(DEADLINE, "the group commits every record", || async {
+        let (committed, ends) = offsets(topic, group).await;
+        let committed: Vec<i64> = committed.iter().map(|c| c.unwrap_or(-1)).collect();
+        (committed == ends)
+            .then_some(())
+            .ok_or(format!("committed {committed:?}, ends {ends:?}"))
+    })
+    .await;
+}
+
+/// A container running in-process.
+pub struct Running {
+    pub admin: String,
+    pub group: String,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn readyz(&self) -> u16 {
+        match reqwest::get(format!("{}/readyz", self.admin)).await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Stops the container and waits until it has committed and returned.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .expect("the container stops")
+            .expect("the task ends")
+            .expect("the loop ends cleanly");
+    }
+}
+
+/// Starts `role` on `topic` with a group of its own; `extra` adds or overrides variables.
+pub async fn start(role: Role, topic: &str, extra: &[(&str, &str)]) -> Running {
+    service_kit::telemetry::init_for_tests(role.name());
+    let group = unique("group");
+    let bootstrap = bootstrap();
+    let mut env: HashMap<&str, &str> = [
+        ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("USACTAR_KAFKA_BOOTSTRAP", bootstrap.as_str()),
+        ("USACTAR_TOPIC", topic),
+        ("USACTAR_GROUP", group.as_str()),
+    ]
+    .into();
+    env.extend(extra.iter().copied());
+    let settings = Settings::from_env(&env, role).expect("valid settings");
+    let shutdown = CancellationToken::new();
+    let app = Application::build(settings, shutdown.clone())
+        .await
+        .expect("the container builds");
+    let admin = format!("http://127.0.0.1:{}", app.admin_port());
+    let task = tokio::spawn(app.run_until_stopped());
+    Running {
+        admin,
+        group,
+        shutdown,
+        task,
+    }
+}
