@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{eventually, shared_pipeline, unique, SharedStack};
-use stack::local::mongo_uri;
-use stack::{ControlClient, ProcessControl, ProcessState};
 use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value};
+use stack::local::mongo_uri;
+use stack::{ControlClient, ProcessControl, ProcessState};
 
 /// One test at a time: the outage tests stop servers the others need.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use model::Prediction;
 use crate::stats::{Answer, ErrorKind, Latency, Recorder, SecondStats};
+use model::Prediction;
 
 /// What to send, where, how fast and for how long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

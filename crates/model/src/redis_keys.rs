@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(plain.changes_channel(), "live-changes");
 
         let test = RedisKeys::new("t1:");
-        assert_eq!(test.match_counts("1:Qatar:Ecuador"), "t1:match:1:Qatar:Ecuador");
+        assert_eq!(
+            test.match_counts("1:Qatar:Ecuador"),
+            "t1:match:1:Qatar:Ecuador"
+        );
         assert_eq!(test.phase_matches(2), "t1:phase:2:matches");
         assert_eq!(test.changes_channel(), "t1:live-changes");
         assert_eq!(

@@ -155,7 +155,13 @@ mod tests {
                 || {
                     calls += 1;
                     let n = calls;
-                    async move { if n < 4 { Err(n) } else { Ok(n) } }
+                    async move {
+                        if n < 4 {
+                            Err(n)
+                        } else {
+                            Ok(n)
+                        }
+                    }
                 },
                 |e, wait| seen.push((*e, wait.as_millis() as u64)),
             )
@@ -180,7 +186,10 @@ mod tests {
         .await;
         let err = answer.unwrap_err();
         assert!(err.last >= 10, "checked every 100 ms for 1 s: {}", err.last);
-        let ok = poll_until(Duration::ZERO, Duration::from_millis(100), || async { Ok::<_, ()>(7) }).await;
+        let ok = poll_until(Duration::ZERO, Duration::from_millis(100), || async {
+            Ok::<_, ()>(7)
+        })
+        .await;
         assert_eq!(ok, Ok(7));
     }
 }

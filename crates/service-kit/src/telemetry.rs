@@ -108,7 +108,8 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut line = String::new();
-        self.inner.format_event(ctx, Writer::new(&mut line), event)?;
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
         match line.strip_prefix('{') {
             Some(rest) => {
                 writer.write_char('{')?;

@@ -86,3 +86,28 @@ pub fn unique(prefix: &str) -> String {
         .as_nanos();
     format!("{prefix}_{}_{nanos}", std::process::id())
 }
+
+/// Defines `fn NAME() -> &'static TestStack`: the named servers, started once per test binary
+/// (the first call starts them; every test of the binary shares them) in a state folder of the
+/// binary's own under Cargo's test temp folder. A macro because the folder's name and place come
+/// from the calling test crate's `env!`s.
+///
+/// ```ignore
+/// testkit::shared_stack!(fn shared_stack("kafka", "ferretdb"));
+/// ```
+#[macro_export]
+macro_rules! shared_stack {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($server:expr),+ $(,)?)) => {
+        $(#[$meta])*
+        $vis fn $name() -> &'static $crate::TestStack {
+            static STACK: ::std::sync::OnceLock<$crate::TestStack> = ::std::sync::OnceLock::new();
+            STACK.get_or_init(|| {
+                let dir = $crate::fresh_dir(
+                    ::std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+                    &format!("{}-stack-{}", env!("CARGO_PKG_NAME"), env!("CARGO_CRATE_NAME")),
+                );
+                $crate::start_in_background(dir, Some(vec![$($server.to_string()),+]))
+            })
+        }
+    };
+}

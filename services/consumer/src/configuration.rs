@@ -135,10 +135,16 @@ mod tests {
     fn each_role_has_its_defaults() {
         let env: HashMap<&str, &str> = HashMap::new();
         let logs = Settings::from_env(&env, Role::LogsWriter).unwrap();
-        assert_eq!((logs.group.as_str(), logs.admin_listen.port()), ("logs", 9184));
+        assert_eq!(
+            (logs.group.as_str(), logs.admin_listen.port()),
+            ("logs", 9184)
+        );
         assert!(matches!(logs.downstream, Downstream::MongoDb(ref m) if m.database == "usactar"));
         let live = Settings::from_env(&env, Role::LiveForwarder).unwrap();
-        assert_eq!((live.group.as_str(), live.admin_listen.port()), ("live", 9185));
+        assert_eq!(
+            (live.group.as_str(), live.admin_listen.port()),
+            ("live", 9185)
+        );
         assert!(
             matches!(live.downstream, Downstream::LiveStore(ref l) if l.url == "http://127.0.0.1:50052")
         );

@@ -49,13 +49,15 @@ impl MongoSink {
         tokio::spawn(async move {
             let every = Duration::from_secs(2);
             let created = retry::poll_until(Duration::from_secs(60), every, || async {
-                sink.ensure_indexes().await.inspect_err(|e| {
-                    tracing::warn!(error = %e, "could not create the received_at index yet")
-                })
+                sink.ensure_indexes().await.inspect_err(
+                    |e| tracing::warn!(error = %e, "could not create the received_at index yet"),
+                )
             })
             .await;
             if created.is_err() {
-                tracing::error!("gave up creating the received_at index; reads by time will be slow");
+                tracing::error!(
+                    "gave up creating the received_at index; reads by time will be slow"
+                );
             }
         });
     }

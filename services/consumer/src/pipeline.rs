@@ -60,10 +60,7 @@ impl ConsumerContext for LagContext {}
 pub type PredictionConsumer = StreamConsumer<LagContext>;
 
 /// A consumer of the group that stores offsets only when told to.
-pub fn consumer(
-    settings: &Settings,
-    metrics: &Metrics,
-) -> Result<PredictionConsumer, KafkaError> {
+pub fn consumer(settings: &Settings, metrics: &Metrics) -> Result<PredictionConsumer, KafkaError> {
     let lag = metrics.gauge(
         "consumer_lag",
         "Records on the topic that the group has not processed yet, by partition",

@@ -68,20 +68,37 @@ async fn offsets_are_committed_only_after_live_store_accepts() {
     let forwarder = common::start(
         Role::LiveForwarder,
         &topic,
-        &[("USACTAR_LIVE_STORE_URL", url.as_str()), ("USACTAR_LIVE_STORE_DEADLINE", "2s")],
+        &[
+            ("USACTAR_LIVE_STORE_URL", url.as_str()),
+            ("USACTAR_LIVE_STORE_DEADLINE", "2s"),
+        ],
     )
     .await;
 
     // Refused four times: retried with backoff (100, 200, 400 ms...), so well over one
     // auto-commit interval (500 ms) has passed with the batch unwritten.
-    eventually(DEADLINE, "live-forwarder retries the refused batch", || async {
-        let refused = recorder.refused.load(Ordering::SeqCst);
-        (refused >= 4).then_some(()).ok_or(format!("refused {refused} times"))
-    })
+    eventually(
+        DEADLINE,
+        "live-forwarder retries the refused batch",
+        || async {
+            let refused = recorder.refused.load(Ordering::SeqCst);
+            (refused >= 4)
+                .then_some(())
+                .ok_or(format!("refused {refused} times"))
+        },
+    )
     .await;
     let (committed, _) = offsets(&topic, &forwarder.group).await;
-    assert_eq!(committed, vec![None; common::PARTITIONS as usize], "committed before the write");
-    assert_eq!(forwarder.readyz().await, 503, "not ready while live-store refuses");
+    assert_eq!(
+        committed,
+        vec![None; common::PARTITIONS as usize],
+        "committed before the write"
+    );
+    assert_eq!(
+        forwarder.readyz().await,
+        503,
+        "not ready while live-store refuses"
+    );
 
     recorder.accepting.store(true, Ordering::SeqCst);
     let mut expected: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
@@ -89,9 +106,11 @@ async fn offsets_are_committed_only_after_live_store_accepts() {
     eventually(DEADLINE, "every record is forwarded once", || async {
         let mut got = recorder.received.lock().unwrap().clone();
         got.sort();
-        (got == expected)
-            .then_some(())
-            .ok_or(format!("{} forwarded of {}", got.len(), expected.len()))
+        (got == expected).then_some(()).ok_or(format!(
+            "{} forwarded of {}",
+            got.len(),
+            expected.len()
+        ))
     })
     .await;
     all_committed(&topic, &forwarder.group).await;

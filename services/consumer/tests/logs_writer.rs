@@ -6,7 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{accepted, all_committed, eventually, fresh_topic, mongo_uri, produce, unique, DEADLINE};
+use common::{
+    accepted, all_committed, eventually, fresh_topic, mongo_uri, produce, unique, DEADLINE,
+};
 use consumer::configuration::Role;
 use mongodb::bson::{doc, Document};
 use tokio_stream::StreamExt;
@@ -37,7 +39,10 @@ async fn records_land_in_mongodb_exactly_once() {
     let writer = common::start(
         Role::LogsWriter,
         &topic,
-        &[("USACTAR_MONGO_URI", uri.as_str()), ("USACTAR_MONGO_DB", database.as_str())],
+        &[
+            ("USACTAR_MONGO_URI", uri.as_str()),
+            ("USACTAR_MONGO_DB", database.as_str()),
+        ],
     )
     .await;
 
@@ -54,9 +59,11 @@ async fn records_land_in_mongodb_exactly_once() {
         .collect();
     eventually(DEADLINE, "every record is one document", || async {
         let ids = ids_in(&logs).await?;
-        (ids == expected)
-            .then_some(())
-            .ok_or(format!("{} documents of {}", ids.len(), expected.len()))
+        (ids == expected).then_some(()).ok_or(format!(
+            "{} documents of {}",
+            ids.len(),
+            expected.len()
+        ))
     })
     .await;
     all_committed(&topic, &writer.group).await;
@@ -78,7 +85,10 @@ async fn records_land_in_mongodb_exactly_once() {
     );
     assert!(doc.get_datetime("logged_at").is_ok());
     let kafka = doc.get_document("kafka").unwrap();
-    assert!(kafka.get_i32("partition").is_ok() && kafka.get_i64("offset").is_ok(), "{kafka}");
+    assert!(
+        kafka.get_i32("partition").is_ok() && kafka.get_i64("offset").is_ok(),
+        "{kafka}"
+    );
 
     // A replay (the same ids again, as after a crash before the commit) adds nothing.
     produce(&topic, &records).await;

@@ -3,7 +3,6 @@
 //! Kafka), and the admin endpoints. Each test has its own topic, so they run side by side.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use ingest::configuration::Settings;
@@ -13,21 +12,12 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value};
-use testkit::{eventually, unique, TestStack};
+use testkit::{eventually, unique};
 use tokio_util::sync::CancellationToken;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn shared_stack() -> &'static TestStack {
-    static STACK: OnceLock<TestStack> = OnceLock::new();
-    STACK.get_or_init(|| {
-        let dir = testkit::fresh_dir(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &format!("ingest-stack-{}", env!("CARGO_CRATE_NAME")),
-        );
-        testkit::start_in_background(dir, Some(vec!["kafka".into()]))
-    })
-}
+testkit::shared_stack!(fn shared_stack("kafka"));
 
 /// A running ingest with a topic of its own (one partition, so records keep their order).
 struct TestApp {
@@ -154,7 +144,12 @@ async fn a_202_means_the_record_is_on_the_topic() {
     let (key, record) = &records[0];
     assert_eq!(key, "1:Qatar:Ecuador", "keyed by match");
     assert_eq!(
-        (record.team1.as_str(), record.team2.as_str(), record.score.as_str(), record.phase),
+        (
+            record.team1.as_str(),
+            record.team2.as_str(),
+            record.score.as_str(),
+            record.phase
+        ),
         ("Qatar", "Ecuador", "0-2", 1)
     );
     assert_eq!(record.id.get_version_num(), 7);
@@ -191,21 +186,48 @@ async fn bad_input_is_a_400_naming_the_field_and_never_reaches_kafka() {
     let app = spawn_app().await;
     let cases = [
         (prediction("1:0"), "score", None),
-        (json!({"team1": "Qatar", "team2": "Ecuador", "score": "1-0"}), "phase", None),
-        (json!({"team1": "Qatar", "team2": "Qatar", "score": "1-0", "phase": 1}), "team2", None),
-        (json!({"team1": "Qatar", "team2": "Ecuador", "score": "1-0", "phase": 9}), "phase", None),
+        (
+            json!({"team1": "Qatar", "team2": "Ecuador", "score": "1-0"}),
+            "phase",
+            None,
+        ),
+        (
+            json!({"team1": "Qatar", "team2": "Qatar", "score": "1-0", "phase": 1}),
+            "team2",
+            None,
+        ),
+        (
+            json!({"team1": "Qatar", "team2": "Ecuador", "score": "1-0", "phase": 9}),
+            "phase",
+            None,
+        ),
         // One bad entry refuses the whole batch, and says which.
-        (json!([prediction("1-0"), prediction("x"), prediction("2-0")]), "score", Some(1)),
+        (
+            json!([prediction("1-0"), prediction("x"), prediction("2-0")]),
+            "score",
+            Some(1),
+        ),
     ];
     for (body, field, index) in cases {
         let (status, answer) = app.post(&body).await;
         assert_eq!(status, 400, "{body} -> {answer}");
         assert_eq!(answer["field"], field, "{body} -> {answer}");
-        assert!(answer["reason"].as_str().is_some_and(|r| !r.is_empty()), "{answer}");
-        assert_eq!(answer["index"].as_u64(), index.map(|i| i as u64), "{answer}");
+        assert!(
+            answer["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{answer}"
+        );
+        assert_eq!(
+            answer["index"].as_u64(),
+            index.map(|i| i as u64),
+            "{answer}"
+        );
     }
     let (status, answer) = app.post(&json!("not a prediction")).await;
-    assert_eq!((status, answer["field"].as_str()), (400, Some("(body)")), "{answer}");
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("(body)")),
+        "{answer}"
+    );
 
     // One partition keeps order: a valid marker posted after the refusals is the first record,
     // so none of them reached Kafka.
@@ -213,7 +235,11 @@ async fn bad_input_is_a_400_naming_the_field_and_never_reaches_kafka() {
     assert_eq!(status, 202, "{body}");
     let marker = body["ids"][0].as_str().unwrap().to_string();
     let records = app.records_until(&marker).await;
-    assert_eq!(records.len(), 1, "refused predictions reached Kafka: {records:?}");
+    assert_eq!(
+        records.len(),
+        1,
+        "refused predictions reached Kafka: {records:?}"
+    );
 }
 
 #[tokio::test]
@@ -222,7 +248,12 @@ async fn admin_endpoints_report_health_and_counts() {
     assert_eq!(app.admin_get("/livez").await.0, 200);
     assert_eq!(app.admin_get("/readyz").await.0, 200);
     assert_eq!(app.post(&prediction("1-0")).await.0, 202);
-    assert_eq!(app.post(&json!([prediction("1-0"), prediction("2-2")])).await.0, 202);
+    assert_eq!(
+        app.post(&json!([prediction("1-0"), prediction("2-2")]))
+            .await
+            .0,
+        202
+    );
     assert_eq!(app.post(&prediction("bad")).await.0, 400);
     let (status, metrics) = app.admin_get("/metrics").await;
     assert_eq!(status, 200);
@@ -236,8 +267,18 @@ async fn admin_endpoints_report_health_and_counts() {
     }
     // The API listener does not serve the admin routes: the ingress never exposes them.
     let api_base = app.input.trim_end_matches("/input");
-    let r = app.http.get(format!("{api_base}/metrics")).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{api_base}/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = app.http.get(format!("{api_base}/openapi.json")).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{api_base}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

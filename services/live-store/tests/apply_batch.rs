@@ -3,7 +3,6 @@
 //! changed matches. Each test has its own key prefix, so they run side by side.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use live_proto::v1::live_store_client::LiveStoreClient;
@@ -11,23 +10,14 @@ use live_proto::v1::{ApplyBatchRequest, ApplyBatchResponse, Prediction};
 use live_store::configuration::Settings;
 use live_store::startup::Application;
 use model::RedisKeys;
-use testkit::{eventually, unique, TestStack};
+use testkit::{eventually, unique};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn shared_stack() -> &'static TestStack {
-    static STACK: OnceLock<TestStack> = OnceLock::new();
-    STACK.get_or_init(|| {
-        let dir = testkit::fresh_dir(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &format!("live-store-stack-{}", env!("CARGO_CRATE_NAME")),
-        );
-        testkit::start_in_background(dir, Some(vec!["redis".into()]))
-    })
-}
+testkit::shared_stack!(fn shared_stack("redis"));
 
 /// A running live-store with its own key prefix, a gRPC client and a Redis connection.
 struct TestApp {
@@ -104,7 +94,10 @@ fn batch() -> Vec<Prediction> {
 }
 
 impl TestApp {
-    async fn apply(&self, predictions: Vec<Prediction>) -> Result<ApplyBatchResponse, tonic::Status> {
+    async fn apply(
+        &self,
+        predictions: Vec<Prediction>,
+    ) -> Result<ApplyBatchResponse, tonic::Status> {
         self.grpc
             .clone()
             .apply_batch(ApplyBatchRequest { predictions })
@@ -137,10 +130,19 @@ impl TestApp {
     }
 
     /// Every aggregate, to compare before and after.
-    async fn everything(&self) -> (HashMap<String, u64>, HashMap<String, u64>, HashMap<String, u64>, BTreeSet<String>, Option<u64>) {
+    async fn everything(
+        &self,
+    ) -> (
+        HashMap<String, u64>,
+        HashMap<String, u64>,
+        HashMap<String, u64>,
+        BTreeSet<String>,
+        Option<u64>,
+    ) {
         (
             self.hash(self.keys.match_counts("1:Qatar:Ecuador")).await,
-            self.hash(self.keys.match_counts("4:Argentina:France")).await,
+            self.hash(self.keys.match_counts("4:Argentina:France"))
+                .await,
             self.hash(self.keys.match_totals()).await,
             self.set(self.keys.phases()).await,
             self.total().await,
@@ -175,8 +177,14 @@ async fn a_batch_updates_every_key_of_the_layout() {
         app.hash(keys.match_totals()).await,
         counts(&[("1:Qatar:Ecuador", 3), ("4:Argentina:France", 1)])
     );
-    assert_eq!(app.set(keys.phase_matches(1)).await, set(&["1:Qatar:Ecuador"]));
-    assert_eq!(app.set(keys.phase_matches(4)).await, set(&["4:Argentina:France"]));
+    assert_eq!(
+        app.set(keys.phase_matches(1)).await,
+        set(&["1:Qatar:Ecuador"])
+    );
+    assert_eq!(
+        app.set(keys.phase_matches(4)).await,
+        set(&["4:Argentina:France"])
+    );
     assert_eq!(app.set(keys.phases()).await, set(&["1", "4"]));
     assert_eq!(app.total().await, Some(4));
     let seen: bool = redis::cmd("EXISTS")
@@ -238,7 +246,11 @@ async fn an_invalid_prediction_refuses_the_whole_batch() {
     predictions.push(prediction("x", 1, "Qatar", "Ecuador", "1:0"));
     let status = app.apply(predictions).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(status.message().contains("predictions[4]") && status.message().contains("score"), "{}", status.message());
+    assert!(
+        status.message().contains("predictions[4]") && status.message().contains("score"),
+        "{}",
+        status.message()
+    );
     let status = app
         .apply(vec![prediction("", 1, "Qatar", "Ecuador", "1-0")])
         .await
@@ -257,7 +269,9 @@ async fn admin_reports_ready_and_counts() {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        (r.status() == 200).then_some(()).ok_or(format!("{}", r.status()))
+        (r.status() == 200)
+            .then_some(())
+            .ok_or(format!("{}", r.status()))
     })
     .await;
     app.apply(batch()).await.unwrap();

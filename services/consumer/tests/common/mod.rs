@@ -5,7 +5,6 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use consumer::configuration::{Role, Settings};
@@ -18,21 +17,12 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-pub use testkit::{eventually, unique, TestStack};
+pub use testkit::{eventually, unique};
 
 pub const DEADLINE: Duration = Duration::from_secs(60);
 pub const PARTITIONS: i32 = 2;
 
-pub fn shared_stack() -> &'static TestStack {
-    static STACK: OnceLock<TestStack> = OnceLock::new();
-    STACK.get_or_init(|| {
-        let dir = testkit::fresh_dir(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &format!("consumer-stack-{}", env!("CARGO_CRATE_NAME")),
-        );
-        testkit::start_in_background(dir, Some(vec!["kafka".into(), "ferretdb".into()]))
-    })
-}
+testkit::shared_stack!(pub fn shared_stack("kafka", "ferretdb"));
 
 pub fn bootstrap() -> String {
     shared_stack().ports.addr("kafka")
@@ -51,7 +41,11 @@ pub async fn fresh_topic() -> String {
         .expect("an admin client");
     let results = admin
         .create_topics(
-            &[NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1))],
+            &[NewTopic::new(
+                &topic,
+                PARTITIONS,
+                TopicReplication::Fixed(1),
+            )],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
         )
         .await
@@ -115,10 +109,12 @@ pub async fn offsets(topic: &str, group: &str) -> (Vec<Option<i64>>, Vec<i64>) {
             .committed_offsets(partitions, Duration::from_secs(10))
             .expect("the group coordinator answers");
         let committed = (0..PARTITIONS)
-            .map(|p| match committed.find_partition(&topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => Some(o),
-                _ => None,
-            })
+            .map(
+                |p| match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => Some(o),
+                    _ => None,
+                },
+            )
             .collect();
         let ends = (0..PARTITIONS)
             .map(|p| {

@@ -5,7 +5,6 @@
 #![allow(dead_code)] // each test uses its own part of this module
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use model::RedisKeys;
 use mongodb::bson::{doc, DateTime};
@@ -19,17 +18,9 @@ fn redis_url(stack: &SharedStack) -> String {
     format!("redis://{}", stack.ports.addr("redis"))
 }
 
-/// Redis and FerretDB, started once per test binary (see the `testkit` crate).
-pub fn shared_stack() -> &'static SharedStack {
-    static STACK: OnceLock<SharedStack> = OnceLock::new();
-    STACK.get_or_init(|| {
-        let dir = testkit::fresh_dir(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &format!("read-api-stack-{}", env!("CARGO_CRATE_NAME")),
-        );
-        testkit::start_in_background(dir, Some(vec!["redis".into(), "ferretdb".into()]))
-    })
-}
+testkit::shared_stack!(
+    /// Redis and FerretDB, started once per test binary (see the `testkit` crate).
+    pub fn shared_stack("redis", "ferretdb"));
 
 /// A running read-api with its own prefix and database, and clients to seed them.
 pub struct TestApp {
