@@ -13,7 +13,8 @@
 #     service discovery);
 #   - the gateway's pause container is the sandbox's registry.k8s.io/pause:3.10;
 #   - the link names cluster b's API server and gateway by its node address on the bridge
-#     (no --gateway-probe-port: `linkerd multicluster link` has no such flag).
+#     (no --gateway-probe-port: `linkerd multicluster link` has no such flag; the probe's node
+#     port goes in as --set gateway.probe.port).
 # Idempotent: what is installed already is left as it is (`linkerd install` is not rerunnable).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,7 +72,8 @@ control_plane() {
       --set proxy.await=false --set disableHeartBeat=true |
       kubectl --context "$ctx" apply -f - >/dev/null
   fi
-  linkerd --context "$ctx" check --wait 5m
+  # `linkerd check` also runs the installed extensions' checks: it comes at the end (checks).
+  kubectl --context "$ctx" -n linkerd rollout status deploy --timeout 5m
 }
 
 viz() {
@@ -80,7 +82,7 @@ viz() {
     linkerd --context "$ctx" viz install |
       kubectl --context "$ctx" apply -f - >/dev/null
   fi
-  linkerd --context "$ctx" viz check --wait 5m
+  kubectl --context "$ctx" -n linkerd-viz rollout status deploy --timeout 5m
 }
 
 multicluster() {
@@ -96,14 +98,26 @@ multicluster() {
 
 link() {
   cluster_vars usactar-b
-  local b_ip=$NODE_IP b_port
+  local b_ip=$NODE_IP b_port b_probe
   b_port=$(kubectl --context kind-usactar-b -n linkerd-multicluster get svc linkerd-gateway \
     -o jsonpath='{.spec.ports[?(@.name=="mc-gateway")].nodePort}')
+  b_probe=$(kubectl --context kind-usactar-b -n linkerd-multicluster get svc linkerd-gateway \
+    -o jsonpath='{.spec.ports[?(@.name=="mc-probe")].nodePort}')
+  # With a NodePort gateway the Link probes the probe's node port, but the link chart gives the
+  # local probe service (probe-gateway-usactar-b) port gateway.probe.port, 4191 by default: the
+  # probe then hits a port the service lacks and the gateway never turns alive. Setting it to the
+  # node port is what kind/up.sh's nonexistent --gateway-probe-port flag was meant to do.
   linkerd --context kind-usactar-b multicluster link --cluster-name usactar-b \
     --api-server-address "https://$b_ip:6443" \
-    --gateway-addresses "$b_ip" --gateway-port "$b_port" |
+    --gateway-addresses "$b_ip" --gateway-port "$b_port" --set "gateway.probe.port=$b_probe" |
     kubectl --context kind-usactar-a apply -f - >/dev/null
+}
+
+# Every check, extensions included (viz, multicluster), once everything is in place.
+checks() {
   linkerd --context kind-usactar-a multicluster check --wait 5m
+  linkerd --context kind-usactar-a check --wait 5m
+  linkerd --context kind-usactar-b check --wait 5m
 }
 
 step "linkerd images" images
@@ -115,4 +129,5 @@ for ctx in kind-usactar-a kind-usactar-b; do
   step "linkerd-multicluster on $ctx" multicluster "$ctx"
 done
 step "link usactar-b into usactar-a" link
+step "linkerd check, linkerd multicluster check" checks
 echo "linkerd.sh: done after $(( $(now) - T0 ))s"

@@ -61,6 +61,18 @@ def blob(tar, data, media_type, extra=None):
     return desc
 
 
+def normalize(name):
+    """The name as the CRI (and the kubelet) spell it: prom/prometheus:v1 is
+    docker.io/prom/prometheus:v1, redis:7 is docker.io/library/redis:7. Imported under a
+    shorter name, the kubelet would not find the image and would try to pull it."""
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        return "docker.io/library/" + name
+    if "." not in first and ":" not in first and first != "localhost":
+        return "docker.io/" + name
+    return name
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rootfs", required=True)
@@ -72,6 +84,7 @@ def main():
     p.add_argument("--workdir", default="/")
     p.add_argument("--env", action="append", default=[])
     a = p.parse_args()
+    a.name = normalize(a.name)
 
     layer = layer_tar(a.rootfs)
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
