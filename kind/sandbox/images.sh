@@ -85,7 +85,7 @@ build_busybox() {
   local r=$1
   cp /bin/busybox "$r/bin/busybox"
   local a
-  for a in sh ls cat echo sleep wget nc ps env id ip ping nslookup hostname date grep sed awk head tail; do
+  for a in sh ls cat echo sleep wget nc ps env id ip ping nslookup hostname date grep sed awk head tail httpd mkdir wc; do
     ln -sf busybox "$r/bin/$a"
   done
 }

@@ -72,14 +72,48 @@ smoke() {
   check "$ctx: no route beyond the bridge (1.1.1.1:443 unreachable)" \
     bash -c "! ${k[*]} exec sandbox-smoke -- sh -c 'nc -w 3 1.1.1.1 443 </dev/null'"
   "${k[@]}" delete pod sandbox-smoke --wait=false >/dev/null
+  return "$failed"
+}
+
+# Cross-cluster traffic through the Linkerd gateway: a meshed client in a asks cluster b's
+# exported echo through its mirror, echo-usactar-b; both show in linkerd viz stat.
+multicluster_traffic() {
+  local ka=("$SANDBOX_BIN/kubectl" --kubeconfig "$SANDBOX_KUBECONFIG" --context kind-usactar-a)
+  local kb=("$SANDBOX_BIN/kubectl" --kubeconfig "$SANDBOX_KUBECONFIG" --context kind-usactar-b)
+  local l=("$SANDBOX_BIN/linkerd" --kubeconfig "$SANDBOX_KUBECONFIG")
+  "${kb[@]}" apply -f "$here/demo-b.yaml" >/dev/null
+  "${kb[@]}" -n sandbox-demo rollout status deploy/echo --timeout 180s >/dev/null
+  local i
+  for ((i = 0; i < 60; i++)); do
+    "${ka[@]}" -n sandbox-demo get svc echo-usactar-b >/dev/null 2>&1 && break
+    sleep 1
+  done
+  "${ka[@]}" apply -f "$here/demo-a.yaml" >/dev/null
+  "${ka[@]}" -n sandbox-demo rollout status deploy/client --timeout 180s >/dev/null
+  sleep 40
+  local n
+  n=$("${ka[@]}" -n sandbox-demo logs deploy/client -c client | grep -c 'hello from usactar-b' || true)
+  check "cluster a's client got answers from cluster b through the gateway ($n in ~40s)" test "$n" -ge 10
+  echo "  linkerd viz stat, cluster a:"
+  "${l[@]}" --context kind-usactar-a viz stat deploy -n sandbox-demo | sed 's/^/    /'
+  echo "  linkerd viz stat, cluster b:"
+  "${l[@]}" --context kind-usactar-b viz stat deploy -n sandbox-demo | sed 's/^/    /'
+  "${l[@]}" --context kind-usactar-b viz stat deploy -n linkerd-multicluster | sed 's/^/    /'
+  check "linkerd viz stat shows echo's traffic on b" \
+    bash -c "${l[*]} --context kind-usactar-b viz stat deploy/echo -n sandbox-demo | awk 'NR == 2 && \$3 ~ /%/ && \$4 != \"0.0rps\" {ok = 1} END {exit !ok}'"
+  echo "  linkerd multicluster gateways:"
+  "${l[@]}" --context kind-usactar-a multicluster gateways | sed 's/^/    /'
+  return "$failed"
 }
 
 step up.sh "$here/up.sh"
 step "egress counter" egress_rules
-step "smoke usactar-a" smoke kind-usactar-a 172.30.0.12
-step "smoke usactar-b" smoke kind-usactar-b 172.30.0.11
+# (steps run as jobs: a check failing inside one comes back as the step's status)
+step "smoke usactar-a" smoke kind-usactar-a 172.30.0.12 || failed=1
+step "smoke usactar-b" smoke kind-usactar-b 172.30.0.11 || failed=1
 if [ -x "$SANDBOX_BIN/linkerd" ] && [ -x "$SANDBOX_BIN/linkerd2-proxy" ] && [ -x "$SANDBOX_BIN/l5d/policy-controller" ]; then
-  check "linkerd.sh (install, check, viz, multicluster, link)" step linkerd.sh "$here/linkerd.sh"
+  check "linkerd.sh (install, viz, multicluster, link, linkerd check, multicluster check)" step linkerd.sh "$here/linkerd.sh"
+  step "cross-cluster traffic" multicluster_traffic || failed=1
 else
   echo "SKIP Linkerd: its binaries are not all built yet (kind/sandbox/build.sh)"
 fi
