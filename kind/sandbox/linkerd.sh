@@ -115,6 +115,13 @@ link() {
 
 # Every check, extensions included (viz, multicluster), once everything is in place.
 checks() {
+  # The gateway's liveness probe needs a few periods after the link; the check does not wait.
+  local i
+  for ((i = 0; i < 60; i++)); do
+    linkerd --context kind-usactar-a multicluster gateways 2>/dev/null |
+      awk '$1 == "usactar-b" && $2 == "True" {ok = 1} END {exit !ok}' && break
+    sleep 2
+  done
   linkerd --context kind-usactar-a multicluster check --wait 5m
   linkerd --context kind-usactar-a check --wait 5m
   linkerd --context kind-usactar-b check --wait 5m

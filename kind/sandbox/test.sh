@@ -57,6 +57,7 @@ egress_count() {
 
 smoke() {
   local ctx=$1 other_ip=$2
+  failed=0  # this step's own checks (it runs as a job: the script's count is untouched)
   local k=("$SANDBOX_BIN/kubectl" --kubeconfig "$SANDBOX_KUBECONFIG" --context "$ctx")
   "${k[@]}" delete pod sandbox-smoke --ignore-not-found --wait=true >/dev/null
   "${k[@]}" run sandbox-smoke --image usactar.local/busybox:sandbox --image-pull-policy Never \
@@ -78,6 +79,7 @@ smoke() {
 # Cross-cluster traffic through the Linkerd gateway: a meshed client in a asks cluster b's
 # exported echo through its mirror, echo-usactar-b; both show in linkerd viz stat.
 multicluster_traffic() {
+  failed=0  # this step's own checks (it runs as a job: the script's count is untouched)
   local ka=("$SANDBOX_BIN/kubectl" --kubeconfig "$SANDBOX_KUBECONFIG" --context kind-usactar-a)
   local kb=("$SANDBOX_BIN/kubectl" --kubeconfig "$SANDBOX_KUBECONFIG" --context kind-usactar-b)
   local l=("$SANDBOX_BIN/linkerd" --kubeconfig "$SANDBOX_KUBECONFIG")
