@@ -39,9 +39,14 @@ kc() { "$SANDBOX_BIN/kubectl" --kubeconfig "$D/pki/admin.kubeconfig" "$@"; }
 import_images() {
   local a sum
   mkdir -p "$D/imported"
+  local name
   for a in "$@"; do
     sum=$(sha256sum "$a" | cut -c1-16)
-    [ -f "$D/imported/$(basename "$a").$sum" ] && continue
+    # imported already, and still there (the kubelet's image GC may have removed it)
+    name=$(tar -xOf "$a" index.json | jq -r '.manifests[0].annotations["io.containerd.image.name"]')
+    if [ -f "$D/imported/$(basename "$a").$sum" ] && [ -n "$(node_ctr images ls -q "name==$name")" ]; then
+      continue
+    fi
     node_ctr images import "$a" >/dev/null
     rm -f "$D/imported/$(basename "$a")".*
     touch "$D/imported/$(basename "$a").$sum"

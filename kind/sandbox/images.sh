@@ -159,5 +159,34 @@ group_linkerd() {
 }
 build_prometheus() { add_bin "$1" "$SANDBOX_BIN/l5d/prometheus" /bin/prometheus; }
 
+# The Usactar services (build-services.sh), as flake.nix's images: the binary, CA certificates,
+# user 65532, /tmp; under the names the kind overlays use (usactar/<name>:dev).
+svc() { add_bin "$1" "$SANDBOX_BIN/usactar/$2" "/bin/$2"; }
+build_usactar_ingest() { svc "$1" ingest; }
+build_usactar_logs_writer() { svc "$1" logs-writer; }
+build_usactar_live_forwarder() { svc "$1" live-forwarder; }
+build_usactar_live_store() { svc "$1" live-store; }
+build_usactar_read_api() { svc "$1" read-api; }
+# Redis and its exporter for deploy/infra/redis, from Debian's packages (redis-server 7.0, not the
+# 7.4 the manifest names; prometheus-redis-exporter), under the manifest's image names.
+build_redis() {
+  local r=$1 b
+  for b in redis-server redis-cli; do add_bin "$r" "/usr/bin/$b" "/usr/local/bin/$b"; done
+  mkdir -p "$r/data"
+  chown 999:999 "$r/data"
+}
+build_redis_exporter() { add_bin "$1" /usr/bin/prometheus-redis-exporter /redis_exporter; }
+
+group_usactar() {
+  local s
+  for s in ingest logs-writer live-forwarder live-store read-api; do
+    image "usactar_${s//-/_}" "usactar/$s:dev" "$SANDBOX_BIN/usactar/$s" -- \
+      --entrypoint "[\"/bin/$s\"]" --user 65532:65532
+  done
+  image redis redis:7.4-alpine /usr/bin/redis-server -- --entrypoint '["redis-server"]' --user 999:999
+  image redis_exporter oliver006/redis_exporter:v1.67.0 /usr/bin/prometheus-redis-exporter -- \
+    --entrypoint '["/redis_exporter"]' --user 59000:59000
+}
+
 [ "$#" -gt 0 ] || set -- base
 for g in "$@"; do "group_$g"; done

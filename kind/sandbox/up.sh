@@ -278,9 +278,12 @@ tlsCertFile: $D/pki/kubelet-serving.crt
 tlsPrivateKeyFile: $D/pki/kubelet-serving.key
 rotateCertificates: false
 healthzBindAddress: 127.0.0.1
-evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
+# No disk-pressure eviction (kind's settings): the disk is the machine's, shared with everything
+# else on it, and under pressure the kubelet evicts every pod and deletes every image not in use,
+# images that nothing here can pull back (seen: both clusters emptied when the disk reached 97%).
+evictionHard: {memory.available: 200Mi, nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
 imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 95
+imageGCLowThresholdPercent: 99
 maxPods: 110
 YAML
   run kubelet "$SANDBOX_BIN/kubelet" --config "$D/kubelet.yaml" \
