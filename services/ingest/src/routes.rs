@@ -153,6 +153,19 @@ pub fn derived_id(key: &str, index: usize, prediction: &Prediction) -> Uuid {
     Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &name)
 }
 
+/// The 503 for a failed produce. The driver's words (broker addresses, librdkafka's internals)
+/// go to the log, never to clients (L4); clients get a fixed sentence that says what to do.
+fn unavailable(e: ProduceError) -> ApiError {
+    tracing::warn!(error = %e, "could not produce");
+    let reason = match e {
+        ProduceError::Unavailable => "Kafka is unreachable; retry later",
+        ProduceError::NotAcknowledged(..) => {
+            "Kafka did not acknowledge every record in time; retry later"
+        }
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
+}
+
 /// The 202 answer: the ids of the predictions now on Kafka, in the order they were sent.
 #[derive(Debug, Serialize)]
 pub struct Receipt {
@@ -323,20 +336,72 @@ async fn accept(
             })
             .collect(),
     };
-    state.kafka.produce(&records).await.map_err(|e| {
-        // The driver's words stay in the log (the handler logs every 5xx with this error);
-        // clients get a fixed sentence that says what to do.
-        tracing::warn!(error = %e, "could not produce");
-        let reason = match e {
-            ProduceError::Unavailable => "Kafka is unreachable; retry later",
-            ProduceError::NotAcknowledged(..) => {
-                "Kafka did not acknowledge every record in time; retry later"
-            }
-        };
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
-    })?;
+    state.kafka.produce(&records).await.map_err(unavailable)?;
     Ok(Receipt {
         accepted: records.len(),
         ids: records.iter().map(|r| r.id).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_503_never_echoes_the_driver() {
+        let driver = "Message production error: MessageTimedOut (Local: Message timed out) \
+                      broker 10.0.0.7:9092/1";
+        for e in [
+            ProduceError::NotAcknowledged(Duration::from_secs(3), driver.into()),
+            ProduceError::Unavailable,
+        ] {
+            let answer = serde_json::to_string(&unavailable(e)).unwrap();
+            assert!(!answer.contains("MessageTimedOut"), "{answer}");
+            assert!(!answer.contains("10.0.0.7"), "{answer}");
+            assert!(answer.contains("retry later"), "{answer}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked_and_ids_derived() {
+        let headers = |v: &[u8]| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                IDEMPOTENCY_KEY,
+                axum::http::HeaderValue::from_bytes(v).unwrap(),
+            );
+            h
+        };
+        assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(
+            idempotency_key(&headers(b"abc-123")).unwrap().as_deref(),
+            Some("abc-123")
+        );
+        for bad in [&b""[..], &b"a b"[..], &b"\xc3\xa9"[..], &[b'k'; 256][..]] {
+            let e = idempotency_key(&headers(bad)).unwrap_err();
+            assert_eq!(
+                (e.status, e.field.as_deref()),
+                (StatusCode::BAD_REQUEST, Some(IDEMPOTENCY_KEY))
+            );
+        }
+        assert!(idempotency_key(&headers(&[b'k'; 255])).is_ok());
+        let p = Prediction {
+            team1: "Qatar".into(),
+            team2: "Ecuador".into(),
+            score: "0-2".into(),
+            phase: 1,
+        };
+        let id = derived_id("k", 0, &p);
+        assert_eq!(id, derived_id("k", 0, &p), "deterministic");
+        assert_eq!(id.get_version_num(), 5);
+        assert_ne!(id, derived_id("k", 1, &p), "the position counts");
+        assert_ne!(id, derived_id("k2", 0, &p), "the key counts");
+        let other = Prediction {
+            score: "0-3".into(),
+            ..p.clone()
+        };
+        assert_ne!(id, derived_id("k", 0, &other), "the prediction counts");
+    }
 }

@@ -124,9 +124,10 @@ async fn ten_concurrent_hostile_bodies_stay_within_a_small_memory_bound() {
         peak as f64 / 1024.0
     );
     // Each request holds its body (1 MiB, plus the buffer's growth while it is read) and the
-    // client side its own: about 3 MiB per request at most.
+    // client side its own. Measured on 2 cores: 9.8 MiB now, 46.4 MiB with the generic value
+    // (only two requests parse at once there; more cores, more).
     assert!(
-        growth_mib < 40.0,
+        growth_mib < 24.0,
         "peak RSS grew by {growth_mib:.1} MiB for 10 requests"
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
