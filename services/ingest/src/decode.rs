@@ -407,4 +407,118 @@ mod tests {
         ));
         assert_eq!(field("[1,2,3]"), (Some(0), "(entry)".into()));
     }
+
+    /// What ingest did before: the whole body as a generic value, then `model::from_value`.
+    /// The streaming decoder must answer exactly the same for every JSON document.
+    fn reference(body: &[u8], max: usize) -> Result<Vec<Prediction>, DecodeError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| DecodeError::Syntax(e.to_string()))?;
+        match &value {
+            Value::Object(_) => from_value(&value)
+                .map(|p| vec![p])
+                .map_err(|error| DecodeError::Invalid { index: None, error }),
+            Value::Array(items) if items.is_empty() => Err(DecodeError::Empty),
+            Value::Array(items) if items.len() > max => Err(DecodeError::TooMany { max }),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    from_value(item).map_err(|error| DecodeError::Invalid {
+                        index: Some(i),
+                        error,
+                    })
+                })
+                .collect(),
+            _ => Err(DecodeError::NotPredictions),
+        }
+    }
+
+    fn same(
+        a: &Result<Vec<Prediction>, DecodeError>,
+        b: &Result<Vec<Prediction>, DecodeError>,
+    ) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(DecodeError::Syntax(_)), Err(DecodeError::Syntax(_))) => true,
+            (Err(DecodeError::NotPredictions), Err(DecodeError::NotPredictions)) => true,
+            (Err(DecodeError::Empty), Err(DecodeError::Empty)) => true,
+            (Err(DecodeError::TooMany { .. }), Err(DecodeError::TooMany { .. })) => true,
+            (
+                Err(DecodeError::Invalid { index: i, error: e }),
+                Err(DecodeError::Invalid { index: j, error: f }),
+            ) => i == j && e == f,
+            _ => false,
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-3i64..6).prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                (-10.0f64..10.0).prop_map(Value::from),
+                prop::sample::select(vec![
+                    "Qatar", "Ecuador", "", " ", "a:b", "x\n", "1-0", "2-1", "02-1", "1:0"
+                ])
+                .prop_map(Value::from),
+                ".{0,8}".prop_map(Value::from),
+            ]
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec!["team1", "team2", "score", "phase", "x", "a"])
+                            .prop_map(String::from),
+                        inner,
+                        0..6
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn prediction() -> impl Strategy<Value = Value> {
+            (
+                prop::sample::select(vec!["Qatar", "Ecuador", "Iran", "a:b", ""]),
+                prop::sample::select(vec!["Qatar", "Ecuador", "Wales"]),
+                prop::sample::select(vec!["1-0", "0-0", "10-2", "x", "1-00"]),
+                0u64..6,
+            )
+                .prop_map(|(t1, t2, score, phase)| {
+                    serde_json::json!({"team1": t1, "team2": t2, "score": score, "phase": phase})
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn same_answer_as_the_generic_value(value in json()) {
+                let body = serde_json::to_vec(&value).unwrap();
+                let (got, want) = (decode(&body, 3), reference(&body, 3));
+                prop_assert!(same(&got, &want), "{value}: {got:?} != {want:?}");
+            }
+
+            #[test]
+            fn same_answer_for_near_valid_batches(items in prop::collection::vec(prediction(), 0..6)) {
+                let body = serde_json::to_vec(&items).unwrap();
+                let (got, want) = (decode(&body, 4), reference(&body, 4));
+                prop_assert!(same(&got, &want), "{body:?}: {got:?} != {want:?}");
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                let _ = decode(&bytes, 3);
+            }
+        }
+    }
 }
