@@ -390,11 +390,25 @@ async fn bad_input_gets_the_documented_error_and_nothing_reaches_kafka() {
         .unwrap();
     assert_eq!(response.json::<Value>().await.unwrap()["index"], 2);
     assert_eq!(f.end_offsets(), before, "rejected input reached Kafka");
-    // The seed's own example, sent as curl sends it (no JSON content type), is accepted.
+    // Valid JSON not declared as JSON, as `curl -d` or a cross-site form sends it, is refused
+    // (issue 15 L3): a web page could otherwise make its visitors post predictions.
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let response = f
+            .http
+            .post(&f.input)
+            .header("content-type", content_type)
+            .body(ok.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 415, "{content_type}");
+    }
+    assert_eq!(f.end_offsets(), before, "undeclared JSON reached Kafka");
+    // The seed's own example, with the header the README's curl shows, is accepted.
     let response = f
         .http
         .post(&f.input)
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/json")
         .body(ok.to_string())
         .send()
         .await

@@ -5,11 +5,13 @@
 //! producer).
 //!
 //! - [`configuration`]: `USACTAR_*` settings;
+//! - [`decode`]: the body straight into predictions, in bounded memory;
 //! - [`kafka`]: the one long-lived producer and the broker health check;
 //! - [`routes`]: the HTTP edge and its errors;
 //! - [`startup`]: wiring, binding, graceful shutdown.
 
 pub mod configuration;
+pub mod decode;
 pub mod kafka;
 pub mod routes;
 pub mod startup;

@@ -47,7 +47,7 @@ impl Application {
         let state = AppState::new(kafka.clone(), settings.max_batch, &metrics);
         Ok(Application {
             listener,
-            app: router(state, metrics, settings.max_body_bytes),
+            app: router(state, metrics, &settings),
             kafka,
             addr,
             admin_addr,

@@ -36,10 +36,15 @@ impl Drop for TestApp {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An ingest with settings of its own on top of the test defaults.
+async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     service_kit::telemetry::init_for_tests("ingest");
     let bootstrap = shared_stack().ports.addr("kafka");
     let topic = unique("ingest");
-    let env: HashMap<&str, &str> = [
+    let mut env: HashMap<&str, &str> = [
         ("USACTAR_LISTEN", "127.0.0.1:0"),
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
         ("USACTAR_KAFKA_BOOTSTRAP", bootstrap.as_str()),
@@ -47,6 +52,7 @@ async fn spawn_app() -> TestApp {
         ("USACTAR_TOPIC_PARTITIONS", "1"),
     ]
     .into();
+    env.extend(extra.iter().copied());
     let settings = Settings::from_env(&env).expect("valid settings");
     let shutdown = CancellationToken::new();
     let app = Application::build(settings, shutdown.clone())
@@ -84,6 +90,43 @@ impl TestApp {
             .expect("ingest answers");
         let status = response.status().as_u16();
         (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// Posts raw bytes with the given headers; the answer's status, body and `Retry-After`.
+    async fn post_raw(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value, Option<String>) {
+        let mut request = self.http.post(&self.input).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("ingest answers");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            status,
+            response.json().await.expect("a JSON body"),
+            retry_after,
+        )
+    }
+
+    /// A valid marker posted now: one partition keeps order, so it is the first record on the
+    /// topic exactly when nothing before it reached Kafka.
+    async fn assert_nothing_reached_kafka(&self) {
+        let (status, body) = self.post(&prediction("9-9")).await;
+        assert_eq!(status, 202, "{body}");
+        let marker = body["ids"][0].as_str().unwrap().to_string();
+        let records = self.records_until(&marker).await;
+        assert_eq!(
+            records.len(),
+            1,
+            "refused predictions reached Kafka: {records:?}"
+        );
     }
 
     async fn admin_get(&self, path: &str) -> (u16, String) {
@@ -281,4 +324,325 @@ async fn admin_endpoints_report_health_and_counts() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// L3: only a declared JSON body is read. A web page can make a browser post a form or
+/// text/plain cross-site without a preflight; those (and an undeclared body) are 415, even when
+/// the body is valid JSON, and nothing reaches Kafka.
+#[tokio::test]
+async fn a_body_not_declared_json_is_a_415_and_never_reaches_kafka() {
+    let app = spawn_app().await;
+    let valid = prediction("1-0").to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("text/csv"),
+        None,
+    ] {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|t| vec![("content-type", t)])
+            .unwrap_or_default();
+        let (status, answer, _) = app.post_raw(&headers, valid.clone()).await;
+        assert_eq!(status, 415, "{content_type:?} -> {answer}");
+        assert_eq!(answer["field"], "Content-Type", "{answer}");
+        assert!(
+            answer["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("application/json")),
+            "{answer}"
+        );
+    }
+    // Declared JSON, with parameters or as a +json type, is read.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/vnd.usactar+json",
+    ] {
+        let (status, answer, _) = app.post_raw(&[("content-type", content_type)], "[]").await;
+        assert_eq!(
+            (status, &answer["error"]),
+            (400, &json!("invalid batch")),
+            "{answer}"
+        );
+    }
+    app.assert_nothing_reached_kafka().await;
+}
+
+/// H5: hostile bodies of 1 MiB are refused quickly, with the documented errors, without being
+/// parsed into a generic value.
+#[tokio::test]
+async fn hostile_bodies_are_refused_quickly() {
+    let app = spawn_app().await;
+    let json = [("content-type", "application/json")];
+    let limit = 1024 * 1024;
+    let zeros = hostile::zeros(limit);
+    let many = hostile::many_predictions(limit);
+    let nested = hostile::nested_zeros(limit);
+    for (what, body, status, error, index) in [
+        ("[0,0,…]", zeros, 413, "batch too large", None),
+        (
+            "1,001+ valid predictions",
+            many,
+            413,
+            "batch too large",
+            None,
+        ),
+        ("[[0,0,…]]", nested, 400, "invalid prediction", Some(0)),
+    ] {
+        assert!(body.len() <= limit && body.len() > limit - 16, "{what}");
+        let started = std::time::Instant::now();
+        let (got, answer, _) = app.post_raw(&json, body).await;
+        let took = started.elapsed();
+        assert_eq!(
+            (got, &answer["error"]),
+            (status, &json!(error)),
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["index"].as_u64(), index, "{what}: {answer}");
+        assert!(took < Duration::from_secs(2), "{what} took {took:?}");
+    }
+    app.assert_nothing_reached_kafka().await;
+}
+
+/// H5: requests over `USACTAR_MAX_CONCURRENT_REQUESTS`, or bodies over
+/// `USACTAR_MAX_INFLIGHT_BODY_BYTES`, are answered 503 with Retry-After at once, not queued; the
+/// capacity comes back when the requests in flight end.
+#[tokio::test]
+async fn excess_concurrent_requests_get_a_quick_503() {
+    let app = spawn_app_with(&[
+        ("USACTAR_MAX_CONCURRENT_REQUESTS", "3"),
+        ("USACTAR_MAX_BODY_BYTES", "65536"),
+        ("USACTAR_MAX_INFLIGHT_BODY_BYTES", "131072"),
+    ])
+    .await;
+    let addr = app
+        .input
+        .trim_start_matches("http://")
+        .trim_end_matches("/input")
+        .to_string();
+    // Three requests that declare a body and never finish sending it hold every request permit.
+    let stalled = |length: usize| {
+        let addr = addr.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /input HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n["
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s
+        }
+    };
+    let held = [stalled(100).await, stalled(100).await, stalled(100).await];
+    let one = prediction("1-0").to_string();
+    let json = [("content-type", "application/json")];
+    let refused = eventually(DEADLINE, "a fourth request is refused", || async {
+        let started = std::time::Instant::now();
+        let answer = app.post_raw(&json, one.clone()).await;
+        let took = started.elapsed();
+        if answer.0 == 503 {
+            Ok((answer, took))
+        } else {
+            Err(format!("{answer:?}"))
+        }
+    })
+    .await;
+    let ((_, body, retry_after), took) = refused;
+    assert_eq!(retry_after.as_deref(), Some("1"), "{body}");
+    assert_eq!(body["error"], "overloaded", "{body}");
+    assert!(took < Duration::from_secs(1), "503 took {took:?}");
+    drop(held);
+    eventually(DEADLINE, "capacity comes back", || async {
+        let answer = app.post_raw(&json, one.clone()).await;
+        (answer.0 == 202).then_some(()).ok_or(format!("{answer:?}"))
+    })
+    .await;
+
+    // One stalled body of the largest size (64 KiB) takes half the byte budget; a second, the
+    // rest; a third request of any size is refused on the budget (the count allows three).
+    let big = stalled(65536).await;
+    let small = stalled(65536).await;
+    eventually(DEADLINE, "the byte budget is spent", || async {
+        let answer = app.post_raw(&json, one.clone()).await;
+        (answer.0 == 503 && answer.1["reason"].as_str().unwrap_or("").contains("bodies"))
+            .then_some(())
+            .ok_or(format!("{answer:?}"))
+    })
+    .await;
+    drop((big, small));
+    eventually(DEADLINE, "the budget comes back", || async {
+        let answer = app.post_raw(&json, one.clone()).await;
+        (answer.0 == 202).then_some(()).ok_or(format!("{answer:?}"))
+    })
+    .await;
+}
+
+/// M1: the same `Idempotency-Key` with the same body gets the same ids, so a retry lands on the
+/// topic with the ids of the first try and the idempotent stores count it once. Another key, or
+/// none, gets other ids; a malformed key is a 400.
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retry_carry_the_same_ids() {
+    let app = spawn_app().await;
+    let batch = json!([prediction("1-0"), prediction("1-0"), prediction("2-0")]).to_string();
+    let key = unique("retry");
+    let with_key = [
+        ("content-type", "application/json"),
+        ("idempotency-key", key.as_str()),
+    ];
+    let (status, first, _) = app.post_raw(&with_key, batch.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, retry, _) = app.post_raw(&with_key, batch.clone()).await;
+    assert_eq!(status, 202, "{retry}");
+    assert_eq!(first["ids"], retry["ids"], "a retry gets the same ids");
+    let ids: Vec<String> = first["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_ne!(
+        ids[0], ids[1],
+        "two equal predictions in one request are two predictions"
+    );
+
+    // On the topic: both tries, with the same ids (the consumers write each id once).
+    let other_key = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "another-key"),
+    ];
+    let (_, other, _) = app.post_raw(&other_key, batch.clone()).await;
+    assert_ne!(other["ids"], first["ids"]);
+    let (_, none, _) = app
+        .post_raw(&[("content-type", "application/json")], batch.clone())
+        .await;
+    assert_ne!(none["ids"], first["ids"]);
+    let last = none["ids"][2].as_str().unwrap().to_string();
+    let on_topic: Vec<String> = app
+        .records_until(&last)
+        .await
+        .into_iter()
+        .map(|(_, r)| r.id.to_string())
+        .collect();
+    assert_eq!(&on_topic[0..3], &ids[..]);
+    assert_eq!(&on_topic[3..6], &ids[..]);
+    assert_eq!(on_topic.len(), 12, "{on_topic:?}");
+
+    // A malformed key is refused before anything is produced.
+    let long = "k".repeat(256);
+    for bad in ["", "has space", "tab\there", long.as_str(), "é"] {
+        let request = app
+            .http
+            .post(&app.input)
+            .header("content-type", "application/json")
+            .header(
+                "idempotency-key",
+                reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            )
+            .body(prediction("3-0").to_string());
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, &answer["field"]),
+            (400, &json!("Idempotency-Key")),
+            "{bad:?} -> {answer}"
+        );
+    }
+    let (status, _) = app.post(&prediction("9-9")).await;
+    assert_eq!(status, 202);
+    let (_, body) = app.post(&prediction("9-8")).await;
+    let records = app.records_until(body["ids"][0].as_str().unwrap()).await;
+    assert_eq!(
+        records.len(),
+        14,
+        "a refused key reached Kafka: {records:?}"
+    );
+}
+
+/// Bodies of about `size` bytes that used to cost 16-24 times their size as a generic value.
+mod hostile {
+    pub fn zeros(size: usize) -> Vec<u8> {
+        let mut body = Vec::with_capacity(size);
+        body.push(b'[');
+        while body.len() + 3 <= size {
+            body.extend_from_slice(b"0,");
+        }
+        body.pop();
+        body.push(b']');
+        body
+    }
+
+    pub fn nested_zeros(size: usize) -> Vec<u8> {
+        let mut body = b"[".to_vec();
+        body.extend(zeros(size - 2));
+        body.push(b']');
+        body
+    }
+
+    pub fn many_predictions(size: usize) -> Vec<u8> {
+        let one = br#"{"team1":"Qatar","team2":"Ecuador","score":"0-2","phase":1}"#;
+        let mut body = b"[".to_vec();
+        while body.len() + one.len() + 2 <= size {
+            body.extend_from_slice(one);
+            body.push(b',');
+        }
+        body.pop();
+        body.push(b']');
+        body
+    }
+}
+
+/// Arbitrary bytes under arbitrary content types: always a 4xx with a JSON error naming what is
+/// wrong (never a 5xx, never a panic), and nothing reaches Kafka.
+#[tokio::test]
+async fn arbitrary_bodies_and_content_types_get_a_4xx() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let app = spawn_app().await;
+    let mut runner = TestRunner::deterministic();
+    let content_types = proptest::sample::select(vec![
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/problem+json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "",
+    ]);
+    let bodies = proptest::prop_oneof![
+        proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..512),
+        // JSON-looking text, to get past the first byte; predictions always invalid (a ':').
+        "[\\[\\]{}:,\"0-9a-z ]{0,64}".prop_map(String::into_bytes),
+        "\\{\"team1\":\"[A-Za-z]{0,3}:[A-Za-z]{0,3}\",\"team2\":\"[A-Z]{0,3}\",\"score\":\"[0-9:-]{0,4}\",\"phase\":[0-9.-]{1,3}\\}"
+            .prop_map(String::into_bytes),
+    ];
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..400 {
+        let content_type = content_types.new_tree(&mut runner).unwrap().current();
+        let body = bodies.new_tree(&mut runner).unwrap().current();
+        let headers: Vec<(&str, &str)> = if content_type.is_empty() {
+            vec![]
+        } else {
+            vec![("content-type", content_type)]
+        };
+        let (status, answer, _) = app.post_raw(&headers, body.clone()).await;
+        *statuses.entry(status).or_default() += 1;
+        if status == 202 {
+            panic!("accepted {:?}", String::from_utf8_lossy(&body));
+        }
+        assert!(
+            (400..500).contains(&status),
+            "{status} for {content_type:?} {:?}: {answer}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(
+            answer["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{answer}"
+        );
+    }
+    println!("answers by status: {statuses:?}");
+    app.assert_nothing_reached_kafka().await;
 }
