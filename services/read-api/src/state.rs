@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::configuration::{AdminToken, Settings};
 use crate::hub::{LiveHub, LogsHub};
 use crate::live::LiveReader;
+use crate::push::admit::Admission;
 use crate::logs::LogStore;
 
 /// Cheap to clone: every field is a handle.
@@ -20,6 +21,8 @@ pub struct AppState {
     pub logs_hub: LogsHub,
     /// `usactar_websockets_open{stream}`.
     pub open_sockets: IntGaugeVec,
+    /// Who may open a socket, and the room for more.
+    pub admission: Admission,
     /// Cancelled on SIGTERM; open sockets close when it is.
     pub shutdown: CancellationToken,
 }
@@ -41,6 +44,13 @@ impl AppState {
         for stream in ["live", "logs"] {
             open_sockets.with_label_values(&[stream]).set(0);
         }
+        let snapshot_reads = metrics
+            .counter(
+                "live_snapshot_reads_total",
+                "Full live snapshots read from Redis for sockets (shared between them)",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]);
         let live = LiveReader::new(
             &settings.redis_url,
             RedisKeys::new(settings.redis_prefix.clone()),
@@ -53,12 +63,13 @@ impl AppState {
         )
         .await?;
         Ok(AppState {
-            live_hub: LiveHub::start(live.clone(), shutdown.clone()),
+            live_hub: LiveHub::start(live.clone(), snapshot_reads, shutdown.clone()),
             logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
             live,
             logs,
             admin_token: settings.admin_token.clone(),
             open_sockets,
+            admission: Admission::new(&settings.cors_origins, settings.max_sockets),
             shutdown,
         })
     }
