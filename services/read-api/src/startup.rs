@@ -146,13 +146,13 @@ fn watch_readiness(
     );
 }
 
-/// The received_at index, retried until MongoDB answers.
+/// The logs' indexes ([`crate::logs::INDEXES`]), retried until MongoDB answers.
 async fn create_index(logs: LogStore, shutdown: CancellationToken) {
     Backoff::new(Duration::from_millis(500), Duration::from_secs(10))
         .retry(
             &shutdown,
-            || logs.ensure_index(),
-            |e, _| tracing::warn!(error = %e, "cannot create the received_at index yet"),
+            || logs.ensure_indexes(),
+            |e, _| tracing::warn!(error = %e, "cannot create the logs indexes yet"),
         )
         .await;
 }

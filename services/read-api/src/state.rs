@@ -61,7 +61,16 @@ impl AppState {
             &settings.mongo_db,
             settings.backend_timeout,
         )
-        .await?;
+        .await?
+        .counting_undecodable(
+            metrics
+                .counter(
+                    "logs_undecodable_total",
+                    "Log documents skipped because they do not decode",
+                    &[],
+                )
+                .with_label_values(&[] as &[&str]),
+        );
         Ok(AppState {
             live_hub: LiveHub::start(live.clone(), snapshot_reads, shutdown.clone()),
             logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
