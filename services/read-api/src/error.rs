@@ -30,6 +30,17 @@ impl AppError {
         }
     }
 
+    /// What a client is told: everything but a backend's own error, which names hosts, ports
+    /// and driver internals; that goes to the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unavailable { backend, .. } => {
+                format!("{backend} is unavailable; retry shortly")
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadParam { .. } => StatusCode::BAD_REQUEST,
@@ -58,7 +69,7 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let body = Body {
-            error: self.to_string(),
+            error: self.public_message(),
             field,
         };
         let mut response = (status, Json(body)).into_response();

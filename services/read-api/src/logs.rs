@@ -12,8 +12,8 @@ use futures::TryStreamExt;
 use model::push::LogItem;
 use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
 use mongodb::options::ClientOptions;
-use prometheus::IntCounter;
 use mongodb::{Client, Collection, Database, IndexModel};
+use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{bounded, AppError};
@@ -231,7 +231,10 @@ impl LogStore {
         let total = total?;
         // From the raw page, so a skipped document neither ends the paging nor moves the cursor.
         let next = (raw.len() == limit as usize)
-            .then(|| raw.last().and_then(|d| d.get_str("_id").ok().map(String::from)))
+            .then(|| {
+                raw.last()
+                    .and_then(|d| d.get_str("_id").ok().map(String::from))
+            })
             .flatten();
         Ok(LogPage {
             items: self.decode(raw),
@@ -265,9 +268,7 @@ impl LogStore {
                 .await?;
             cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
-        Ok(self.decode(
-            bounded("mongodb", self.timeout + SERVER_FIRST, find).await?,
-        ))
+        Ok(self.decode(bounded("mongodb", self.timeout + SERVER_FIRST, find).await?))
     }
 
     /// Deletes every log; returns how many.

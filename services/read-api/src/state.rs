@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use crate::configuration::{AdminToken, Settings};
 use crate::hub::{LiveHub, LogsHub};
 use crate::live::LiveReader;
-use crate::push::admit::Admission;
 use crate::logs::LogStore;
+use crate::push::admit::Admission;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]

@@ -22,7 +22,11 @@ async fn seed(app: &TestApp) {
     let docs: Vec<Document> = (0..DOCS)
         .map(|i| {
             let at = BASE_MS + i as i64;
-            let ts = uuid::Timestamp::from_unix(uuid::NoContext, (at / 1000) as u64, ((at % 1000) * 1_000_000) as u32);
+            let ts = uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                (at / 1000) as u64,
+                ((at % 1000) * 1_000_000) as u32,
+            );
             doc! {
                 "_id": uuid::Uuid::new_v7(ts).hyphenated().to_string(),
                 "team1": format!("T{}", i % 40),
@@ -128,7 +132,10 @@ async fn the_server_stops_a_query_at_the_backend_timeout() {
                 detail.contains("MaxTimeMSExpired"),
                 "the server's own limit should stop the query: {detail:?}"
             ),
-            Ok(page) => panic!("a page over 20,000 documents within 300 ms? total {}", page.total),
+            Ok(page) => panic!(
+                "a page over 20,000 documents within 300 ms? total {}",
+                page.total
+            ),
             Err(e) => panic!("{e}"),
         }
         assert!(took < Duration::from_millis(1500), "{took:?}");
@@ -163,7 +170,9 @@ async fn a_malformed_document_is_skipped_not_a_503() {
     let (_, page) = app.get("/api/logs?limit=2").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["next"], ids[1].as_str());
-    let (_, rest) = app.get(&format!("/api/logs?limit=2&before={}", ids[1])).await;
+    let (_, rest) = app
+        .get(&format!("/api/logs?limit=2&before={}", ids[1]))
+        .await;
     assert_eq!(rest["items"][0]["id"], ids[0].as_str());
     let metrics = app
         .http
@@ -174,12 +183,17 @@ async fn a_malformed_document_is_skipped_not_a_503() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("usactar_logs_undecodable_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("usactar_logs_undecodable_total 2"),
+        "{metrics}"
+    );
 }
 
+/// Not a check: the time of each kind of query on FerretDB, by hand
+/// (`cargo test -p read-api --test logs_scale timings -- --ignored --nocapture`).
 #[tokio::test]
 #[ignore]
-async fn scratch_timings() {
+async fn timings() {
     let app = spawn_app(&[]).await;
     seed(&app).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -188,21 +202,36 @@ async fn scratch_timings() {
     for (name, filter, sort) in [
         ("all sort _id", doc! {}, Some(doc! {"_id": -1})),
         ("all no sort", doc! {}, None),
-        ("team1 sort _id", doc! {"team1": "T3"}, Some(doc! {"_id": -1})),
+        (
+            "team1 sort _id",
+            doc! {"team1": "T3"},
+            Some(doc! {"_id": -1}),
+        ),
         ("team1 no sort", doc! {"team1": "T3"}, None),
         ("team1 zzz", doc! {"team1": "zzz"}, None),
         ("phase1 sort", doc! {"phase": 1}, Some(doc! {"_id": -1})),
     ] {
         let t = Instant::now();
         let mut f = logs.find(filter.clone()).limit(50);
-        if let Some(s) = sort { f = f.sort(s); }
-        let n = f.await.unwrap().try_collect::<Vec<_>>().await.unwrap().len();
+        if let Some(s) = sort {
+            f = f.sort(s);
+        }
+        let n = f
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len();
         let t1 = t.elapsed();
         let t = Instant::now();
         let c = logs.count_documents(filter.clone()).await.unwrap();
         let t2 = t.elapsed();
         let t = Instant::now();
         let c2 = logs.count_documents(filter).limit(COUNT_CAP).await.unwrap();
-        println!("{name}: find {n} in {t1:?}; count {c} in {t2:?}; capped count {c2} in {:?}", t.elapsed());
+        println!(
+            "{name}: find {n} in {t1:?}; count {c} in {t2:?}; capped count {c2} in {:?}",
+            t.elapsed()
+        );
     }
 }

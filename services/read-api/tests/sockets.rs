@@ -15,7 +15,9 @@ type Ws =
 
 /// Opens a socket with an optional Origin; Err is the HTTP status of a refusal.
 async fn open(app: &TestApp, path: &str, origin: Option<&str>) -> Result<Ws, u16> {
-    let mut req = format!("{}{path}", app.ws_base).into_client_request().unwrap();
+    let mut req = format!("{}{path}", app.ws_base)
+        .into_client_request()
+        .unwrap();
     if let Some(o) = origin {
         req.headers_mut().insert("origin", o.parse().unwrap());
     }
@@ -62,7 +64,13 @@ async fn hgetall_calls(app: &TestApp) -> u64 {
         .await
         .unwrap();
     info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_hgetall:calls=")?.split(',').next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("cmdstat_hgetall:calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -82,7 +90,9 @@ async fn a_message_over_the_inbound_limit_closes_the_socket_and_the_server_stays
     let (status, _) = app.get("/api/live").await;
     assert_eq!(status, 200, "the server stays up");
     let mut logs = open(&app, "/api/logs/ws", None).await.expect("opens");
-    let _ = logs.send(Message::Binary(vec![7u8; 64 * 1024].into())).await;
+    let _ = logs
+        .send(Message::Binary(vec![7u8; 64 * 1024].into()))
+        .await;
     assert!(closes_within(&mut logs, Duration::from_secs(5)).await);
     assert!(open(&app, "/api/logs/ws", None).await.is_ok());
 }
@@ -119,8 +129,12 @@ async fn a_foreign_origin_is_refused_and_allowed_ones_are_not() {
             Some(403),
             "{path}"
         );
-        assert!(open(&app, path, Some("https://front.example")).await.is_ok());
-        assert!(open(&app, path, Some("https://other.example")).await.is_ok());
+        assert!(open(&app, path, Some("https://front.example"))
+            .await
+            .is_ok());
+        assert!(open(&app, path, Some("https://other.example"))
+            .await
+            .is_ok());
         // Same origin as the request (direct access), and no Origin at all (not a browser).
         let same = app.ws_base.replacen("ws://", "http://", 1);
         assert!(open(&app, path, Some(&same)).await.is_ok());
@@ -172,4 +186,21 @@ async fn inbound_frames_do_not_restart_snapshot_reads_and_sockets_share_them() {
         (1..=2).contains(&reads),
         "{reads} snapshot reads for 6 sockets and 200 inbound frames"
     );
+}
+
+#[tokio::test]
+async fn cors_origins_star_starts_and_lets_any_origin() {
+    let app = spawn_app(&[("USACTAR_CORS_ORIGINS", "*")]).await;
+    let r = app
+        .http
+        .get(format!("{}/api/live", app.base))
+        .header("origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(open(&app, "/api/live/ws", Some("https://anywhere.example"))
+        .await
+        .is_ok());
 }

@@ -48,26 +48,18 @@ impl Admission {
 
     /// A slot for one socket (held until it closes), or the refusal to send instead of upgrading:
     /// 403 for a page from a foreign origin, 503 when the sockets are all taken.
-    pub fn admit(&self, headers: &HeaderMap) -> Result<OwnedSemaphorePermit, Response> {
+    pub fn admit(&self, headers: &HeaderMap) -> Result<OwnedSemaphorePermit, Refusal> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
             if !self.origin_allowed(origin, headers) {
                 tracing::info!(origin, "refused a socket from a foreign origin");
-                return Err(refuse(
-                    StatusCode::FORBIDDEN,
-                    format!("origin {origin:?} may not open sockets; see USACTAR_CORS_ORIGINS"),
-                ));
+                return Err(Refusal::ForeignOrigin(origin.to_string()));
             }
         }
-        self.slots.clone().try_acquire_owned().map_err(|_| {
-            let mut r = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many sockets open; retry later".into(),
-            );
-            r.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-            r
-        })
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Full)
     }
 
     /// Listed, same origin (the request's Host, or the X-Forwarded-Host a proxy set), or a
@@ -76,7 +68,7 @@ impl Admission {
     fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
         let origin = origin.to_ascii_lowercase();
         if let Origins::List(list) = &*self.origins {
-            if list.iter().any(|o| *o == origin) {
+            if list.contains(&origin) {
                 return true;
             }
         } else {
@@ -104,12 +96,38 @@ impl Admission {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.split(':').next().unwrap_or(""),
         };
-        host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        host == "localhost"
+            || host == "::1"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 }
 
-fn refuse(status: StatusCode, error: String) -> Response {
-    (status, Json(json!({ "error": error }))).into_response()
+/// Why a socket was not opened; answered instead of the upgrade.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// 403.
+    #[error("origin {0:?} may not open sockets; see USACTAR_CORS_ORIGINS")]
+    ForeignOrigin(String),
+    /// 503, with Retry-After.
+    #[error("too many sockets open; retry later")]
+    Full,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Refusal::ForeignOrigin(_) => StatusCode::FORBIDDEN,
+            Refusal::Full => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let mut r = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        r
+    }
 }
 
 #[cfg(test)]
@@ -131,20 +149,31 @@ mod tests {
         assert!(allowed(&[]), "no Origin: not a browser");
         assert!(allowed(&[("origin", "https://front.example")]));
         assert!(allowed(&[("origin", "https://FRONT.example/")]));
-        assert!(allowed(&[("origin", "https://api.example"), ("host", "api.example")]));
+        assert!(allowed(&[
+            ("origin", "https://api.example"),
+            ("host", "api.example")
+        ]));
         assert!(allowed(&[
             ("origin", "https://usactar.example"),
             ("host", "read-api:8082"),
             ("x-forwarded-host", "usactar.example")
         ]));
-        assert!(allowed(&[("origin", "http://localhost:5173"), ("host", "read_api")]));
+        assert!(allowed(&[
+            ("origin", "http://localhost:5173"),
+            ("host", "read_api")
+        ]));
         assert!(allowed(&[("origin", "http://127.0.0.1:8080")]));
         assert!(allowed(&[("origin", "http://[::1]:8080")]));
-        assert!(!allowed(&[("origin", "https://evil.example"), ("host", "api.example")]));
+        assert!(!allowed(&[
+            ("origin", "https://evil.example"),
+            ("host", "api.example")
+        ]));
         assert!(!allowed(&[("origin", "http://localhost.evil.example")]));
         assert!(!allowed(&[("origin", "null")]));
         let any = Admission::new(&["*".into()], 10);
-        assert!(any.admit(&headers(&[("origin", "https://evil.example")])).is_ok());
+        assert!(any
+            .admit(&headers(&[("origin", "https://evil.example")]))
+            .is_ok());
     }
 
     #[test]
@@ -152,7 +181,10 @@ mod tests {
         let a = Admission::new(&[], 2);
         let (one, _two) = (a.admit(&HeaderMap::new()), a.admit(&HeaderMap::new()));
         let third = a.admit(&HeaderMap::new()).unwrap_err();
-        assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            third.into_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         drop(one);
         assert!(a.admit(&HeaderMap::new()).is_ok());
     }

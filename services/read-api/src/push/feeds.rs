@@ -8,8 +8,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::socket::Feed;
 use crate::filter::MatchFilter;
-use crate::hub::{LiveEvent, LogsBatch};
 use crate::hub::Snapshots;
+use crate::hub::{LiveEvent, LogsBatch};
 
 /// A snapshot first (and again whenever the hub resyncs or this socket lags), then deltas.
 pub struct LiveFeed {
@@ -52,7 +52,8 @@ impl Feed for LiveFeed {
                     Err(e) => {
                         // Tell the page, and retry: the socket stays useful once Redis is back.
                         self.failed_once = true;
-                        let error = e.to_string();
+                        tracing::warn!(error = %e, "live snapshot failed");
+                        let error = e.public_message();
                         return Some(PushMessage::Error { error }.to_json());
                     }
                 }

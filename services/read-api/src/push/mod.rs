@@ -11,7 +11,7 @@ mod socket;
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::extract::Filter;
 use crate::state::AppState;
@@ -19,8 +19,7 @@ use admit::MAX_INBOUND;
 use feeds::{LiveFeed, LogsFeed};
 
 fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_INBOUND)
-        .max_frame_size(MAX_INBOUND)
+    ws.max_message_size(MAX_INBOUND).max_frame_size(MAX_INBOUND)
 }
 
 pub async fn live_ws(
@@ -31,7 +30,7 @@ pub async fn live_ws(
 ) -> Response {
     let slot = match s.admission.admit(&headers) {
         Ok(slot) => slot,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     // Subscribe before the snapshot is read, so nothing falls between the two.
     let feed = LiveFeed::new(
@@ -52,7 +51,7 @@ pub async fn logs_ws(
 ) -> Response {
     let slot = match s.admission.admit(&headers) {
         Ok(slot) => slot,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let feed = LogsFeed::new(s.logs_hub.subscribe(), filter);
     limited(ws).on_upgrade(move |socket| {
