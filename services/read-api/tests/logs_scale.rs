@@ -106,7 +106,7 @@ async fn the_server_stops_a_query_at_the_backend_timeout() {
     assert!(err.to_string().contains("MaxTimeMSExpired"), "{err}");
 
     // A store whose bound is far below what reading a page over 20,000 documents takes: the
-    // server itself stops (MaxTimeMSExpired) before read-api's own wait (200 ms more) runs out,
+    // server itself stops (MaxTimeMSExpired) before read-api's own wait (500 ms more) runs out,
     // so read-api sent maxTimeMS and FerretDB does not scan on after read-api gave up.
     let store = LogStore::connect(
         &app.settings.mongo_uri,
@@ -123,22 +123,27 @@ async fn the_server_stops_a_query_at_the_backend_timeout() {
             ..MatchFilter::default()
         },
     ] {
-        let started = Instant::now();
-        let r = store.page(&filter, None, 50).await;
-        let took = started.elapsed();
-        println!("{filter:?}: {took:?}");
-        match r {
-            Err(AppError::Unavailable { detail, .. }) => assert!(
-                detail.contains("MaxTimeMSExpired"),
-                "the server's own limit should stop the query: {detail:?}"
-            ),
-            Ok(page) => panic!(
-                "a page over 20,000 documents within 300 ms? total {}",
-                page.total
-            ),
-            Err(e) => panic!("{e}"),
+        // A few tries: on a loaded machine read-api's own wait may still win a race.
+        let mut details = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let r = store.page(&filter, None, 50).await;
+            let took = started.elapsed();
+            println!("{filter:?}: {took:?}");
+            assert!(took < Duration::from_millis(1500), "{took:?}");
+            match r {
+                Err(AppError::Unavailable { detail, .. }) => details.push(detail),
+                Ok(page) => panic!("a page over 20,000 documents within 300 ms? {}", page.total),
+                Err(e) => panic!("{e}"),
+            }
+            if details.last().unwrap().contains("MaxTimeMSExpired") {
+                break;
+            }
         }
-        assert!(took < Duration::from_millis(1500), "{took:?}");
+        assert!(
+            details.iter().any(|d| d.contains("MaxTimeMSExpired")),
+            "the server's own limit should stop the query: {details:?}"
+        );
     }
 }
 
