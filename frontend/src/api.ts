@@ -60,6 +60,8 @@ export async function getJson<T>(path: string, params?: Record<string, string | 
 export interface LogPage {
   items: LogItem[];
   total: number;
+  /** True when a filtered total stopped counting (the server's cap): there are at least `total`. */
+  total_capped?: boolean;
   next: string | null;
 }
 

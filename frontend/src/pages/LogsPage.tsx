@@ -22,6 +22,7 @@ export function LogsPage() {
   const [rows, setRows] = useState<LogItem[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [total, setTotal] = useState<number | null>(null);
+  const [capped, setCapped] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [newSince, setNewSince] = useState(0);
@@ -46,6 +47,7 @@ export function LogsPage() {
         setRows(page.items);
         setNext(page.next);
         setTotal(page.total);
+        setCapped(!!page.total_capped);
         setError(null);
         if (!before) {
           newestCounted.current = page.items[0]?.id ?? newestCounted.current;
@@ -134,7 +136,7 @@ export function LogsPage() {
         <ConnectionBadge status={status} />
       </div>
       <p className="summary" aria-live="polite" aria-atomic="true">
-        <span data-testid="logs-total">{total === null ? "…" : nf.format(total)}</span> records
+        <span data-testid="logs-total">{total === null ? "…" : nf.format(total) + (capped ? "+" : "")}</span> records
         {phase || team1 ? " matching the filters" : " in all"}
       </p>
 

@@ -25,7 +25,13 @@ pub struct Settings {
     /// `USACTAR_CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser,
     /// e.g. the Cloud Run front end's. Empty (the default): same origin only, as behind NGINX.
     pub cors_origins: Vec<String>,
+    /// `USACTAR_MAX_SOCKETS`: WebSockets open at once, both streams together; above it an
+    /// upgrade gets 503. Each socket costs buffers and a task, so the pod's memory bounds it.
+    pub max_sockets: usize,
 }
+
+/// The default of `USACTAR_MAX_SOCKETS`.
+pub const DEFAULT_MAX_SOCKETS: usize = 1_000;
 
 impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Settings, ConfigError> {
@@ -51,6 +57,7 @@ impl Settings {
                 .filter(|o| !o.is_empty())
                 .map(String::from)
                 .collect(),
+            max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
         })
     }
 }

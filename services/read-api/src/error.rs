@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// A query parameter the client got wrong: 400, naming it.
     #[error("{field}: {reason}")]
@@ -27,6 +27,17 @@ impl AppError {
         AppError::BadParam {
             field: field.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// What a client is told: everything but a backend's own error, which names hosts, ports
+    /// and driver internals; that goes to the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unavailable { backend, .. } => {
+                format!("{backend} is unavailable; retry shortly")
+            }
+            other => other.to_string(),
         }
     }
 
@@ -58,7 +69,7 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let body = Body {
-            error: self.to_string(),
+            error: self.public_message(),
             field,
         };
         let mut response = (status, Json(body)).into_response();

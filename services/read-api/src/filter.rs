@@ -4,7 +4,7 @@
 use model::push::{LogItem, MatchView};
 
 /// Every field that is set must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MatchFilter {
     pub phase: Option<u8>,
     pub team1: Option<String>,

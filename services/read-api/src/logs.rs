@@ -1,13 +1,19 @@
 //! The logs in MongoDB (`{db}.logs`), as logs-writer writes them. `_id` is a UUIDv7 string, so
 //! ordering by `_id` is ordering by time, and it is also the paging cursor.
+//!
+//! Every query is bounded on the server too (`maxTimeMS` = the backend timeout), so a request
+//! that read-api gave up on does not keep MongoDB scanning; each filter has an index that also
+//! serves the `_id` order ([`INDEXES`]); a filtered total stops counting at [`COUNT_CAP`]; a
+//! document that does not decode is skipped and counted, not a 503 for every page holding it.
 
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use model::push::LogItem;
-use mongodb::bson::{doc, DateTime, Document};
+use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
+use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{bounded, AppError};
@@ -15,6 +21,27 @@ use crate::filter::MatchFilter;
 
 /// Purging a large collection takes longer than a read; it still must not hang forever.
 const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much longer than the server's own limit (`maxTimeMS`) read-api waits for an answer, so
+/// that normally the server gives up first (and says so) rather than read-api walking away
+/// from a query the server still runs. FerretDB checks its deadline between batches: it was
+/// measured answering a 300 ms limit after 500 ms on a loaded machine.
+const SERVER_FIRST: Duration = Duration::from_millis(500);
+
+/// A filtered total stops counting here and says so (`total_capped`): counting every match of a
+/// broad filter on each page read would cost as much as the scan the indexes avoid.
+pub const COUNT_CAP: u64 = 10_000;
+
+/// The indexes the queries use, each `(field, direction)`s: time for the hubs and dashboards,
+/// then one per filter (a filter on `phase` with a team uses the team's), each ending with the
+/// `_id` order the pages sort by, so a page reads `limit` entries instead of sorting all matches.
+pub const INDEXES: &[&[(&str, i32)]] = &[
+    &[("received_at", 1)],
+    &[("phase", 1), ("_id", -1)],
+    &[("team1", 1), ("_id", -1)],
+    &[("team2", 1), ("_id", -1)],
+    &[("team1", 1), ("team2", 1), ("_id", -1)],
+];
 
 #[derive(Debug, Clone, Deserialize)]
 struct LogDoc {
@@ -57,8 +84,10 @@ impl From<LogDoc> for LogItem {
 pub struct LogPage {
     /// Newest first.
     pub items: Vec<LogItem>,
-    /// How many logs match the filters (all pages).
+    /// How many logs match the filters (all pages); at most [`COUNT_CAP`] for a filtered read.
     pub total: u64,
+    /// True when `total` stopped at [`COUNT_CAP`]: there are at least that many.
+    pub total_capped: bool,
     /// Pass as `before` for the next page; null when this page is the last.
     pub next: Option<String>,
 }
@@ -66,8 +95,11 @@ pub struct LogPage {
 #[derive(Clone)]
 pub struct LogStore {
     db: Database,
-    logs: Collection<LogDoc>,
+    /// Raw, so that each document decodes on its own (see [`decode`]).
+    logs: Collection<RawDocumentBuf>,
     timeout: Duration,
+    /// `usactar_logs_undecodable_total`, when the service registered it.
+    undecodable: Option<IntCounter>,
 }
 
 impl LogStore {
@@ -84,7 +116,34 @@ impl LogStore {
             logs: db.collection("logs"),
             db,
             timeout,
+            undecodable: None,
         })
+    }
+
+    /// Counts the documents skipped because they do not decode.
+    pub fn counting_undecodable(mut self, counter: IntCounter) -> Self {
+        self.undecodable = Some(counter);
+        self
+    }
+
+    /// Decodes each document on its own: one malformed record (written by hand, or by an older
+    /// writer) is skipped, logged and counted instead of failing every page that holds it.
+    fn decode(&self, raw: Vec<RawDocumentBuf>) -> Vec<LogItem> {
+        raw.into_iter()
+            .filter_map(
+                |d| match mongodb::bson::from_slice::<LogDoc>(d.as_bytes()) {
+                    Ok(doc) => Some(LogItem::from(doc)),
+                    Err(e) => {
+                        let id = d.get_str("_id").unwrap_or("?").to_string();
+                        tracing::warn!(id, error = %e, "skipping a log that does not decode");
+                        if let Some(c) = &self.undecodable {
+                            c.inc();
+                        }
+                        None
+                    }
+                },
+            )
+            .collect()
     }
 
     pub async fn ping(&self) -> Result<(), AppError> {
@@ -97,10 +156,17 @@ impl LogStore {
         .map(|_| ())
     }
 
-    /// The index the pages' time queries use; creating an existing one is a no-op.
-    pub async fn ensure_index(&self) -> Result<(), AppError> {
-        let index = IndexModel::builder().keys(doc! {"received_at": 1}).build();
-        bounded("mongodb", self.timeout, self.logs.create_index(index))
+    /// [`INDEXES`]; creating existing ones is a no-op. Not bounded by the read timeout: building
+    /// an index over a large collection takes longer.
+    pub async fn ensure_indexes(&self) -> Result<(), AppError> {
+        let models = INDEXES.iter().map(|keys| {
+            let mut d = Document::new();
+            for (field, dir) in *keys {
+                d.insert(*field, *dir);
+            }
+            IndexModel::builder().keys(d).build()
+        });
+        bounded("mongodb", PURGE_TIMEOUT, self.logs.create_indexes(models))
             .await
             .map(|_| ())
     }
@@ -127,6 +193,7 @@ impl LogStore {
         limit: u32,
     ) -> Result<LogPage, AppError> {
         let base = Self::filter_doc(filter);
+        let filtered = !base.is_empty();
         let mut query = base.clone();
         if let Some(before) = before {
             query.insert("_id", doc! {"$lt": before});
@@ -137,28 +204,43 @@ impl LogStore {
                 .find(query)
                 .sort(doc! {"_id": -1})
                 .limit(i64::from(limit))
+                .max_time(self.timeout)
                 .await?;
-            cursor.try_collect::<Vec<LogDoc>>().await
+            cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
         let total = async {
-            if base.is_empty() {
+            if !filtered {
                 // The collection's count, without scanning it.
-                self.logs.estimated_document_count().await
+                self.logs
+                    .estimated_document_count()
+                    .max_time(self.timeout)
+                    .await
             } else {
-                self.logs.count_documents(base).await
+                self.logs
+                    .count_documents(base)
+                    .limit(COUNT_CAP)
+                    .max_time(self.timeout)
+                    .await
             }
         };
-        let (items, total) = tokio::join!(
-            bounded("mongodb", self.timeout, items),
-            bounded("mongodb", self.timeout, total)
+        let wait = self.timeout + SERVER_FIRST;
+        let (raw, total) = tokio::join!(
+            bounded("mongodb", wait, items),
+            bounded("mongodb", wait, total)
         );
-        let items: Vec<LogItem> = items?.into_iter().map(LogItem::from).collect();
-        let next = (items.len() == limit as usize)
-            .then(|| items.last().map(|i| i.id.clone()))
+        let raw = raw?;
+        let total = total?;
+        // From the raw page, so a skipped document neither ends the paging nor moves the cursor.
+        let next = (raw.len() == limit as usize)
+            .then(|| {
+                raw.last()
+                    .and_then(|d| d.get_str("_id").ok().map(String::from))
+            })
             .flatten();
         Ok(LogPage {
-            items,
-            total: total?,
+            items: self.decode(raw),
+            total,
+            total_capped: filtered && total >= COUNT_CAP,
             next,
         })
     }
@@ -168,7 +250,7 @@ impl LogStore {
         bounded(
             "mongodb",
             self.timeout,
-            self.logs.estimated_document_count(),
+            self.logs.estimated_document_count().max_time(self.timeout),
         )
         .await
     }
@@ -183,14 +265,11 @@ impl LogStore {
                 .find(doc! {"_id": {"$gt": after}})
                 .sort(doc! {"_id": -1})
                 .limit(i64::from(limit))
+                .max_time(self.timeout)
                 .await?;
-            cursor.try_collect::<Vec<LogDoc>>().await
+            cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
-        Ok(bounded("mongodb", self.timeout, find)
-            .await?
-            .into_iter()
-            .map(LogItem::from)
-            .collect())
+        Ok(self.decode(bounded("mongodb", self.timeout + SERVER_FIRST, find).await?))
     }
 
     /// Deletes every log; returns how many.

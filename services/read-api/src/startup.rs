@@ -32,22 +32,25 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .layer(service_kit::telemetry::http_layer())
 }
 
-/// Lets the listed origins (the Cloud Run front end) call the API, purge included.
+/// Lets the listed origins (the Cloud Run front end) call the API, purge included; `*` lets any
+/// origin (no credentials are involved: purge takes its token in a header).
 fn with_cors(router: Router, origins: &[String]) -> anyhow::Result<Router> {
     if origins.is_empty() {
         return Ok(router);
+    }
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::DELETE])
+        .allow_headers([axum::http::header::AUTHORIZATION]);
+    if origins.iter().any(|o| o == "*") {
+        // tower-http refuses `*` inside a list (it panics); it has its own way to say "any".
+        return Ok(router.layer(cors.allow_origin(tower_http::cors::Any)));
     }
     let origins = origins
         .iter()
         .map(|o| o.parse::<axum::http::HeaderValue>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("USACTAR_CORS_ORIGINS: {e}"))?;
-    Ok(router.layer(
-        tower_http::cors::CorsLayer::new()
-            .allow_origin(origins)
-            .allow_methods([axum::http::Method::GET, axum::http::Method::DELETE])
-            .allow_headers([axum::http::header::AUTHORIZATION]),
-    ))
+    Ok(router.layer(cors.allow_origin(origins)))
 }
 
 pub struct Application {
@@ -146,13 +149,13 @@ fn watch_readiness(
     );
 }
 
-/// The received_at index, retried until MongoDB answers.
+/// The logs' indexes ([`crate::logs::INDEXES`]), retried until MongoDB answers.
 async fn create_index(logs: LogStore, shutdown: CancellationToken) {
     Backoff::new(Duration::from_millis(500), Duration::from_secs(10))
         .retry(
             &shutdown,
-            || logs.ensure_index(),
-            |e, _| tracing::warn!(error = %e, "cannot create the received_at index yet"),
+            || logs.ensure_indexes(),
+            |e, _| tracing::warn!(error = %e, "cannot create the logs indexes yet"),
         )
         .await;
 }

@@ -9,6 +9,7 @@ use crate::configuration::{AdminToken, Settings};
 use crate::hub::{LiveHub, LogsHub};
 use crate::live::LiveReader;
 use crate::logs::LogStore;
+use crate::push::admit::Admission;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct AppState {
     pub logs_hub: LogsHub,
     /// `usactar_websockets_open{stream}`.
     pub open_sockets: IntGaugeVec,
+    /// Who may open a socket, and the room for more.
+    pub admission: Admission,
     /// Cancelled on SIGTERM; open sockets close when it is.
     pub shutdown: CancellationToken,
 }
@@ -41,6 +44,13 @@ impl AppState {
         for stream in ["live", "logs"] {
             open_sockets.with_label_values(&[stream]).set(0);
         }
+        let snapshot_reads = metrics
+            .counter(
+                "live_snapshot_reads_total",
+                "Full live snapshots read from Redis for sockets (shared between them)",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]);
         let live = LiveReader::new(
             &settings.redis_url,
             RedisKeys::new(settings.redis_prefix.clone()),
@@ -51,14 +61,24 @@ impl AppState {
             &settings.mongo_db,
             settings.backend_timeout,
         )
-        .await?;
+        .await?
+        .counting_undecodable(
+            metrics
+                .counter(
+                    "logs_undecodable_total",
+                    "Log documents skipped because they do not decode",
+                    &[],
+                )
+                .with_label_values(&[] as &[&str]),
+        );
         Ok(AppState {
-            live_hub: LiveHub::start(live.clone(), shutdown.clone()),
+            live_hub: LiveHub::start(live.clone(), snapshot_reads, shutdown.clone()),
             logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
             live,
             logs,
             admin_token: settings.admin_token.clone(),
             open_sockets,
+            admission: Admission::new(&settings.cors_origins, settings.max_sockets),
             shutdown,
         })
     }

@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{bounded, AppError};
 use crate::live::LiveReader;
 
+use super::Snapshots;
+
 /// Live pushes go out at most this often, whatever the rate of changes.
 pub const LIVE_COALESCE: Duration = Duration::from_millis(250);
 
@@ -36,14 +38,31 @@ pub enum LiveEvent {
 #[derive(Clone)]
 pub struct LiveHub {
     tx: broadcast::Sender<LiveEvent>,
+    snapshots: Snapshots,
 }
 
 impl LiveHub {
     /// Starts the one subscriber task of this process.
-    pub fn start(reader: LiveReader, shutdown: CancellationToken) -> Self {
+    /// `snapshot_reads` counts the full snapshot reads (see [`Snapshots`]).
+    pub fn start(
+        reader: LiveReader,
+        snapshot_reads: prometheus::IntCounter,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (tx, _) = broadcast::channel(16);
-        tokio::spawn(subscribe_loop(reader, tx.clone(), shutdown));
-        LiveHub { tx }
+        let snapshots = Snapshots::new(reader.clone(), snapshot_reads);
+        tokio::spawn(subscribe_loop(
+            reader,
+            snapshots.clone(),
+            tx.clone(),
+            shutdown,
+        ));
+        LiveHub { tx, snapshots }
+    }
+
+    /// The shared snapshots; a socket subscribes before it asks for one.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
@@ -54,6 +73,7 @@ impl LiveHub {
 /// Keeps a subscription to the changes channel, reconnecting with backoff when Redis goes away.
 async fn subscribe_loop(
     reader: LiveReader,
+    snapshots: Snapshots,
     tx: broadcast::Sender<LiveEvent>,
     shutdown: CancellationToken,
 ) {
@@ -72,10 +92,11 @@ async fn subscribe_loop(
         let Some(pubsub) = subscribed else { return };
         tracing::info!(channel, "subscribed to live changes");
         if !first {
+            snapshots.invalidate();
             let _ = tx.send(LiveEvent::Resync);
         }
         first = false;
-        forward(pubsub, &reader, &tx, &shutdown).await;
+        forward(pubsub, &reader, &snapshots, &tx, &shutdown).await;
         if shutdown.is_cancelled() {
             return;
         }
@@ -100,6 +121,7 @@ async fn subscribe(reader: &LiveReader, channel: &str) -> Result<redis::aio::Pub
 async fn forward(
     pubsub: redis::aio::PubSub,
     reader: &LiveReader,
+    snapshots: &Snapshots,
     tx: &broadcast::Sender<LiveEvent>,
     shutdown: &CancellationToken,
 ) {
@@ -120,7 +142,7 @@ async fn forward(
                 },
             },
             _ = tokio::time::sleep_until(flush_at), if !pending.is_empty() => {
-                flush(reader, tx, &mut pending).await;
+                flush(reader, snapshots, tx, &mut pending).await;
                 last_flush = Instant::now();
             }
         }
@@ -129,9 +151,12 @@ async fn forward(
 
 async fn flush(
     reader: &LiveReader,
+    snapshots: &Snapshots,
     tx: &broadcast::Sender<LiveEvent>,
     pending: &mut BTreeSet<String>,
 ) {
+    // Before the broadcast: see [`Snapshots::invalidate`].
+    snapshots.invalidate();
     if tx.receiver_count() == 0 {
         // Nobody is watching; a socket that opens later starts from a snapshot anyway.
         pending.clear();

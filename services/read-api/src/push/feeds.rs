@@ -8,13 +8,13 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::socket::Feed;
 use crate::filter::MatchFilter;
+use crate::hub::Snapshots;
 use crate::hub::{LiveEvent, LogsBatch};
-use crate::live::LiveReader;
 
 /// A snapshot first (and again whenever the hub resyncs or this socket lags), then deltas.
 pub struct LiveFeed {
     rx: broadcast::Receiver<LiveEvent>,
-    reader: LiveReader,
+    snapshots: Snapshots,
     filter: MatchFilter,
     snapshot_due: bool,
     failed_once: bool,
@@ -23,12 +23,12 @@ pub struct LiveFeed {
 impl LiveFeed {
     pub fn new(
         rx: broadcast::Receiver<LiveEvent>,
-        reader: LiveReader,
+        snapshots: Snapshots,
         filter: MatchFilter,
     ) -> Self {
         LiveFeed {
             rx,
-            reader,
+            snapshots,
             filter,
             snapshot_due: true,
             failed_once: false,
@@ -43,16 +43,17 @@ impl Feed for LiveFeed {
                 if self.failed_once {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                match self.reader.snapshot(&self.filter).await {
+                match self.snapshots.get(&self.filter).await {
                     Ok(view) => {
                         self.snapshot_due = false;
                         self.failed_once = false;
-                        return Some(PushMessage::Snapshot(view).to_json());
+                        return Some(PushMessage::Snapshot((*view).clone()).to_json());
                     }
                     Err(e) => {
                         // Tell the page, and retry: the socket stays useful once Redis is back.
                         self.failed_once = true;
-                        let error = e.to_string();
+                        tracing::warn!(error = %e, "live snapshot failed");
+                        let error = e.public_message();
                         return Some(PushMessage::Error { error }.to_json());
                     }
                 }

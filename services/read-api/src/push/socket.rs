@@ -35,6 +35,8 @@ pub async fn pump(
     shutdown: CancellationToken,
     open: IntGaugeVec,
     stream: &'static str,
+    // Held while the socket lives: it is one of `USACTAR_MAX_SOCKETS`.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let gauge = open.with_label_values(&[stream]);
     gauge.inc();
@@ -57,6 +59,8 @@ pub async fn pump(
                 Message::Ping(Default::default())
             }
             incoming = socket.recv() => match incoming {
+                // An error includes a message over the inbound limit: the library closes with
+                // 1009 and the socket ends here.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 // Any sign of life will do; browsers answer pings by themselves.
                 Some(Ok(_)) => { answered = true; continue }

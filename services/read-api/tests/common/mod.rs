@@ -12,6 +12,7 @@ use read_api::configuration::Settings;
 use read_api::startup::Application;
 use tokio_util::sync::CancellationToken;
 
+#[allow(unused_imports)] // not every test binary waits
 pub use testkit::{eventually, unique, TestStack as SharedStack};
 
 fn redis_url(stack: &SharedStack) -> String {
