@@ -87,7 +87,8 @@ make_certs
 install_linkerd() {
   local ctx=$1 c=$2 dir=$STATE/certs
   log "Linkerd, linkerd-viz and multicluster on $ctx"
-  linkerd --context "$ctx" install --crds | kubectl --context "$ctx" apply -f -
+  # Recent Linkerd (edge-26.x) needs the Gateway API CRDs, which its CRD chart installs on request.
+  linkerd --context "$ctx" install --crds --set installGatewayAPI=true | kubectl --context "$ctx" apply -f -
   # `linkerd install` refuses to run once linkerd-config exists; a rerun keeps what is there
   # (`linkerd upgrade` is the tool for changing it).
   if kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
@@ -162,9 +163,14 @@ fi
 log "linking the clusters: cluster a mirrors cluster b's exported services"
 b_gateway_port=$(kubectl --context "$CTX_B" -n linkerd-multicluster get svc linkerd-gateway \
   -o jsonpath='{.spec.ports[?(@.name=="mc-gateway")].nodePort}')
+b_probe_port=$(kubectl --context "$CTX_B" -n linkerd-multicluster get svc linkerd-gateway \
+  -o jsonpath='{.spec.ports[?(@.name=="mc-probe")].nodePort}')
+# `link` has no --gateway-probe-port flag; with a NodePort gateway the probe must go to the probe's
+# node port, set as a chart value (found on the sandbox: without it the gateway never turns alive).
 linkerd --context "$CTX_B" multicluster link --cluster-name "$B" \
   --api-server-address "$USACTAR_B_API_SERVER" \
-  --gateway-addresses "$USACTAR_B_GATEWAY_ADDRESS" --gateway-port "$b_gateway_port" |
+  --gateway-addresses "$USACTAR_B_GATEWAY_ADDRESS" --gateway-port "$b_gateway_port" \
+  --set "gateway.probe.port=$b_probe_port" |
   kubectl --context "$CTX_A" apply -f -
 linkerd --context "$CTX_A" multicluster check --wait 5m
 
