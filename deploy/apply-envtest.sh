@@ -36,7 +36,10 @@ apply_to_fresh_apiserver() {
     --service-account-key-file "$dir/sa.key" --service-account-signing-key-file "$dir/sa.key" \
     --disable-admission-plugins ServiceAccount 2>"$dir/apiserver.log" &
   local apiserver_pid=$!
-  local k=(kubectl --server "https://127.0.0.1:$port" --token "$token" --insecure-skip-tls-verify)
+  # An empty kubeconfig of its own: the user's ~/.kube/config (say, a current-context of clusters
+  # that are down) must not decide whether this check passes.
+  : > "$dir/kubeconfig"
+  local k=(kubectl --kubeconfig "$dir/kubeconfig" --server "https://127.0.0.1:$port" --token "$token" --insecure-skip-tls-verify)
   local ok=1
   for _ in $(seq 1 150); do
     if "${k[@]}" get namespace default >/dev/null 2>&1; then ok=0; break; fi
