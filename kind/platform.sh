@@ -52,37 +52,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: run inside 'nix 
 for tool in kubectl linkerd helm openssl; do need "$tool"; done
 mkdir -p "$STATE"
 
-# One trust anchor for both clusters, so each proxy trusts the other cluster's identities; one
-# issuer per cluster, signed by it. step when present, openssl otherwise.
-make_certs() {
-  local dir=$STATE/certs
-  mkdir -p "$dir"
-  if [ -f "$dir/ca.crt" ]; then return; fi
-  log "generating the shared Linkerd trust anchor"
-  if command -v step >/dev/null 2>&1; then
-    step certificate create root.linkerd.cluster.local "$dir/ca.crt" "$dir/ca.key" \
-      --profile root-ca --no-password --insecure --not-after 87600h
-    for c in a b; do
-      step certificate create identity.linkerd.cluster.local "$dir/issuer-$c.crt" "$dir/issuer-$c.key" \
-        --profile intermediate-ca --not-after 8760h --no-password --insecure \
-        --ca "$dir/ca.crt" --ca-key "$dir/ca.key"
-    done
-  else
-    openssl ecparam -name prime256v1 -genkey -noout -out "$dir/ca.key"
-    openssl req -x509 -new -key "$dir/ca.key" -days 3650 -subj "/CN=root.linkerd.cluster.local" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -out "$dir/ca.crt"
-    for c in a b; do
-      openssl ecparam -name prime256v1 -genkey -noout -out "$dir/issuer-$c.key"
-      openssl req -new -key "$dir/issuer-$c.key" -subj "/CN=identity.linkerd.cluster.local" \
-        -out "$dir/issuer-$c.csr"
-      openssl x509 -req -in "$dir/issuer-$c.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-        -CAcreateserial -days 365 -out "$dir/issuer-$c.crt" \
-        -extfile <(printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')
-    done
-  fi
-}
-make_certs
+"$root/kind/certs.sh" "$STATE/certs"
 
 install_linkerd() {
   local ctx=$1 c=$2 dir=$STATE/certs

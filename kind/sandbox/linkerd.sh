@@ -35,24 +35,9 @@ images() {
   done
 }
 
-# One trust anchor for both clusters; one issuer per cluster, signed by it (kind/up.sh's
-# openssl path).
+# One trust anchor for both clusters; one issuer per cluster (the script kind/platform.sh uses).
 certs() {
-  local dir=$SANDBOX_STATE/certs c
-  mkdir -p "$dir"
-  [ -f "$dir/ca.crt" ] && return
-  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/ca.key"
-  openssl req -x509 -new -key "$dir/ca.key" -days 3650 -subj "/CN=root.linkerd.cluster.local" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -out "$dir/ca.crt"
-  for c in a b; do
-    openssl ecparam -name prime256v1 -genkey -noout -out "$dir/issuer-$c.key"
-    openssl req -new -key "$dir/issuer-$c.key" -subj "/CN=identity.linkerd.cluster.local" \
-      -out "$dir/issuer-$c.csr"
-    openssl x509 -req -in "$dir/issuer-$c.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-      -CAcreateserial -days 365 -out "$dir/issuer-$c.crt" \
-      -extfile <(printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')
-  done
+  "$here/../certs.sh" "$SANDBOX_STATE/certs"
 }
 
 control_plane() {
