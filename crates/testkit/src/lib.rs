@@ -92,7 +92,7 @@ pub fn unique(prefix: &str) -> String {
 /// binary's own under Cargo's test temp folder. A macro because the folder's name and place come
 /// from the calling test crate's `env!`s.
 ///
-/// ```ignore
+/// ```text
 /// testkit::shared_stack!(fn shared_stack("kafka", "ferretdb"));
 /// ```
 #[macro_export]
