@@ -14,8 +14,12 @@
 #   USACTAR_B_GATEWAY_ADDRESS     cluster b's multicluster gateway address from cluster a (required)
 #   USACTAR_LINKERD_INSTALL_ARGS  extra `linkerd install` arguments (e.g. --set proxy.await=false)
 #   USACTAR_VIZ_INSTALL_ARGS      extra `linkerd viz install` arguments (e.g. a local Prometheus image)
-#   USACTAR_CHAOS_MESH_CHART      a chart folder or repo/chart (default chaos-mesh/chaos-mesh from
-#                                 https://charts.chaos-mesh.org at CHAOS_MESH_VERSION)
+#   USACTAR_CHAOS_MESH_CHART      Chaos Mesh's chart folder (the sandbox: the one build-chaos-mesh.sh
+#                                 takes from the release's source); default the published chart
+#                                 at the version kind/chaos-mesh.sh pins
+#   USACTAR_CHAOS_MESH_SOCKET_A, USACTAR_CHAOS_MESH_SOCKET_B
+#                                 containerd's socket on each cluster's nodes (default kind's
+#                                 /run/containerd/containerd.sock)
 #   USACTAR_INGRESS_NGINX_MANIFEST  a file or URL (default the pinned kind provider manifest)
 #   USACTAR_SKIP                  space-separated steps to leave out: chaos-mesh ingress monitoring
 set -euo pipefail
@@ -27,13 +31,9 @@ A=usactar-a
 B=usactar-b
 CTX_A=${CTX_A:-kind-$A}
 CTX_B=${CTX_B:-kind-$B}
-CHAOS_MESH_VERSION=2.7.2
 INGRESS_NGINX_VERSION=controller-v1.12.0
 PROMETHEUS_CHART_VERSION=27.5.1
 GRAFANA_CHART_VERSION=8.10.1
-# Chaos Mesh's default pod-failure image is gcr.io/google-containers/pause:latest, a registry
-# path that no longer serves; registry.k8s.io's pause is what kubelets use anyway.
-PAUSE_IMAGE=registry.k8s.io/pause:3.10
 STATE=${USACTAR_KIND_STATE:-$root/kind/.state}
 : "${USACTAR_B_API_SERVER:?the API server of cluster b, as cluster a reaches it}"
 : "${USACTAR_B_GATEWAY_ADDRESS:?the multicluster gateway of cluster b, as cluster a reaches it}"
@@ -83,20 +83,10 @@ install_linkerd "$CTX_B" b
 for ctx in "$CTX_A" "$CTX_B"; do
   if [[ $skip != *" chaos-mesh "* ]]; then
     log "Chaos Mesh on $ctx"
-    chart=${USACTAR_CHAOS_MESH_CHART:-chaos-mesh/chaos-mesh}
-    version_args=()
-    if [ -z "${USACTAR_CHAOS_MESH_CHART:-}" ]; then
-      helm repo add chaos-mesh https://charts.chaos-mesh.org >/dev/null 2>&1 || true
-      helm repo update chaos-mesh >/dev/null
-      version_args=(--version "$CHAOS_MESH_VERSION")
-    fi
-    # The nodes run containerd: chaos-daemon must talk to its socket, not Docker's.
-    helm --kube-context "$ctx" upgrade --install chaos-mesh "$chart" "${version_args[@]}" \
-      --namespace chaos-mesh --create-namespace \
-      --set chaosDaemon.runtime=containerd \
-      --set chaosDaemon.socketPath=/run/containerd/containerd.sock \
-      --set controllerManager.podChaos.podFailure.pauseImage="$PAUSE_IMAGE" \
-      --set dashboard.securityMode=false --wait
+    # The release and its values (containerd, registry.k8s.io's pause for pod failure, no
+    # dashboard) are kind/chaos-mesh.sh's; only the nodes' containerd socket differs per cluster.
+    if [ "$ctx" = "$CTX_A" ]; then sock=${USACTAR_CHAOS_MESH_SOCKET_A:-}; else sock=${USACTAR_CHAOS_MESH_SOCKET_B:-}; fi
+    USACTAR_CHAOS_MESH_SOCKET=${sock:-/run/containerd/containerd.sock} "$root/kind/chaos-mesh.sh" "$ctx"
   fi
 
   if [[ $skip != *" ingress "* ]]; then

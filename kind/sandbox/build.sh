@@ -18,6 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 go_lane() {
   step kubernetes "$here/build-kubernetes.sh"
   "$here/build-go.sh"
+  step chaos-mesh "$here/build-chaos-mesh.sh"
 }
 rust_lane() {
   "$here/build-linkerd-rust.sh"

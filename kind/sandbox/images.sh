@@ -188,5 +188,8 @@ group_usactar() {
     --entrypoint '["/redis_exporter"]' --user 59000:59000
 }
 
+# shellcheck source=kind/sandbox/images-chaos-mesh.sh
+. "$here/images-chaos-mesh.sh"
+
 [ "$#" -gt 0 ] || set -- base
 for g in "$@"; do "group_$g"; done

@@ -18,6 +18,7 @@ LINKERD_REF=edge-26.8.3
 LINKERD_PROXY_REF=release/v2.366.0
 PROXY_INIT_REF=proxy-init/v2.4.9
 PROMETHEUS_VERSION=2.55.1
+CHAOS_MESH_REF=v2.8.3
 # The proxy pins Rust 1.90 in rust-toolchain.toml; this machine has 1.95, which builds it.
 SANDBOX_RUST_TOOLCHAIN=${SANDBOX_RUST_TOOLCHAIN:-1.95.0}
 
