@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154  # here, SANDBOX_BIN, CHAOS_MESH_REF: set by images.sh and lib.sh
 # Sourced by images.sh: the Chaos Mesh images (`images.sh chaos_mesh`), from what
 # build-chaos-mesh.sh built, under the names the release's chart renders by default
 # (ghcr.io/chaos-mesh/<repository>:$CHAOS_MESH_REF), laid out as upstream's Dockerfiles lay them out:
