@@ -10,6 +10,9 @@
 #                              https://charts.chaos-mesh.org at CHAOS_MESH_VERSION
 #   USACTAR_CHAOS_MESH_SOCKET  the containerd socket of the cluster's nodes (default
 #                              /run/containerd/containerd.sock, kind's, GKE's and AKS's)
+#   USACTAR_PAUSE_IMAGE        the image pod failure swaps in (default registry.k8s.io/pause:3.10:
+#                              the chart's gcr.io/google-containers/pause:latest no longer serves,
+#                              and every node holds the kubelets' pause image already)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CHAOS_MESH_VERSION=2.8.3
@@ -30,7 +33,8 @@ else
 fi
 args=(chaos-mesh "$chart" "${version_args[@]}" --namespace chaos-mesh
   -f "$root/kind/chaos-mesh-values.yaml"
-  --set "chaosDaemon.socketPath=${USACTAR_CHAOS_MESH_SOCKET:-/run/containerd/containerd.sock}")
+  --set "chaosDaemon.socketPath=${USACTAR_CHAOS_MESH_SOCKET:-/run/containerd/containerd.sock}"
+  --set "controllerManager.podChaos.podFailure.pauseImage=${USACTAR_PAUSE_IMAGE:-registry.k8s.io/pause:3.10}")
 if [ "$mode" = template ]; then
   helm --kube-context "$ctx" template "${args[@]}"
 else

@@ -34,6 +34,9 @@ CTX_B=${CTX_B:-kind-$B}
 INGRESS_NGINX_VERSION=controller-v1.12.0
 PROMETHEUS_CHART_VERSION=27.5.1
 GRAFANA_CHART_VERSION=8.10.1
+# Chaos Mesh's default pod-failure image is gcr.io/google-containers/pause:latest, a registry
+# path that no longer serves; registry.k8s.io's pause is what kubelets use anyway.
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
 STATE=${USACTAR_KIND_STATE:-$root/kind/.state}
 : "${USACTAR_B_API_SERVER:?the API server of cluster b, as cluster a reaches it}"
 : "${USACTAR_B_GATEWAY_ADDRESS:?the multicluster gateway of cluster b, as cluster a reaches it}"
@@ -86,7 +89,8 @@ for ctx in "$CTX_A" "$CTX_B"; do
     # The release and its values (containerd, registry.k8s.io's pause for pod failure, no
     # dashboard) are kind/chaos-mesh.sh's; only the nodes' containerd socket differs per cluster.
     if [ "$ctx" = "$CTX_A" ]; then sock=${USACTAR_CHAOS_MESH_SOCKET_A:-}; else sock=${USACTAR_CHAOS_MESH_SOCKET_B:-}; fi
-    USACTAR_CHAOS_MESH_SOCKET=${sock:-/run/containerd/containerd.sock} "$root/kind/chaos-mesh.sh" "$ctx"
+    USACTAR_CHAOS_MESH_SOCKET=${sock:-/run/containerd/containerd.sock} USACTAR_PAUSE_IMAGE=$PAUSE_IMAGE \
+      "$root/kind/chaos-mesh.sh" "$ctx"
   fi
 
   if [[ $skip != *" ingress "* ]]; then
