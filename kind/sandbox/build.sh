@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds everything the sandbox clusters need, once, into ${USACTAR_HOME:-~/.cache/usactar}/sandbox/bin:
-# Kubernetes 1.33.4, CoreDNS, Helm, Linkerd's CLI, control plane, proxy and proxy-init. Two lanes
+# Kubernetes 1.33.4, CoreDNS, Helm, Linkerd's CLI, control plane, proxy and proxy-init, Chaos
+# Mesh (build-chaos-mesh.sh, at nice 10 after the other Go programs). Two lanes
 # run side by side, each one job at a time and at the lowest CPU and I/O priority: the Go lane
 # (Kubernetes, then the other Go programs) and the Rust lane (the proxy, then the policy
 # controller). Each lane logs to $SANDBOX_LOGS/<lane>.log; this prints how long each step took.
 # A second run finds every binary and returns at once.
 #
 #   USACTAR_LINKERD2_SRC=... USACTAR_LINKERD2_PROXY_SRC=... USACTAR_LINKERD2_PROXY_INIT_SRC=... \
-#   USACTAR_LINKERD_KUBERT_SRC=... USACTAR_COREDNS_SRC=... kind/sandbox/build.sh
+#   USACTAR_LINKERD_KUBERT_SRC=... USACTAR_COREDNS_SRC=... USACTAR_CHAOS_MESH_SRC=... kind/sandbox/build.sh
 #
 # (each a git repository of that upstream on this machine; unset, the public repository is cloned).
 set -euo pipefail
