@@ -67,3 +67,15 @@ memory_mib() {
   fi
   echo "$((procs + pods)) (processes $procs, pods $pods)"
 }
+
+# egress_count: packets the egress guard (clusters.sh) dropped, on both nodes and the host.
+egress_count() {
+  local c n total=0
+  for c in "${SANDBOX_CLUSTERS[@]}"; do
+    cluster_vars "$c"
+    n=$(in_node iptables -L USACTAR-EGRESS -v -x -n | awk '$3 == "DROP" {print $1}')
+    total=$((total + n))
+  done
+  n=$(iptables -L USACTAR-EGRESS -v -x -n | awk '$3 == "DROP" {print $1}')
+  echo $((total + n))
+}

@@ -73,8 +73,10 @@ down_cluster() {
 }
 
 for c in "${SANDBOX_CLUSTERS[@]}"; do step "down $c" down_cluster "$c"; done
-# The host's counting rules (test.sh) and the bridge.
-while iptables -D FORWARD -j USACTAR-EGRESS 2>/dev/null; do :; done
+# The host's egress guard (clusters.sh) and the bridge.
+for r in 10.244.0.0/16 10.245.0.0/16 "$SANDBOX_NET"; do
+  while iptables -D FORWARD -s "$r" -j USACTAR-EGRESS 2>/dev/null; do :; done
+done
 iptables -F USACTAR-EGRESS 2>/dev/null && iptables -X USACTAR-EGRESS 2>/dev/null
 ip link show "$SANDBOX_BRIDGE" >/dev/null 2>&1 && ip link delete "$SANDBOX_BRIDGE"
 [ "$keep" = 1 ] || rm -f "$SANDBOX_KUBECONFIG"
