@@ -127,8 +127,12 @@ for ctx in "$CTX_A" "$CTX_B"; do
     log "ingress-nginx on $ctx (meshed, so its calls show in Linkerd's metrics)"
     kubectl --context "$ctx" apply -f "${USACTAR_INGRESS_NGINX_MANIFEST:-https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml}"
     kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
-    kubectl --context "$ctx" -n ingress-nginx get deploy ingress-nginx-controller -o yaml |
-      linkerd inject - | kubectl --context "$ctx" apply -f -
+    # What `linkerd inject` does to a Deployment, without its control-plane check (which fails
+    # while linkerd-destination restarts, seen on the sandbox under load): the annotation that
+    # has the proxy injector add the proxy. Unchanged when it is there already.
+    kubectl --context "$ctx" -n ingress-nginx patch deploy ingress-nginx-controller --type merge \
+      -p '{"spec":{"template":{"metadata":{"annotations":{"linkerd.io/inject":"enabled"}}}}}'
+    kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
   fi
 done
 

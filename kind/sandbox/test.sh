@@ -32,6 +32,7 @@ INGRESS_A=http://172.30.0.11
 INGRESS_B=http://172.30.0.12
 PREDICTIONS=1000
 failed=0
+indent() { sed 's/^/    /'; }
 check() {
   local name=$1
   shift
@@ -134,6 +135,14 @@ predictions() {
   echo "  after ${waited}s: MongoDB +$m, Redis +$r; read-api /api/stats: $stats"
   check "MongoDB holds exactly the $accepted accepted predictions more" test "$m" = "$accepted"
   check "Redis counted exactly the $accepted accepted predictions more" test "$r" = "$accepted"
+  # Readers: the pages' reads, 20 of each, so that read-api has traffic of its own.
+  local path reads=0
+  for ((i = 0; i < 20; i++)); do
+    for path in /api/stats /api/live /api/logs; do
+      curl -sS -o /dev/null -f "$INGRESS_B$path" && reads=$((reads + 1))
+    done
+  done
+  check "read-api answered all 60 reads through cluster b's ingress ($reads)" test "$reads" = 60
   return "$failed"
 }
 
@@ -142,7 +151,7 @@ predictions() {
 viz_stat() {
   local ctx=$1 ns=$2 deploy=$3 out
   out=$(linkerd --context "$ctx" viz stat "deploy/$deploy" -n "$ns" -t 1m)
-  echo "$out" | sed 's/^/    /'
+  indent <<< "$out"
   echo "$out" | awk 'NR == 2 && $3 ~ /%$/ && $4 ~ /rps$/ && $4 != "0.0rps" {ok = 1} END {exit !ok}'
 }
 observe() {
@@ -151,11 +160,15 @@ observe() {
   check "linkerd viz stat: read-api (b) has live traffic" viz_stat kind-usactar-b usactar-api read-api
   check "linkerd viz stat: live-store (b) has live traffic" viz_stat kind-usactar-b usactar-live live-store
   echo "  live-forwarder's calls, through the mirror (linkerd viz stat on cluster a):"
-  linkerd --context kind-usactar-a viz stat deploy/consumer -n usactar-pipeline -t 1m --to svc/live-store-usactar-b -n usactar-pipeline 2>&1 | sed 's/^/    /' || true
+  linkerd --context kind-usactar-a viz stat deploy/consumer -n usactar-pipeline -t 1m \
+    --to svc/live-store-usactar-b --to-namespace usactar-live 2>&1 | indent || true
+  check "linkerd viz stat: cluster b's multicluster gateway carries traffic" \
+    viz_stat kind-usactar-b linkerd-multicluster linkerd-gateway
   echo "  linkerd multicluster gateways (cluster a):"
   local gw
   gw=$(linkerd --context kind-usactar-a multicluster gateways)
-  echo "$gw" | sed 's/^/    /'
+  indent <<< "$gw"
+  # shellcheck disable=SC2016  # awk's own $1 and $2
   check "the multicluster gateway of usactar-b is alive" \
     awk '$1 == "usactar-b" && $2 == "True" {ok = 1} END {exit !ok}' <<< "$gw"
   return "$failed"

@@ -33,8 +33,10 @@ images() {
   mapfile -t b < <("$here/images.sh" pipeline_b)
   cluster_vars usactar-a
   import_images "${common[@]}" "${a[@]}"
+  restart_stale_pods
   cluster_vars usactar-b
   import_images "${common[@]}" "${b[@]}"
+  restart_stale_pods
 }
 step "images (build when changed, import)" images
 

@@ -9,6 +9,8 @@ set -u
 export HOME=/tmp
 dir=/tmp/nginx
 conf=$dir/conf.d/ingress.conf
+# -e: NGINX's log until the configuration is read (Debian's default path is not writable here).
+ngx() { nginx -e stderr -c /etc/sandbox-ingress/nginx.conf "$@"; }
 mkdir -p "$dir/conf.d" "$dir/tmp"
 render() {
   kubectl get ingresses,services --all-namespaces -o json |
@@ -16,15 +18,15 @@ render() {
 }
 # NGINX starts with no routes (everything 404) until the first render succeeds.
 : > "$conf"
-nginx -c /etc/sandbox-ingress/nginx.conf
-trap 'nginx -c /etc/sandbox-ingress/nginx.conf -s quit; exit 0' TERM INT
+ngx
+trap 'ngx -s quit; exit 0' TERM INT
 while :; do
   if render > "$conf.new" 2> "$dir/render.err"; then
     if ! cmp -s "$conf.new" "$conf"; then
       cp "$conf" "$conf.old"
       mv "$conf.new" "$conf"
-      if nginx -c /etc/sandbox-ingress/nginx.conf -t -q; then
-        nginx -c /etc/sandbox-ingress/nginx.conf -s reload
+      if ngx -t -q; then
+        ngx -s reload
         echo "ingress-controller: routes now:"
         grep -E '^ *location|^ *server_name' "$conf"
       else

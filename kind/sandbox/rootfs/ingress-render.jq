@@ -49,11 +49,11 @@ def location:
 | ([.[] | select(.host == "")]) as $default
 | (group_by(.host) | map(select(.[0].host != ""))) as $hosts
 | ( "server {",
-    "    listen 80 default_server;",
+    "    listen 8080 default_server;",
     ($default[] | location),
     (if any($default[]; .path == "/") then empty else "    location / { return 404; }" end),
     "}",
-    ($hosts[] | ( "server {", "    listen 80;", "    server_name \(.[0].host);",
+    ($hosts[] | ( "server {", "    listen 8080;", "    server_name \(.[0].host);",
                   (.[] | location),
                   (if any(.[]; .path == "/") then empty else "    location / { return 404; }" end),
                   "}" )) )
