@@ -27,7 +27,7 @@ T0=$(now)
 step clusters "$here/clusters.sh"
 
 images() {
-  local common a b c
+  local common a b
   mapfile -t common < <("$here/images.sh" linkerd ingress)
   mapfile -t a < <("$here/images.sh" pipeline_a)
   mapfile -t b < <("$here/images.sh" pipeline_b)

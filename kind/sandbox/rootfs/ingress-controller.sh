@@ -12,9 +12,11 @@ conf=$dir/conf.d/ingress.conf
 # -e: NGINX's log until the configuration is read (Debian's default path is not writable here).
 ngx() { nginx -e stderr -c /etc/sandbox-ingress/nginx.conf "$@"; }
 mkdir -p "$dir/conf.d" "$dir/tmp"
+# Only from a complete answer: when one of the two lists fails, kubectl prints the other and
+# fails, and routes rendered from Services alone would drop every path (seen under load).
 render() {
-  kubectl get ingresses,services --all-namespaces -o json |
-    jq -r --arg class "${INGRESS_CLASS:-nginx}" -f /etc/sandbox-ingress/render.jq
+  kubectl get ingresses,services --all-namespaces -o json > "$dir/objects.json" &&
+    jq -r --arg class "${INGRESS_CLASS:-nginx}" -f /etc/sandbox-ingress/render.jq "$dir/objects.json"
 }
 # NGINX starts with no routes (everything 404) until the first render succeeds.
 : > "$conf"
