@@ -36,12 +36,17 @@ render() {
 
 step() { printf '== %s\n' "$*"; }
 
-for overlay in deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/gke deploy/overlays/aks; do
+for overlay in deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/kind/sandbox/a \
+  deploy/overlays/kind/sandbox/b deploy/overlays/gke deploy/overlays/aks; do
   step "render and validate $overlay"
   if ! render "$overlay" | python3 "$here/validate.py" --k8s-version "$k8s_version" --label "$overlay"; then
     failed=1
   fi
 done
+
+step "the sandbox's ingress (kind/sandbox/ingress.yaml)"
+python3 "$here/validate.py" --k8s-version "$k8s_version" --label "the sandbox ingress" \
+  < kind/sandbox/ingress.yaml || failed=1
 
 step "example Secrets are valid Secrets"
 python3 "$here/validate.py" --k8s-version "$k8s_version" --no-project-rules --label "example Secrets" \
@@ -91,7 +96,7 @@ PY
 
 step "shellcheck"
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck kind/*.sh deploy/*.sh chaos/envtest/*.sh && echo "shellcheck: clean" || failed=1
+  shellcheck kind/*.sh kind/sandbox/*.sh kind/sandbox/rootfs/*.sh deploy/*.sh chaos/envtest/*.sh && echo "shellcheck: clean" || failed=1
 else
   echo "shellcheck not found: run deploy/install-tools.sh" >&2
   failed=1

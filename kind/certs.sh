@@ -2,7 +2,7 @@
 # One Linkerd trust anchor for both clusters, so each proxy trusts the other cluster's identities,
 # and one issuer per cluster (a, b) signed by it, written into DIR once: a second run finds
 # DIR/ca.crt and changes nothing. step when present, openssl otherwise. Used by kind/platform.sh
-# and kind/sandbox/linkerd.sh.
+# (for kind and the sandbox clusters).
 #   kind/certs.sh DIR
 set -euo pipefail
 dir=${1:?usage: kind/certs.sh DIR}

@@ -21,6 +21,8 @@
 #                                 containerd's socket on each cluster's nodes (default kind's
 #                                 /run/containerd/containerd.sock)
 #   USACTAR_INGRESS_NGINX_MANIFEST  a file or URL (default the pinned kind provider manifest)
+#   USACTAR_OVERLAYS              the folder holding the overlays a/ and b/ (default
+#                                 deploy/overlays/kind; the sandbox's build on them)
 #   USACTAR_SKIP                  space-separated steps to leave out: chaos-mesh ingress monitoring
 set -euo pipefail
 
@@ -42,6 +44,7 @@ STATE=${USACTAR_KIND_STATE:-$root/kind/.state}
 : "${USACTAR_B_GATEWAY_ADDRESS:?the multicluster gateway of cluster b, as cluster a reaches it}"
 read -r -a linkerd_args <<< "${USACTAR_LINKERD_INSTALL_ARGS:-}"
 read -r -a viz_args <<< "${USACTAR_VIZ_INSTALL_ARGS:-}"
+overlays=${USACTAR_OVERLAYS:-deploy/overlays/kind}
 skip=" ${USACTAR_SKIP:-} "
 
 started=$(date +%s)
@@ -60,11 +63,19 @@ mkdir -p "$STATE"
 install_linkerd() {
   local ctx=$1 c=$2 dir=$STATE/certs
   log "Linkerd, linkerd-viz and multicluster on $ctx"
-  # Recent Linkerd (edge-26.x) needs the Gateway API CRDs, which its CRD chart installs on request.
-  linkerd --context "$ctx" install --crds --set installGatewayAPI=true | kubectl --context "$ctx" apply -f -
-  # `linkerd install` refuses to run once linkerd-config exists; a rerun keeps what is there
+  # `linkerd install` refuses to run once linkerd-config exists, --crds too (found on the
+  # sandbox): a rerun renders the CRDs with `upgrade --crds` and keeps the control plane as it is
   # (`linkerd upgrade` is the tool for changing it).
+  local installed=0 crds_verb=install
   if kubectl --context "$ctx" -n linkerd get configmap linkerd-config >/dev/null 2>&1; then
+    installed=1 crds_verb=upgrade
+  fi
+  # Recent Linkerd (edge-26.x) needs the Gateway API CRDs, which its CRD chart installs on request.
+  # Server-side: two of them (httproutes) are larger than the 256 KiB annotation a client-side
+  # apply writes.
+  linkerd --context "$ctx" "$crds_verb" --crds --set installGatewayAPI=true |
+    kubectl --context "$ctx" apply --server-side --force-conflicts -f -
+  if [ "$installed" = 1 ]; then
     echo "Linkerd's control plane is already installed on $ctx: kept"
   else
     # No heartbeat: nothing in the clusters calls outside the machine.
@@ -74,11 +85,24 @@ install_linkerd() {
       --identity-issuer-key-file "$dir/issuer-$c.key" \
       --set disableHeartBeat=true "${linkerd_args[@]}" | kubectl --context "$ctx" apply -f -
   fi
-  linkerd --context "$ctx" check --wait 5m >/dev/null
-  linkerd --context "$ctx" viz install "${viz_args[@]}" | kubectl --context "$ctx" apply -f -
-  # Neither kind nor the sandbox has a LoadBalancer: the gateway is a NodePort on the node.
-  linkerd --context "$ctx" multicluster install --set gateway.serviceType=NodePort |
-    kubectl --context "$ctx" apply -f -
+  kubectl --context "$ctx" -n linkerd rollout status deploy --timeout 5m
+  # Rendering viz or multicluster again makes new webhook and tap certificates that the running
+  # pods do not have: once installed, they are kept (their `upgrade` commands change them).
+  if kubectl --context "$ctx" get namespace linkerd-viz >/dev/null 2>&1; then
+    echo "linkerd-viz is already installed on $ctx: kept"
+  else
+    linkerd --context "$ctx" viz install "${viz_args[@]}" | kubectl --context "$ctx" apply -f -
+  fi
+  kubectl --context "$ctx" -n linkerd-viz rollout status deploy --timeout 5m
+  if kubectl --context "$ctx" get namespace linkerd-multicluster >/dev/null 2>&1; then
+    echo "linkerd-multicluster is already installed on $ctx: kept"
+  else
+    # Neither kind nor the sandbox has a LoadBalancer: the gateway is a NodePort on the node.
+    # Its pause container is the kubelets' pause image, not the chart's pause:3.2.
+    linkerd --context "$ctx" multicluster install --set gateway.serviceType=NodePort \
+      --set gateway.pauseImage="$PAUSE_IMAGE" | kubectl --context "$ctx" apply -f -
+  fi
+  kubectl --context "$ctx" -n linkerd-multicluster rollout status deploy/linkerd-gateway --timeout 5m
 }
 install_linkerd "$CTX_A" a
 install_linkerd "$CTX_B" b
@@ -97,14 +121,18 @@ for ctx in "$CTX_A" "$CTX_B"; do
     log "ingress-nginx on $ctx (meshed, so its calls show in Linkerd's metrics)"
     kubectl --context "$ctx" apply -f "${USACTAR_INGRESS_NGINX_MANIFEST:-https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml}"
     kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
-    kubectl --context "$ctx" -n ingress-nginx get deploy ingress-nginx-controller -o yaml |
-      linkerd inject - | kubectl --context "$ctx" apply -f -
+    # What `linkerd inject` does to a Deployment, without its control-plane check (which fails
+    # while linkerd-destination restarts, seen on the sandbox under load): the annotation that
+    # has the proxy injector add the proxy. Unchanged when it is there already.
+    kubectl --context "$ctx" -n ingress-nginx patch deploy ingress-nginx-controller --type merge \
+      -p '{"spec":{"template":{"metadata":{"annotations":{"linkerd.io/inject":"enabled"}}}}}'
+    kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
   fi
 done
 
-log "deploying Usactar (deploy/overlays/kind/{a,b}: services, Kafka, Redis, MongoDB, dashboards)"
-kubectl --context "$CTX_B" apply -k deploy/overlays/kind/b
-kubectl --context "$CTX_A" apply -k deploy/overlays/kind/a
+log "deploying Usactar ($overlays/{a,b}: services, Kafka, Redis, MongoDB, dashboards)"
+kubectl --context "$CTX_B" apply -k "$overlays/b"
+kubectl --context "$CTX_A" apply -k "$overlays/a"
 
 if [[ $skip != *" monitoring "* ]]; then
   for ctx in "$CTX_A" "$CTX_B"; do
@@ -136,12 +164,26 @@ linkerd --context "$CTX_B" multicluster link --cluster-name "$B" \
   --gateway-addresses "$USACTAR_B_GATEWAY_ADDRESS" --gateway-port "$b_gateway_port" \
   --set "gateway.probe.port=$b_probe_port" |
   kubectl --context "$CTX_A" apply -f -
-linkerd --context "$CTX_A" multicluster check --wait 5m
+# The gateway turns alive only after a few probe periods, and `multicluster check` does not wait
+# for it (found on the sandbox: the check failed 5 s after the link).
+for ((i = 0; i < 60; i++)); do
+  linkerd --context "$CTX_A" multicluster gateways 2>/dev/null |
+    awk -v b="$B" '$1 == b && $2 == "True" {ok = 1} END {exit !ok}' && break
+  sleep 2
+done
 
 log "waiting for the services"
+kubectl --context "$CTX_B" -n usactar-data rollout status statefulset/redis --timeout 5m
+kubectl --context "$CTX_B" -n usactar-data rollout status statefulset/mongodb --timeout 5m
 kubectl --context "$CTX_B" -n usactar-live rollout status deploy/live-store --timeout 5m
 kubectl --context "$CTX_B" -n usactar-api rollout status deploy/read-api --timeout 5m
 kubectl --context "$CTX_A" -n usactar-data rollout status statefulset/kafka --timeout 5m
 kubectl --context "$CTX_A" -n usactar-ingest rollout status deploy/ingest --timeout 5m
 kubectl --context "$CTX_A" -n usactar-pipeline rollout status deploy/consumer --timeout 5m
+# Every check, the extensions' (viz, multicluster) included, once everything is in place (the
+# multicluster check wants an endpoint behind every mirror: live-store running in cluster b).
+log "linkerd multicluster check, linkerd check on both clusters"
+linkerd --context "$CTX_A" multicluster check --wait 5m
+linkerd --context "$CTX_A" check --wait 5m
+linkerd --context "$CTX_B" check --wait 5m
 log "platform ready"

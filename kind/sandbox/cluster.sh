@@ -49,8 +49,28 @@ import_images() {
     fi
     node_ctr images import "$a" >/dev/null
     rm -f "$D/imported/$(basename "$a")".*
-    touch "$D/imported/$(basename "$a").$sum"
+    # The marker holds the image's name; its time is when it was imported (restart_stale_pods).
+    echo "$name" > "$D/imported/$(basename "$a").$sum"
   done
+}
+
+# restart_stale_pods: deletes the pods of the current cluster that run an image imported again
+# since they started (a rebuilt service under the same tag); their controllers make new ones.
+restart_stale_pods() {
+  local ns pod started images image marker
+  while read -r ns pod started images; do
+    for image in ${images//,/ }; do
+      marker=$(grep -lx -- "$image" "$D"/imported/* 2>/dev/null | head -n1 || true)
+      [ -n "$marker" ] || continue
+      if [ "$(stat -c %Y "$marker")" -gt "$(date -d "$started" +%s)" ]; then
+        echo "$C: $ns/$pod runs an older $image: restarted"
+        kc -n "$ns" delete pod "$pod" --wait=false >/dev/null
+        break
+      fi
+    done
+  done < <(kc get pods -A -o json | jq -r '.items[] | select(.status.startTime != null)
+    | "\(.metadata.namespace) \(.metadata.name) \(.status.startTime) \([.status.containerStatuses[]?.image, .status.initContainerStatuses[]?.image] | join(","))"')
+  return 0
 }
 
 # memory_mib: resident memory of the current cluster, in MiB: its supervised processes (control
@@ -66,4 +86,16 @@ memory_mib() {
     pods=$(awk '$1 == "total_rss" {print int($2 / 1048576)}' "/sys/fs/cgroup/memory/$C/memory.stat")
   fi
   echo "$((procs + pods)) (processes $procs, pods $pods)"
+}
+
+# egress_count: packets the egress guard (clusters.sh) dropped, on both nodes and the host.
+egress_count() {
+  local c n total=0
+  for c in "${SANDBOX_CLUSTERS[@]}"; do
+    cluster_vars "$c"
+    n=$(in_node iptables -L USACTAR-EGRESS -v -x -n | awk '$3 == "DROP" {print $1}')
+    total=$((total + n))
+  done
+  n=$(iptables -L USACTAR-EGRESS -v -x -n | awk '$3 == "DROP" {print $1}')
+  echo $((total + n))
 }

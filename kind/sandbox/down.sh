@@ -4,7 +4,8 @@
 # under the clusters' folders, cgroups /usactar-a and /usactar-b, the nodes' network namespaces
 # (their iptables rules go with them), the veths and the bridge, the host's counting rules, and
 # the contexts from the user's kubeconfig. --keep-state keeps the clusters' folders (etcd data,
-# certificates, containerd's images) for a faster next up.sh; the builds are never touched.
+# certificates, containerd's images) and the Linkerd trust anchor for a faster next up.sh; the
+# builds are never touched.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=kind/sandbox/lib.sh
@@ -73,9 +74,12 @@ down_cluster() {
 }
 
 for c in "${SANDBOX_CLUSTERS[@]}"; do step "down $c" down_cluster "$c"; done
-# The host's counting rules (test.sh) and the bridge.
-while iptables -D FORWARD -j USACTAR-EGRESS 2>/dev/null; do :; done
+# The host's egress guard (clusters.sh) and the bridge.
+for r in 10.244.0.0/16 10.245.0.0/16 "$SANDBOX_NET"; do
+  while iptables -D FORWARD -s "$r" -j USACTAR-EGRESS 2>/dev/null; do :; done
+done
 iptables -F USACTAR-EGRESS 2>/dev/null && iptables -X USACTAR-EGRESS 2>/dev/null
 ip link show "$SANDBOX_BRIDGE" >/dev/null 2>&1 && ip link delete "$SANDBOX_BRIDGE"
-[ "$keep" = 1 ] || rm -f "$SANDBOX_KUBECONFIG"
+# The kubeconfig and the Linkerd trust anchor and issuers (kind/platform.sh's, under the state).
+[ "$keep" = 1 ] || rm -rf "$SANDBOX_KUBECONFIG" "$SANDBOX_STATE/certs"
 echo "down.sh: done after $(( $(now) - T0 ))s"

@@ -4,7 +4,8 @@
 # $SANDBOX_BIN and this machine), written as an OCI archive by oci-image.py into
 # $SANDBOX_CACHE/images/<file>.tar under the name the manifests use. Nothing is pulled.
 #
-#   kind/sandbox/images.sh [GROUP...]    groups: base (default), linkerd
+#   kind/sandbox/images.sh [GROUP...]    groups: base (default), linkerd, ingress, pipeline_a,
+#                                        pipeline_b
 #
 # An archive is rewritten only when it is missing or older than what it is made of.
 # Prints the archives' paths.
@@ -28,17 +29,24 @@ rootfs_base() {
   cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
 }
 
-# add_bin ROOTFS SRC DEST: copies a program to DEST in ROOTFS, with the shared libraries and the
+# add_bin ROOTFS SRC DEST: copies a program to DEST in ROOTFS, without its symbols (the Go
+# builds carry debug information: a third of their size), with the shared libraries and the
 # loader it needs at the same paths as on this machine.
 add_bin() {
-  local r=$1 src=$2 dest=$3 lib
+  local r=$1 src=$2 dest=$3
   mkdir -p "$r$(dirname "$dest")"
   cp -L "$src" "$r$dest"
+  strip --strip-unneeded "$r$dest" 2>/dev/null || true
+  add_libs "$r" "$src"
+}
+# add_libs ROOTFS FILE: the shared libraries FILE needs (ldd), at their paths on this machine.
+add_libs() {
+  local r=$1 lib
   while read -r lib; do
     [ -n "$lib" ] || continue
     mkdir -p "$r$(dirname "$lib")"
     cp -Ln "$lib" "$r$lib"
-  done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)
+  done < <(ldd "$2" 2>/dev/null | grep -oE '/[^ ]+' || true)
 }
 
 # image FILE NAME INPUT... -- oci-image.py options: builds rootfs with the function build_FILE
@@ -58,6 +66,7 @@ image() {
     rootfs_base "$r"
     "build_$file" "$r"
     python3 "$here/oci-image.py" --rootfs "$r" --name "$name" --out "$out" "$@"
+    rm -rf "$r"  # the archive holds it all; the folder would only take disk space
   fi
   echo "$out"
 }
@@ -85,7 +94,7 @@ build_busybox() {
   local r=$1
   cp /bin/busybox "$r/bin/busybox"
   local a
-  for a in sh ls cat echo sleep wget nc ps env id ip ping nslookup hostname date grep sed awk head tail httpd mkdir wc; do
+  for a in sh ls cat echo sleep wget nc ps env id ip ping nslookup hostname date grep sed awk head tail httpd mkdir wc tr cp mv rm cmp; do
     ln -sf busybox "$r/bin/$a"
   done
 }
@@ -161,14 +170,66 @@ build_prometheus() { add_bin "$1" "$SANDBOX_BIN/l5d/prometheus" /bin/prometheus;
 
 # The Usactar services (build-services.sh), as flake.nix's images: the binary, CA certificates,
 # user 65532, /tmp; under the names the kind overlays use (usactar/<name>:dev).
-svc() { add_bin "$1" "$SANDBOX_BIN/usactar/$2" "/bin/$2"; }
-build_usactar_ingest() { svc "$1" ingest; }
-build_usactar_logs_writer() { svc "$1" logs-writer; }
-build_usactar_live_forwarder() { svc "$1" live-forwarder; }
-build_usactar_live_store() { svc "$1" live-store; }
-build_usactar_read_api() { svc "$1" read-api; }
-# Redis and its exporter for deploy/infra/redis, from Debian's packages (redis-server 7.0, not the
-# 7.4 the manifest names; prometheus-redis-exporter), under the manifest's image names.
+service_image() {
+  image "usactar_${1//-/_}" "usactar/$1:dev" "$SANDBOX_BIN/usactar/$1" -- \
+    --entrypoint "[\"/bin/$1\"]" --user 65532:65532
+}
+build_usactar_ingest() { add_bin "$1" "$SANDBOX_BIN/usactar/ingest" /bin/ingest; }
+build_usactar_logs_writer() { add_bin "$1" "$SANDBOX_BIN/usactar/logs-writer" /bin/logs-writer; }
+build_usactar_live_forwarder() { add_bin "$1" "$SANDBOX_BIN/usactar/live-forwarder" /bin/live-forwarder; }
+build_usactar_live_store() { add_bin "$1" "$SANDBOX_BIN/usactar/live-store" /bin/live-store; }
+build_usactar_read_api() { add_bin "$1" "$SANDBOX_BIN/usactar/read-api" /bin/read-api; }
+
+# Kafka 4.1.1: the jars scripts/setup fetches from Maven Central, on a Java 17 runtime that
+# jlink cuts from this machine's JDK to the modules a broker uses, with rootfs/kafka-run.sh
+# taking apache/kafka's KAFKA_* variables. The overlays' apache/kafka:4.1.1 is renamed to it.
+KAFKA_LIBS=${USACTAR_KAFKA_LIBS:-${USACTAR_HOME:-$HOME/.cache/usactar}/kafka-4.1.1/libs}
+KAFKA_JRE=$SANDBOX_BIN/kafka-jre
+kafka_jre() {
+  [ -x "$KAFKA_JRE/bin/java" ] && return
+  local jdk=${SANDBOX_JDK:-/usr/lib/jvm/java-17-openjdk-amd64}
+  [ -d "$jdk/jmods" ] || { echo "images.sh: no $jdk/jmods: apt-get install openjdk-17-jdk-headless" >&2; return 1; }
+  rm -rf "$KAFKA_JRE.tmp"
+  "$jdk/bin/jlink" --output "$KAFKA_JRE.tmp" --strip-debug --no-man-pages --no-header-files \
+    --compress=2 --add-modules java.base,java.compiler,java.desktop,java.instrument,java.logging,java.management,java.management.rmi,java.naming,java.net.http,java.rmi,java.scripting,java.security.jgss,java.security.sasl,java.sql,java.transaction.xa,java.xml,jdk.crypto.ec,jdk.jfr,jdk.management,jdk.naming.dns,jdk.net,jdk.security.auth,jdk.unsupported,jdk.zipfs
+  mv "$KAFKA_JRE.tmp" "$KAFKA_JRE"
+}
+build_kafka() {
+  local r=$1 f
+  build_busybox "$r"
+  mkdir -p "$r/opt" "$r/opt/kafka/config" "$r/var/lib/kafka/data"
+  cp -a "$KAFKA_JRE" "$r/opt/java"
+  ln -s /opt/java/bin/java "$r/usr/bin/java"
+  while read -r f; do add_libs "$r" "$f"; done < <(find "$r/opt/java" -name '*.so' -o -path '*/bin/java')
+  cp -a "$KAFKA_LIBS" "$r/opt/kafka/libs"
+  cat > "$r/opt/kafka/config/log4j2.properties" <<'LOG'
+status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+LOG
+  cp "$here/rootfs/kafka-run.sh" "$r/usr/bin/kafka-run"
+  chown 1000:1000 "$r/var/lib/kafka/data"
+}
+
+# FerretDB 1.24 on SQLite, scripts/setup's build, in place of the overlays' mongo:7.0 (the
+# MongoDB wire protocol, as Cosmos DB's MongoDB API is in the cloud); configured by its
+# FERRETDB_* variables, data in /data/db (mongo's volume path), probes on /debug/readyz.
+FERRETDB_BIN=${USACTAR_HOME:-$HOME/.cache/usactar}/bin/ferretdb
+build_ferretdb() {
+  add_bin "$1" "$FERRETDB_BIN" /ferretdb
+  mkdir -p "$1/data/db"
+  chown 999:999 "$1/data/db"
+}
+
+# Redis and its exporter for deploy/infra/redis, from Debian's packages (redis-server 7.0 and
+# prometheus-redis-exporter), in place of the overlays' redis:7.4-alpine and
+# oliver006/redis_exporter.
 build_redis() {
   local r=$1 b
   for b in redis-server redis-cli; do add_bin "$r" "/usr/bin/$b" "/usr/local/bin/$b"; done
@@ -177,15 +238,47 @@ build_redis() {
 }
 build_redis_exporter() { add_bin "$1" /usr/bin/prometheus-redis-exporter /redis_exporter; }
 
-group_usactar() {
+# The ingress (ingress.yaml): Debian's NGINX, jq and kubectl, and the controller script.
+build_ingress() {
+  local r=$1
+  build_busybox "$r"
+  add_bin "$r" /usr/sbin/nginx /usr/sbin/nginx
+  add_bin "$r" /usr/bin/jq /usr/bin/jq
+  add_bin "$r" "$SANDBOX_BIN/kubectl" /usr/local/bin/kubectl
+  mkdir -p "$r/etc/nginx" "$r/etc/sandbox-ingress" "$r/var/log/nginx" "$r/var/lib/nginx"
+  cp /etc/nginx/mime.types "$r/etc/nginx/"
+  cp "$here/rootfs/ingress-nginx.conf" "$r/etc/sandbox-ingress/nginx.conf"
+  cp "$here/rootfs/ingress-render.jq" "$r/etc/sandbox-ingress/render.jq"
+  cp "$here/rootfs/ingress-controller.sh" "$r/usr/local/bin/ingress-controller"
+}
+
+group_ingress() {
+  image ingress usactar.local/sandbox-ingress:nginx-1.22 /usr/sbin/nginx /usr/bin/jq \
+    "$SANDBOX_BIN/kubectl" "$here/rootfs/ingress-controller.sh" "$here/rootfs/ingress-render.jq" \
+    "$here/rootfs/ingress-nginx.conf" -- --entrypoint '["/usr/local/bin/ingress-controller"]'
+}
+# Cluster a: ingest, the consumer pod's two containers, Kafka.
+group_pipeline_a() {
   local s
-  for s in ingest logs-writer live-forwarder live-store read-api; do
-    image "usactar_${s//-/_}" "usactar/$s:dev" "$SANDBOX_BIN/usactar/$s" -- \
-      --entrypoint "[\"/bin/$s\"]" --user 65532:65532
-  done
-  image redis redis:7.4-alpine /usr/bin/redis-server -- --entrypoint '["redis-server"]' --user 999:999
-  image redis_exporter oliver006/redis_exporter:v1.67.0 /usr/bin/prometheus-redis-exporter -- \
+  for s in ingest logs-writer live-forwarder; do service_image "$s"; done
+  kafka_jre
+  image kafka usactar.local/kafka:4.1.1 "$KAFKA_JRE/release" "$KAFKA_LIBS/.complete" \
+    "$here/rootfs/kafka-run.sh" -- --entrypoint '["/usr/bin/kafka-run"]' --user 1000:1000
+}
+# Cluster b: live-store, read-api, Redis and its exporter, FerretDB.
+group_pipeline_b() {
+  local s
+  for s in live-store read-api; do service_image "$s"; done
+  # The official redis images build Redis with protected mode off (a container's loopback is
+  # not the machine's); Debian's keeps it on and refuses every client from outside the pod.
+  image redis usactar.local/redis:7.0-debian /usr/bin/redis-server -- \
+    --entrypoint '["redis-server", "--protected-mode", "no"]' --user 999:999
+  image redis_exporter usactar.local/redis-exporter:debian /usr/bin/prometheus-redis-exporter -- \
     --entrypoint '["/redis_exporter"]' --user 59000:59000
+  image ferretdb usactar.local/ferretdb:1.24.2 "$FERRETDB_BIN" -- --entrypoint '["/ferretdb"]' \
+    --user 999:999 --env FERRETDB_HANDLER=sqlite --env FERRETDB_SQLITE_URL=file:/data/db/ \
+    --env FERRETDB_STATE_DIR=/tmp --env FERRETDB_LISTEN_ADDR=:27017 \
+    --env FERRETDB_DEBUG_ADDR=:8088 --env FERRETDB_TELEMETRY=disable --env FERRETDB_LOG_LEVEL=warn
 }
 
 # shellcheck source=kind/sandbox/images-chaos-mesh.sh

@@ -1,350 +1,65 @@
 #!/usr/bin/env bash
-# Two single-node Kubernetes clusters, usactar-a and usactar-b, on this machine without a
-# container engine: the stand-in for `kind create cluster` where there is no Docker. Each node is
-# a network namespace (172.30.0.11 and .12 on the bridge usactar0, whose host side is
-# 172.30.0.1) running its control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler), containerd (Debian's, with runc through runc-clamp.sh), kubelet (cgroupfs),
-# kube-proxy (iptables), the bridge CNI plugin and CoreDNS. Every process runs under
-# supervise.sh in a session of its own; state, logs and sockets live under
-# $SANDBOX_STATE/<cluster>. The kubeconfig contexts are named as kind names them
-# (kind-usactar-a, kind-usactar-b) and are merged into ${KUBECONFIG:-~/.kube/config}.
+# Usactar on two Kubernetes clusters built from source, without a container engine: what
+# kind/up.sh does with kind, on this machine. Only the first two steps differ from kind/up.sh:
+#   1. the clusters: clusters.sh (network namespaces with containerd, kubelet, a control plane);
+#   2. the images: images.sh writes OCI archives (Linkerd, the ingress, the services, Kafka,
+#      Redis, FerretDB) that are imported into each node's containerd: nothing is pulled;
+#   3. kind/platform.sh, the same file kind/up.sh runs: Linkerd, viz, multicluster, the ingress,
+#      the overlays (deploy/overlays/kind/sandbox/{a,b}: kind's, with the images this machine
+#      can make), the link, the checks. Chaos Mesh and monitoring (Prometheus, Grafana) are
+#      skipped: their Helm charts are not on this machine (USACTAR_SKIP to change that).
 #
-#   kind/sandbox/build.sh   # once: Kubernetes, CoreDNS, Helm, Linkerd from source
-#   kind/sandbox/up.sh      # idempotent; prints how long each step took
-#   kind/sandbox/down.sh    # removes every process, namespace, mount, bridge and rule up.sh made
+#   kind/sandbox/build.sh    # once: Kubernetes, CoreDNS, Helm, Linkerd, the services
+#   kind/sandbox/up.sh       # idempotent; prints how long each step took
+#   kind/sandbox/down.sh     # removes everything up.sh made
 #
-#              usactar-a                usactar-b
-#   node       172.30.0.11              172.30.0.12
-#   pods       10.244.0.0/16            10.245.0.0/16
-#   services   10.96.0.0/16 (DNS .10)   10.97.0.0/16 (DNS .10)
-#
-# The nodes have no default route: nothing from the clusters reaches beyond the bridge. CoreDNS
-# answers the clusters' names and forwards nothing. Images come only from images.sh archives.
+# Contexts kind-usactar-a and kind-usactar-b in $SANDBOX_KUBECONFIG (and ~/.kube/config).
+# The ingress of cluster a is http://172.30.0.11/ (POST /input), of cluster b
+# http://172.30.0.12/ (/api/...): the nodes' addresses on the bridge usactar0.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=kind/sandbox/lib.sh
 . "$here/lib.sh"
 # shellcheck source=kind/sandbox/cluster.sh
 . "$here/cluster.sh"
-
-[ "$(id -u)" = 0 ] || { echo "up.sh: needs root (network namespaces, cgroups, containerd)" >&2; exit 1; }
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
-  [ -x "$SANDBOX_BIN/$b" ] || { echo "up.sh: missing $SANDBOX_BIN/$b: run kind/sandbox/build.sh" >&2; exit 1; }
-done
-for b in containerd containerd-shim-runc-v2 runc ctr jq openssl nsenter iptables; do
-  command -v "$b" >/dev/null || { echo "up.sh: missing $b (apt-get install containerd runc containernetworking-plugins jq iptables)" >&2; exit 1; }
-done
-CNI_BIN=${SANDBOX_CNI_BIN:-/usr/lib/cni}
-[ -x "$CNI_BIN/bridge" ] || { echo "up.sh: no CNI plugins in $CNI_BIN (apt-get install containernetworking-plugins)" >&2; exit 1; }
 T0=$(now)
 
-# --- the bridge between the nodes -------------------------------------------------------------
-network() {
-  if ! ip link show "$SANDBOX_BRIDGE" >/dev/null 2>&1; then
-    ip link add "$SANDBOX_BRIDGE" type bridge
-    ip addr add "$SANDBOX_BRIDGE_IP/24" dev "$SANDBOX_BRIDGE"
-  fi
-  ip link set "$SANDBOX_BRIDGE" up
-  local c
-  for c in "${SANDBOX_CLUSTERS[@]}"; do
-    cluster_vars "$c"
-    [ -e "/run/netns/$NETNS" ] || ip netns add "$NETNS"
-    if ! ip link show "$VETH" >/dev/null 2>&1; then
-      ip link add "$VETH" type veth peer name eth0 netns "$NETNS"
-      ip -n "$NETNS" addr add "$NODE_IP/24" dev eth0
-    fi
-    ip link set "$VETH" master "$SANDBOX_BRIDGE" up
-    ip -n "$NETNS" link set lo up
-    ip -n "$NETNS" link set eth0 up
-    in_node sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
-      net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1
-  done
-}
+step clusters "$here/clusters.sh"
 
-# --- certificates and kubeconfigs -------------------------------------------------------------
-# cert NAME CA SUBJECT [SANS]: a key and certificate signed by CA (a name in the same folder).
-cert() {
-  local name=$1 ca=$2 subj=$3 sans=${4:-} p=$D/pki ext
-  [ -f "$p/$name.crt" ] && return
-  openssl ecparam -name prime256v1 -genkey -noout -out "$p/$name.key" 2>/dev/null
-  openssl req -new -key "$p/$name.key" -subj "$subj" -out "$p/$name.csr" 2>/dev/null
-  ext="basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth"
-  [ -z "$sans" ] || ext="$ext
-subjectAltName=$sans"
-  openssl x509 -req -in "$p/$name.csr" -CA "$p/$ca.crt" -CAkey "$p/$ca.key" -CAcreateserial \
-    -days 3650 -out "$p/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
-  rm -f "$p/$name.csr"
+images() {
+  local common a b
+  mapfile -t common < <("$here/images.sh" linkerd ingress)
+  mapfile -t a < <("$here/images.sh" pipeline_a)
+  mapfile -t b < <("$here/images.sh" pipeline_b)
+  cluster_vars usactar-a
+  import_images "${common[@]}" "${a[@]}"
+  restart_stale_pods
+  cluster_vars usactar-b
+  import_images "${common[@]}" "${b[@]}"
+  restart_stale_pods
 }
-ca() {
-  local name=$1 cn=$2 p=$D/pki
-  [ -f "$p/$name.crt" ] && return
-  openssl ecparam -name prime256v1 -genkey -noout -out "$p/$name.key" 2>/dev/null
-  openssl req -x509 -new -key "$p/$name.key" -days 3650 -subj "/CN=$cn" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$p/$name.crt" 2>/dev/null
-}
-# kubeconfig NAME CERT: a kubeconfig for client certificate CERT, context named $CTX.
-kubeconfig() {
-  local name=$1 crt=$2 p=$D/pki
-  cat > "$p/$name.kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: $CTX
-  cluster:
-    server: $API
-    certificate-authority-data: $(base64 -w0 < "$p/ca.crt")
-users:
-- name: $CTX
-  user:
-    client-certificate-data: $(base64 -w0 < "$p/$crt.crt")
-    client-key-data: $(base64 -w0 < "$p/$crt.key")
-contexts:
-- name: $CTX
-  context: {cluster: $CTX, user: $CTX}
-current-context: $CTX
-KC
-}
-pki() {
-  local p=$D/pki
-  mkdir -p "$p"
-  ca ca "$C-ca"
-  ca front-proxy-ca "$C-front-proxy-ca"
-  [ -f "$p/sa.key" ] || { openssl genrsa -out "$p/sa.key" 2048 2>/dev/null; openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null; }
-  cert apiserver ca "/CN=kube-apiserver" \
-    "IP:$NODE_IP,IP:$API_SVC_IP,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:$NODE,DNS:localhost"
-  cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client"
-  cert front-proxy-client front-proxy-ca "/CN=front-proxy-client"
-  cert admin ca "/O=system:masters/CN=kubernetes-admin"
-  cert controller-manager ca "/CN=system:kube-controller-manager"
-  cert scheduler ca "/CN=system:kube-scheduler"
-  cert kubelet ca "/O=system:nodes/CN=system:node:$NODE"
-  cert kubelet-serving ca "/CN=$NODE" "IP:$NODE_IP,DNS:$NODE"
-  cert kube-proxy ca "/CN=system:kube-proxy"
-  local k
-  for k in admin controller-manager scheduler kubelet kube-proxy; do kubeconfig "$k" "$k"; done
-}
+step "images (build when changed, import)" images
 
-# --- supervised processes ---------------------------------------------------------------------
-# run NAME CMD...: starts CMD in the node's network namespace under supervise.sh, in a session
-# of its own (down.sh stops the whole session), unless it already runs.
-run() {
-  local name=$1 pidf=$D/run/$1.pid
-  shift
-  mkdir -p "$D/run" "$D/logs"
-  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then return; fi
-  setsid nsenter --net="/run/netns/$NETNS" "$here/supervise.sh" "$D/logs/$name.log" "$@" \
-    </dev/null >/dev/null 2>&1 &
-  echo "$!" > "$pidf"
-}
-# wait_for WHAT SECONDS CMD...: retries CMD once a second.
-wait_for() {
-  local what=$1 limit=$2 i
-  shift 2
-  for ((i = 0; i < limit; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 1
-  done
-  echo "up.sh: $C: timed out after ${limit}s waiting for $what" >&2
-  return 1
-}
+cluster_vars usactar-b
+b_ip=$NODE_IP
+export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
+# What differs from kind: b's API server and gateway by b's node address on the bridge; the
+# ingress (ingress.yaml); proxy.await=false (linkerd-await is its own repository, not built
+# here); no Chaos Mesh or monitoring charts.
+step "kind/platform.sh" env CTX_A=kind-usactar-a CTX_B=kind-usactar-b \
+  USACTAR_KIND_STATE="$SANDBOX_STATE" \
+  USACTAR_B_API_SERVER="https://$b_ip:6443" USACTAR_B_GATEWAY_ADDRESS="$b_ip" \
+  USACTAR_LINKERD_INSTALL_ARGS="--set proxy.await=false" \
+  USACTAR_INGRESS_NGINX_MANIFEST="$here/ingress.yaml" \
+  USACTAR_OVERLAYS=deploy/overlays/kind/sandbox \
+  USACTAR_SKIP="${USACTAR_SKIP-chaos-mesh monitoring}" \
+  "$SANDBOX_ROOT/kind/platform.sh"
 
-control_plane() {
-  local p=$D/pki
-  mkdir -p "$D/etcd"
-  chmod 700 "$D/etcd"
-  run etcd "$SANDBOX_BIN/etcd" --name "$C" --data-dir "$D/etcd" \
-    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster "$C=http://127.0.0.1:2380" --unsafe-no-fsync --log-level warn
-  run kube-apiserver "$SANDBOX_BIN/kube-apiserver" \
-    --advertise-address "$NODE_IP" --bind-address 0.0.0.0 --secure-port 6443 \
-    --etcd-servers http://127.0.0.1:2379 --service-cluster-ip-range "$SVC_CIDR" \
-    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
-    --client-ca-file "$p/ca.crt" \
-    --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
-    --kubelet-client-key "$p/apiserver-kubelet-client.key" \
-    --kubelet-preferred-address-types InternalIP \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-    --allow-privileged=true --enable-aggregator-routing=true \
-    --requestheader-client-ca-file "$p/front-proxy-ca.crt" \
-    --requestheader-allowed-names front-proxy-client \
-    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
-    --requestheader-extra-headers-prefix X-Remote-Extra- \
-    --proxy-client-cert-file "$p/front-proxy-client.crt" --proxy-client-key-file "$p/front-proxy-client.key" \
-    --profiling=false
-  wait_for "kube-apiserver" 120 kc get --raw /readyz
-  run kube-controller-manager "$SANDBOX_BIN/kube-controller-manager" \
-    --kubeconfig "$p/controller-manager.kubeconfig" \
-    --authentication-kubeconfig "$p/controller-manager.kubeconfig" \
-    --authorization-kubeconfig "$p/controller-manager.kubeconfig" \
-    --bind-address 127.0.0.1 --cluster-name "$C" \
-    --cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
-    --root-ca-file "$p/ca.crt" --service-account-private-key-file "$p/sa.key" \
-    --use-service-account-credentials=true --controllers '*,bootstrapsigner,tokencleaner' \
-    --leader-elect=false --allocate-node-cidrs=true --cluster-cidr "$POD_CIDR" \
-    --node-cidr-mask-size 24 --service-cluster-ip-range "$SVC_CIDR" --profiling=false
-  run kube-scheduler "$SANDBOX_BIN/kube-scheduler" --kubeconfig "$p/scheduler.kubeconfig" \
-    --authentication-kubeconfig "$p/scheduler.kubeconfig" \
-    --authorization-kubeconfig "$p/scheduler.kubeconfig" \
-    --bind-address 127.0.0.1 --leader-elect=false --profiling=false
-}
-
-cgroups() {
-  local h d
-  for h in /sys/fs/cgroup/*; do
-    [ "$(basename "$h")" = unified ] && continue
-    [ -d "$h" ] || continue
-    d=$h/$C
-    mkdir -p "$d"
-    if [ -f "$h/cpuset.cpus" ]; then
-      [ -n "$(cat "$d/cpuset.cpus")" ] || cat "$h/cpuset.cpus" > "$d/cpuset.cpus"
-      [ -n "$(cat "$d/cpuset.mems")" ] || cat "$h/cpuset.mems" > "$d/cpuset.mems"
-    fi
-  done
-}
-
-containerd_up() {
-  mkdir -p "$D/containerd" "$D/cni/net.d" "$D/cni/ipam"
-  cat > "$D/containerd.toml" <<TOML
-version = 2
-root = "$D/containerd/root"
-state = "$D/containerd/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$D/containerd/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.10"
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "$here/runc-clamp.sh"
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CNI_BIN"
-    conf_dir = "$D/cni/net.d"
-TOML
-  cat > "$D/cni/net.d/10-usactar.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "usactar",
-  "plugins": [
-    {
-      "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
-      "ipam": {"type": "host-local", "dataDir": "$D/cni/ipam",
-               "ranges": [[{"subnet": "$NODE_POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-JSON
-  run containerd containerd --config "$D/containerd.toml"
-  wait_for containerd 60 ctr --address "$SOCK" version
-}
-
-node() {
-  mkdir -p "$D/kubelet" "$D/pod-logs"
-  cat > "$D/kubelet.yaml" <<YAML
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-authentication:
-  anonymous: {enabled: false}
-  webhook: {enabled: true}
-  x509: {clientCAFile: $D/pki/ca.crt}
-authorization: {mode: Webhook}
-cgroupDriver: cgroupfs
-cgroupRoot: /$C
-cgroupsPerQOS: true
-clusterDNS: [$DNS_IP]
-clusterDomain: cluster.local
-containerRuntimeEndpoint: unix://$SOCK
-failSwapOn: false
-podLogsDir: $D/pod-logs
-resolvConf: ""
-tlsCertFile: $D/pki/kubelet-serving.crt
-tlsPrivateKeyFile: $D/pki/kubelet-serving.key
-rotateCertificates: false
-healthzBindAddress: 127.0.0.1
-# No disk-pressure eviction (kind's settings): the disk is the machine's, shared with everything
-# else on it, and under pressure the kubelet evicts every pod and deletes every image not in use,
-# images that nothing here can pull back (seen: both clusters emptied when the disk reached 97%).
-evictionHard: {memory.available: 200Mi, nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-maxPods: 110
-YAML
-  run kubelet "$SANDBOX_BIN/kubelet" --config "$D/kubelet.yaml" \
-    --kubeconfig "$D/pki/kubelet.kubeconfig" --hostname-override "$NODE" --node-ip "$NODE_IP" \
-    --root-dir "$D/kubelet" --cert-dir "$D/kubelet/pki" --node-labels "$NODE_LABELS"
-  cat > "$D/kube-proxy.yaml" <<YAML
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $D/pki/kube-proxy.kubeconfig}
-mode: iptables
-clusterCIDR: $POD_CIDR
-hostnameOverride: $NODE
-metricsBindAddress: 127.0.0.1:10249
-healthzBindAddress: 127.0.0.1:10256
-conntrack: {maxPerCore: 0}
-YAML
-  run kube-proxy "$SANDBOX_BIN/kube-proxy" --config "$D/kube-proxy.yaml"
-  wait_for "node $NODE Ready" 180 kc wait --for=condition=Ready "node/$NODE" --timeout=1s
-}
-
-coredns() {
-  [ -x "$SANDBOX_BIN/coredns" ] || { echo "up.sh: missing $SANDBOX_BIN/coredns: run kind/sandbox/build.sh" >&2; return 1; }
-  sed -e "s/@DNS_IP@/$DNS_IP/g" -e "s/@IMAGE@/registry.k8s.io\/coredns\/coredns:$COREDNS_REF/g" \
-    "$here/coredns.yaml" | kc apply -f - >/dev/null
-  kc -n kube-system rollout status deploy/coredns --timeout=180s >/dev/null
-}
-
-# The contexts kind-usactar-a and kind-usactar-b: in $SANDBOX_KUBECONFIG, and merged into the
-# user's kubeconfig as kind does.
-contexts() {
-  local c files=()
-  for c in "${SANDBOX_CLUSTERS[@]}"; do
-    cluster_vars "$c"
-    files+=("$D/pki/admin.kubeconfig")
-  done
-  KUBECONFIG=$(IFS=:; echo "${files[*]}") "$SANDBOX_BIN/kubectl" config view --flatten > "$SANDBOX_KUBECONFIG.tmp"
-  mv "$SANDBOX_KUBECONFIG.tmp" "$SANDBOX_KUBECONFIG"
-  local user=${KUBECONFIG:-$HOME/.kube/config}
-  user=${user%%:*}
-  mkdir -p "$(dirname "$user")"
-  touch "$user"
-  KUBECONFIG=$SANDBOX_KUBECONFIG:$user "$SANDBOX_BIN/kubectl" config view --flatten > "$user.tmp"
-  mv "$user.tmp" "$user"
-  chmod 600 "$user" "$SANDBOX_KUBECONFIG"
-  "$SANDBOX_BIN/kubectl" --kubeconfig "$user" config use-context "kind-${SANDBOX_CLUSTERS[0]}" >/dev/null
-}
-
-cluster() {
-  cluster_vars "$1"
-  mkdir -p "$D"
-  step "$C: certificates" pki
-  step "$C: control plane (etcd, apiserver, controller-manager, scheduler)" control_plane
-  step "$C: cgroups" cgroups
-  step "$C: containerd" containerd_up
-  step "$C: images" import_images "${IMAGE_ARCHIVES[@]}"
-  step "$C: kubelet, kube-proxy, node Ready" node
-  step "$C: CoreDNS" coredns
-}
-
-mapfile -t IMAGE_ARCHIVES < <("$here/images.sh" base)
-step network network
-for c in "${SANDBOX_CLUSTERS[@]}"; do cluster "$c"; done
-step contexts contexts
-echo "up.sh: both clusters up after $(( $(now) - T0 ))s; contexts kind-usactar-a, kind-usactar-b (kubeconfig $SANDBOX_KUBECONFIG)"
+cat <<TXT
+up.sh: Usactar is up after $(( $(now) - T0 ))s (KUBECONFIG=$SANDBOX_KUBECONFIG).
+  POST predictions:  curl -XPOST 172.30.0.11/input -H 'content-type: application/json' \\
+                       -d '{"team1":"Guatemala","team2":"Argentina","score":"2-5","phase":1}'
+  read API:          curl 172.30.0.12/api/stats
+  golden metrics:    linkerd --context kind-usactar-b viz stat deploy -n usactar-live
+  the gateway:       linkerd --context kind-usactar-a multicluster gateways
+TXT
