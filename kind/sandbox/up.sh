@@ -6,8 +6,10 @@
 #      Redis, FerretDB) that are imported into each node's containerd: nothing is pulled;
 #   3. kind/platform.sh, the same file kind/up.sh runs: Linkerd, viz, multicluster, the ingress,
 #      the overlays (deploy/overlays/kind/sandbox/{a,b}: kind's, with the images this machine
-#      can make), the link, the checks. Chaos Mesh and monitoring (Prometheus, Grafana) are
-#      skipped: their Helm charts are not on this machine (USACTAR_SKIP to change that).
+#      can make), the link, the checks, and Chaos Mesh v2.8.3 built from source
+#      (build-chaos-mesh.sh; chaos-daemon talks to each node's own containerd socket).
+#      Monitoring (Prometheus, Grafana) is skipped: its Helm charts are not on this machine
+#      (USACTAR_SKIP to change that).
 #
 #   kind/sandbox/build.sh    # once: Kubernetes, CoreDNS, Helm, Linkerd, the services
 #   kind/sandbox/up.sh       # idempotent; prints how long each step took
@@ -28,7 +30,7 @@ step clusters "$here/clusters.sh"
 
 images() {
   local common a b
-  mapfile -t common < <("$here/images.sh" linkerd ingress)
+  mapfile -t common < <("$here/images.sh" linkerd ingress chaos_mesh)
   mapfile -t a < <("$here/images.sh" pipeline_a)
   mapfile -t b < <("$here/images.sh" pipeline_b)
   cluster_vars usactar-a
@@ -45,14 +47,18 @@ b_ip=$NODE_IP
 export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
 # What differs from kind: b's API server and gateway by b's node address on the bridge; the
 # ingress (ingress.yaml); proxy.await=false (linkerd-await is its own repository, not built
-# here); no Chaos Mesh or monitoring charts.
+# here); Chaos Mesh's chart from build-chaos-mesh.sh with each node's containerd socket; no
+# monitoring charts.
 step "kind/platform.sh" env CTX_A=kind-usactar-a CTX_B=kind-usactar-b \
   USACTAR_KIND_STATE="$SANDBOX_STATE" \
   USACTAR_B_API_SERVER="https://$b_ip:6443" USACTAR_B_GATEWAY_ADDRESS="$b_ip" \
   USACTAR_LINKERD_INSTALL_ARGS="--set proxy.await=false" \
   USACTAR_INGRESS_NGINX_MANIFEST="$here/ingress.yaml" \
   USACTAR_OVERLAYS=deploy/overlays/kind/sandbox \
-  USACTAR_SKIP="${USACTAR_SKIP-chaos-mesh monitoring}" \
+  USACTAR_CHAOS_MESH_CHART="$SANDBOX_BIN/chaos-mesh/chart" \
+  USACTAR_CHAOS_MESH_SOCKET_A="$SANDBOX_STATE/usactar-a/containerd.sock" \
+  USACTAR_CHAOS_MESH_SOCKET_B="$SANDBOX_STATE/usactar-b/containerd.sock" \
+  USACTAR_SKIP="${USACTAR_SKIP-monitoring}" \
   "$SANDBOX_ROOT/kind/platform.sh"
 
 cat <<TXT
