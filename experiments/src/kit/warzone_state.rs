@@ -162,17 +162,23 @@ impl Warzone {
             verdict: None,
             updated_at: start,
         };
-        let file = publish.dir.as_ref().and_then(|dir| match std::fs::create_dir_all(dir) {
-            Ok(()) => {
-                // A report left by the previous run would be linked from this one.
-                let _ = std::fs::remove_file(dir.join("report.md"));
-                Some(dir.join("experiment.json"))
-            }
-            Err(e) => {
-                eprintln!("warning: /warzone will not show this run: {}: {e}", dir.display());
-                None
-            }
-        });
+        let file = publish
+            .dir
+            .as_ref()
+            .and_then(|dir| match std::fs::create_dir_all(dir) {
+                Ok(()) => {
+                    // A report left by the previous run would be linked from this one.
+                    let _ = std::fs::remove_file(dir.join("report.md"));
+                    Some(dir.join("experiment.json"))
+                }
+                Err(e) => {
+                    eprintln!(
+                        "warning: /warzone will not show this run: {}: {e}",
+                        dir.display()
+                    );
+                    None
+                }
+            });
         let state = Arc::new(Mutex::new(state));
         let ticker = file.clone().map(|file| {
             let state = state.clone();
@@ -324,12 +330,18 @@ pub enum Screenshot {
 
 /// Photographs the page at `at` after `t0` (the middle of the fault) into `<dir>/warzone.png`,
 /// with the front end's playwright-core and Chromium, within 60 s.
-pub fn screenshot_at(publish: &Publish, t0: Instant, at: Duration) -> tokio::task::JoinHandle<Screenshot> {
+pub fn screenshot_at(
+    publish: &Publish,
+    t0: Instant,
+    at: Duration,
+) -> tokio::task::JoinHandle<Screenshot> {
     let page = publish.page.clone();
     let folder = publish.dir.clone();
     tokio::spawn(async move {
         let (Some((url, frontend)), Some(folder)) = (page, folder) else {
-            return Screenshot::Missing("not taken: this target has no /warzone page to photograph".into());
+            return Screenshot::Missing(
+                "not taken: this target has no /warzone page to photograph".into(),
+            );
         };
         tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
         let script = frontend.join("scripts/warzone-screenshot.mjs");
@@ -344,11 +356,16 @@ pub fn screenshot_at(publish: &Publish, t0: Instant, at: Duration) -> tokio::tas
             .output();
         match tokio::time::timeout(Duration::from_secs(60), run).await {
             Err(_) => Screenshot::Missing("not taken: the browser took over 60 s".into()),
-            Ok(Err(e)) => Screenshot::Missing(format!("not taken: running node {}: {e}", script.display())),
+            Ok(Err(e)) => {
+                Screenshot::Missing(format!("not taken: running node {}: {e}", script.display()))
+            }
             Ok(Ok(o)) if !o.status.success() || !out.exists() => Screenshot::Missing(format!(
                 "not taken: {} {}",
                 script.display(),
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("failed")
             )),
             Ok(Ok(_)) => Screenshot::Taken(out),
         }
@@ -366,7 +383,9 @@ pub fn add_to_report(dir: &Path, shot: Screenshot) -> std::io::Result<()> {
              ![/warzone in the middle of the fault](warzone.png)\n"
                 .to_string()
         }
-        Screenshot::Missing(why) => format!("## /warzone in the middle of the fault\n\nNo screenshot: {why}.\n"),
+        Screenshot::Missing(why) => {
+            format!("## /warzone in the middle of the fault\n\nNo screenshot: {why}.\n")
+        }
     };
     let md = dir.join("report.md");
     let mut text = std::fs::read_to_string(&md)?;
@@ -436,9 +455,16 @@ mod tests {
     fn the_report_shows_the_screenshot_or_says_why_not() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("report.md"), "# r\n").unwrap();
-        add_to_report(dir.path(), Screenshot::Missing("not taken: no browser".into())).unwrap();
+        add_to_report(
+            dir.path(),
+            Screenshot::Missing("not taken: no browser".into()),
+        )
+        .unwrap();
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-        assert!(md.ends_with("No screenshot: not taken: no browser.\n"), "{md}");
+        assert!(
+            md.ends_with("No screenshot: not taken: no browser.\n"),
+            "{md}"
+        );
         let png = dir.path().join("shot.png");
         std::fs::write(&png, b"\x89PNG").unwrap();
         std::fs::write(dir.path().join("report.md"), "# r\n").unwrap();

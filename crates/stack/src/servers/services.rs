@@ -38,7 +38,10 @@ pub static READ_API: Service = Service {
             .env("USACTAR_MONGO_URI", super::mongo_uri(p))
             // The /warzone page's sources: this Prometheus, and the folder the kit publishes
             // the running experiment in (`stack::local::warzone_dir`).
-            .env("USACTAR_WARZONE_PROMETHEUS", format!("http://{}", p.addr("prometheus")))
+            .env(
+                "USACTAR_WARZONE_PROMETHEUS",
+                format!("http://{}", p.addr("prometheus")),
+            )
             .env("USACTAR_WARZONE_DIR", crate::local::warzone_dir(cx.state))
             .address(format!("http://{}/api", p.addr("read-api")))
     },

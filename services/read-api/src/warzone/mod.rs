@@ -47,7 +47,9 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Settings, ConfigError> {
-        let prometheus = env.get("USACTAR_WARZONE_PROMETHEUS").map(|url| url.trim().to_string());
+        let prometheus = env
+            .get("USACTAR_WARZONE_PROMETHEUS")
+            .map(|url| url.trim().to_string());
         if let Some(url) = &prometheus {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError {
@@ -231,18 +233,26 @@ async fn metrics(
 }
 
 /// A file of the kit's folder, at most [`MAX_FILE_BYTES`].
-async fn read_published(w: &Warzone, file: &str, missing: &'static str) -> Result<Vec<u8>, WarzoneError> {
+async fn read_published(
+    w: &Warzone,
+    file: &str,
+    missing: &'static str,
+) -> Result<Vec<u8>, WarzoneError> {
     let dir = w.dir.as_ref().ok_or(WarzoneError::NotConfigured(
         "no experiment folder is configured for the war zone (USACTAR_WARZONE_DIR)",
     ))?;
     let path = dir.join(file);
     let meta = match tokio::fs::metadata(&path).await {
         Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(WarzoneError::NotFound(missing)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(WarzoneError::NotFound(missing))
+        }
         Err(e) => return Err(WarzoneError::BadFile(e.to_string())),
     };
     if meta.len() > MAX_FILE_BYTES {
-        return Err(WarzoneError::BadFile(format!("{file} is over {MAX_FILE_BYTES} bytes")));
+        return Err(WarzoneError::BadFile(format!(
+            "{file} is over {MAX_FILE_BYTES} bytes"
+        )));
     }
     match tokio::fs::read(&path).await {
         Ok(bytes) => Ok(bytes),
@@ -253,8 +263,16 @@ async fn read_published(w: &Warzone, file: &str, missing: &'static str) -> Resul
 
 /// 204 when no experiment was published yet: nothing is wrong, there is nothing to show.
 async fn experiment(State(w): State<Warzone>) -> Result<Response, WarzoneError> {
-    let bytes = match read_published(&w, "experiment.json", "no experiment has been published here").await {
-        Err(WarzoneError::NotFound(_)) => return Ok(no_store(StatusCode::NO_CONTENT.into_response())),
+    let bytes = match read_published(
+        &w,
+        "experiment.json",
+        "no experiment has been published here",
+    )
+    .await
+    {
+        Err(WarzoneError::NotFound(_)) => {
+            return Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+        }
         other => other?,
     };
     // Served only if it is JSON: the kit replaces the file whole, so a half-written one is a bug.
@@ -268,7 +286,10 @@ async fn report(State(w): State<Warzone>) -> Result<Response, WarzoneError> {
     let text = String::from_utf8(bytes).map_err(|e| WarzoneError::BadFile(e.to_string()))?;
     Ok(no_store(
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
             text,
         )
             .into_response(),
@@ -280,7 +301,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -299,7 +323,10 @@ mod tests {
     fn settings_default_to_nothing_and_refuse_a_bad_url_or_table() {
         let env: HashMap<&str, &str> = HashMap::new();
         let s = Settings::from_env(&env).unwrap();
-        assert_eq!((s.prometheus, s.flavour, s.dir), (None, Flavour::Local, None));
+        assert_eq!(
+            (s.prometheus, s.flavour, s.dir),
+            (None, Flavour::Local, None)
+        );
         let env: HashMap<&str, &str> = [("USACTAR_WARZONE_PROMETHEUS", "localhost:9090")].into();
         let e = Settings::from_env(&env).unwrap_err().to_string();
         assert!(e.contains("USACTAR_WARZONE_PROMETHEUS"), "{e}");

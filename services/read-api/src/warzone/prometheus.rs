@@ -55,7 +55,12 @@ impl Prometheus {
 
     /// The first series of `query` from `start` to `end` (Unix seconds), every second, without
     /// the undefined points (NaN: no traffic to divide by).
-    pub async fn query_range(&self, query: &str, start: u64, end: u64) -> Result<Vec<(f64, f64)>, QueryError> {
+    pub async fn query_range(
+        &self,
+        query: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(f64, f64)>, QueryError> {
         let unreachable = |e: reqwest::Error| QueryError::Unreachable(e.to_string());
         let answer: Answer = self
             .http
@@ -81,7 +86,12 @@ impl Prometheus {
             .map(|s| {
                 s.values
                     .into_iter()
-                    .filter_map(|(t, v)| v.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| (t, v)))
+                    .filter_map(|(t, v)| {
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .map(|v| (t, v))
+                    })
                     .collect()
             })
             .unwrap_or_default())

@@ -94,14 +94,19 @@ const APPLY_BATCH: &str = "/usactar.live.v1.LiveStore/ApplyBatch";
 /// The local stack's table.
 pub fn local() -> Vec<NamedQuery> {
     let mut t = Vec::new();
-    for service in ["ingest", "logs-writer", "live-forwarder", "live-store", "read-api"] {
+    for service in [
+        "ingest",
+        "logs-writer",
+        "live-forwarder",
+        "live-store",
+        "read-api",
+    ] {
         t.push(q(
             &format!("{service}.up"),
             format!(r#"min(up{{service="{service}"}})"#),
         ));
     }
     for (component, job) in [
-        ("ingress", "nginx-exporter"),
         ("kafka", "kafka"),
         ("link", "toxiproxy"),
         ("mongodb", "ferretdb"),
@@ -111,7 +116,8 @@ pub fn local() -> Vec<NamedQuery> {
             format!(r#"min(up{{job="{job}"}})"#),
         ));
     }
-    // The exporter answers even when Redis does not; redis_up says whether Redis did.
+    // Their exporters answer even when they do not; these say whether they did.
+    t.push(q("ingress.up", "min(nginx_up)".into()));
     t.push(q("redis.up", "min(redis_up)".into()));
     t.push(q(
         "ingress.rate",
@@ -239,7 +245,11 @@ mod tests {
     fn both_tables_measure_the_link_and_read_api() {
         for flavour in [Flavour::Local, Flavour::Linkerd] {
             let t = table(flavour);
-            for name in ["live-forwarder>link.p99_ms", "pages>read-api.success", "read-api.up"] {
+            for name in [
+                "live-forwarder>link.p99_ms",
+                "pages>read-api.success",
+                "read-api.up",
+            ] {
                 assert!(t.iter().any(|q| q.name == name), "{flavour}: {name}");
             }
         }
@@ -257,6 +267,9 @@ mod tests {
     #[test]
     fn flavours_parse_and_a_bad_one_says_what_is_allowed() {
         assert_eq!("linkerd".parse::<Flavour>(), Ok(Flavour::Linkerd));
-        assert!("kube".parse::<Flavour>().unwrap_err().contains("local, linkerd"));
+        assert!("kube"
+            .parse::<Flavour>()
+            .unwrap_err()
+            .contains("local, linkerd"));
     }
 }
