@@ -147,10 +147,15 @@ describe("/warzone", { concurrency: false }, () => {
     const run = await experiment("netdelay", ["--delay", "300ms", "--jitter", "10ms"]);
     assert.ok(run.code === 0 || run.code === 1, `the experiment could not run (${run.code}):\n${run.output.slice(-3000)}`);
     const samples = await page.evaluate(() => window.__p99);
-    const max = (phase) => Math.max(...samples.filter((s) => s.phase === phase && s.p99 !== null).map((s) => s.p99));
-    const steady = max("steady");
-    const fault = max("fault");
-    console.log(`# the link's p99 on its edge: at most ${steady} ms while steady, up to ${fault} ms during the 300 ms delay`);
+    // Medians of what the edge said, twice a second or so: one slow batch on a busy machine
+    // must not decide it.
+    const median = (phase) => {
+      const v = samples.filter((s) => s.phase === phase && s.p99 !== null).map((s) => s.p99).sort((a, b) => a - b);
+      return v.length ? v[Math.floor(v.length / 2)] : NaN;
+    };
+    const steady = median("steady");
+    const fault = median("fault");
+    console.log(`# the link's p99 on its edge, median of the samples: ${steady} ms while steady, ${fault} ms during the 300 ms delay`);
     assert.ok(Number.isFinite(steady), "the edge showed a p99 while steady");
     assert.ok(fault >= steady + 150, `the link's p99 rose from ${steady} ms to only ${fault} ms`);
     // The words say it too (the label is what a screen reader reads).

@@ -201,14 +201,14 @@ function describe(j: Judged): string {
 function Drawing({ picture, selected, onSelect }: { picture: Picture; selected: string | null; onSelect: (id: string) => void }) {
   return (
     <figure className="wz-drawing">
-      <svg viewBox="0 0 1140 350" role="group" aria-label="The pipeline: each component and link with its state" data-testid="drawing">
+      <svg viewBox="0 0 1140 375" role="group" aria-label="The pipeline: each component and link with its state" data-testid="drawing">
         <defs>
           <marker id="wz-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" fill="context-stroke" />
           </marker>
         </defs>
-        <rect className="wz-pod" x={640 - NODE_W / 2 - 14} y={50 - NODE_H / 2 - 24} width={NODE_W + 28} height={170 - 50 + NODE_H + 34} rx="12" />
-        <text className="wz-pod-label" x={640} y={50 - NODE_H / 2 - 9} textAnchor="middle">
+        <rect className="wz-pod" x={640 - NODE_W / 2 - 12} y={95 - NODE_H / 2 - 10} width={NODE_W + 24} height={215 - 95 + NODE_H + 34} rx="12" />
+        <text className="wz-pod-label" x={640} y={215 + NODE_H / 2 + 17} textAnchor="middle">
           consumer pod
         </text>
         {EDGES.map((e) => {
@@ -220,7 +220,6 @@ function Drawing({ picture, selected, onSelect }: { picture: Picture; selected: 
           const mx = (p.x + q.x) / 2;
           const my = (p.y + q.y) / 2;
           const lines = edgeLines(j);
-          const vertical = Math.abs(p.x - q.x) < 1;
           return (
             <g
               key={e.id}
@@ -234,11 +233,16 @@ function Drawing({ picture, selected, onSelect }: { picture: Picture; selected: 
               onClick={() => onSelect(e.id)}
             >
               <line x1={p.x} y1={p.y} x2={q.x} y2={q.y} markerEnd="url(#wz-arrow)" />
-              {lines.map((l, i) => (
-                <text key={i} x={vertical ? mx + 8 : mx} y={(vertical ? my - (lines.length - 1) * 6 : my - 6 - (lines.length - 1) * 12) + i * 12} textAnchor={vertical ? "start" : "middle"} className="wz-edge-label">
-                  {l}
-                </text>
-              ))}
+              {lines.map((l, i) => {
+                // Horizontal links: above their row, clear of the boxes; the others beside them.
+                const horizontal = Math.abs(p.y - q.y) < 1;
+                const y = horizontal ? p.y - NODE_H / 2 - 8 - (lines.length - 1 - i) * 14 : my - (lines.length - 1) * 7 + i * 14;
+                return (
+                  <text key={i} x={horizontal ? mx : mx + 10} y={y} textAnchor={horizontal ? "middle" : "start"} className="wz-edge-label">
+                    {l}
+                  </text>
+                );
+              })}
             </g>
           );
         })}

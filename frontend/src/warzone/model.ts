@@ -43,19 +43,20 @@ export interface EdgeDef {
   what: string;
 }
 
-/** The drawing's coordinates (viewBox 0 0 1140 350), in the order of the data flow. */
+/** The drawing's coordinates (viewBox 0 0 1140 375), in the order of the data flow. Row 1 leaves a
+ * band above it for its links' labels. */
 export const NODES: NodeDef[] = [
-  { id: "ingress", label: "ingress", what: "NGINX, the front door", x: 70, y: 50 },
-  { id: "ingest", label: "ingest", what: "validates, puts on Kafka", x: 260, y: 50 },
-  { id: "kafka", label: "Kafka", what: "topic predictions", x: 450, y: 50 },
-  { id: "live-forwarder", label: "live-forwarder", what: "consumer pod, group live", x: 640, y: 50 },
-  { id: "logs-writer", label: "logs-writer", what: "consumer pod, group logs", x: 640, y: 170 },
-  { id: "link", label: "cross-cluster link", what: "Toxiproxy locally, Linkerd's gateway on clusters", x: 850, y: 50 },
-  { id: "live-store", label: "live-store", what: "applies batches to Redis", x: 1060, y: 50 },
-  { id: "redis", label: "Redis", what: "live aggregates", x: 1060, y: 170 },
-  { id: "mongodb", label: "MongoDB", what: "logs (FerretDB locally)", x: 640, y: 295 },
-  { id: "read-api", label: "read-api", what: "API of the pages", x: 850, y: 295 },
-  { id: "pages", label: "/live, /logs", what: "the web pages", x: 1060, y: 295 },
+  { id: "ingress", label: "ingress", what: "NGINX, the front door", x: 70, y: 95 },
+  { id: "ingest", label: "ingest", what: "validates, puts on Kafka", x: 260, y: 95 },
+  { id: "kafka", label: "Kafka", what: "topic predictions", x: 450, y: 95 },
+  { id: "live-forwarder", label: "live-forwarder", what: "consumer pod, group live", x: 640, y: 95 },
+  { id: "logs-writer", label: "logs-writer", what: "consumer pod, group logs", x: 640, y: 215 },
+  { id: "link", label: "cross-cluster link", what: "Toxiproxy locally, Linkerd's gateway on clusters", x: 850, y: 95 },
+  { id: "live-store", label: "live-store", what: "applies batches to Redis", x: 1060, y: 95 },
+  { id: "redis", label: "Redis", what: "live aggregates", x: 1060, y: 215 },
+  { id: "mongodb", label: "MongoDB", what: "logs (FerretDB locally)", x: 640, y: 335 },
+  { id: "read-api", label: "read-api", what: "API of the pages", x: 850, y: 335 },
+  { id: "pages", label: "/live, /logs", what: "the web pages", x: 1060, y: 335 },
 ];
 export const NODE_W = 130;
 export const NODE_H = 56;

@@ -42,7 +42,10 @@ pub static READ_API: Service = Service {
                 "USACTAR_WARZONE_PROMETHEUS",
                 format!("http://{}", p.addr("prometheus")),
             )
-            .env("USACTAR_WARZONE_DIR", crate::local::warzone_dir(cx.state))
+            .env(
+                "USACTAR_WARZONE_DIR",
+                super::s(&crate::local::warzone_dir(cx.state)),
+            )
             .address(format!("http://{}/api", p.addr("read-api")))
     },
 };
