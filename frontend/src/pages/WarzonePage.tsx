@@ -27,7 +27,7 @@ import {
 } from "../warzone/model";
 
 /** How much of the past the timeline shows. */
-const WINDOW_S = 300;
+const WINDOW_S = 180;
 /** Metrics once a second; the experiment (and whether read-api answers) four times a second. */
 const METRICS_EVERY_MS = 1000;
 const EXPERIMENT_EVERY_MS = 250;
@@ -201,14 +201,14 @@ function describe(j: Judged): string {
 function Drawing({ picture, selected, onSelect }: { picture: Picture; selected: string | null; onSelect: (id: string) => void }) {
   return (
     <figure className="wz-drawing">
-      <svg viewBox="0 0 1140 375" role="group" aria-label="The pipeline: each component and link with its state" data-testid="drawing">
+      <svg viewBox="0 0 1140 410" role="group" aria-label="The pipeline: each component and link with its state" data-testid="drawing">
         <defs>
           <marker id="wz-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" fill="context-stroke" />
           </marker>
         </defs>
-        <rect className="wz-pod" x={640 - NODE_W / 2 - 12} y={95 - NODE_H / 2 - 10} width={NODE_W + 24} height={215 - 95 + NODE_H + 34} rx="12" />
-        <text className="wz-pod-label" x={640} y={215 + NODE_H / 2 + 17} textAnchor="middle">
+        <rect className="wz-pod" x={640 - NODE_W / 2 - 12} y={95 - NODE_H / 2 - 24} width={NODE_W + 24} height={215 - 95 + NODE_H + 34} rx="12" />
+        <text className="wz-pod-label" x={640} y={95 - NODE_H / 2 - 9} textAnchor="middle">
           consumer pod
         </text>
         {EDGES.map((e) => {
@@ -234,11 +234,19 @@ function Drawing({ picture, selected, onSelect }: { picture: Picture; selected: 
             >
               <line x1={p.x} y1={p.y} x2={q.x} y2={q.y} markerEnd="url(#wz-arrow)" />
               {lines.map((l, i) => {
-                // Horizontal links: above their row, clear of the boxes; the others beside them.
+                // Horizontal links: above the top row, below the bottom one, clear of the boxes;
+                // vertical ones on their right, diagonal ones on their left.
                 const horizontal = Math.abs(p.y - q.y) < 1;
-                const y = horizontal ? p.y - NODE_H / 2 - 8 - (lines.length - 1 - i) * 14 : my - (lines.length - 1) * 7 + i * 14;
+                const vertical = Math.abs(p.x - q.x) < 1;
+                const top = p.y < 150;
+                const y = horizontal
+                  ? top
+                    ? p.y - NODE_H / 2 - 8 - (lines.length - 1 - i) * 14
+                    : p.y + NODE_H / 2 + 16 + i * 14
+                  : my - (lines.length - 1) * 7 + i * 14;
+                const x = horizontal ? mx : vertical ? mx + 10 : mx - 10;
                 return (
-                  <text key={i} x={horizontal ? mx : mx + 10} y={y} textAnchor={horizontal ? "middle" : "start"} className="wz-edge-label">
+                  <text key={i} x={x} y={y} textAnchor={horizontal ? "middle" : vertical ? "start" : "end"} className="wz-edge-label">
                     {l}
                   </text>
                 );
