@@ -85,7 +85,7 @@ export const TIMELINE_ROWS: { subject: string; label: string }[] = [
   { subject: "kafka>logs-writer", label: "Kafka → logs-writer" },
   { subject: "logs-writer>mongodb", label: "logs-writer → MongoDB" },
   { subject: "kafka>live-forwarder", label: "Kafka → live-forwarder" },
-  { subject: "live-forwarder>link", label: "the link (live-forwarder's calls)" },
+  { subject: "live-forwarder>link", label: "the link (live-forwarder)" },
   { subject: "link>live-store", label: "live-store" },
   { subject: "pages>read-api", label: "read-api" },
 ];

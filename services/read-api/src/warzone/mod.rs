@@ -74,10 +74,13 @@ struct Warzone {
     flavour: Flavour,
     table: Arc<Vec<NamedQuery>>,
     dir: Option<PathBuf>,
-    /// The last answer, by (seconds, end second): at most one round of queries per second and
-    /// window, however many pages poll.
-    last: Arc<tokio::sync::Mutex<Option<((u64, u64), Arc<Metrics>)>>>,
+    /// The last answer: at most one round of queries per second and window, however many
+    /// pages poll.
+    last: Arc<tokio::sync::Mutex<Option<Cached>>>,
 }
+
+/// An answer, by (seconds asked, end second).
+type Cached = ((u64, u64), Arc<Metrics>);
 
 /// The routes, with their own state; merged into read-api's router after its metrics layer.
 pub fn router(settings: &Settings) -> Router {
