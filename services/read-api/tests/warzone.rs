@@ -7,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{eventually, spawn_app};
+use common::{eventually, spawn_app, TestApp};
 use serde_json::Value;
 use testkit::TestStack;
 
@@ -21,6 +21,11 @@ fn prometheus() -> &'static TestStack {
         );
         testkit::start_in_background(dir, Some(vec!["prometheus".into()]))
     })
+}
+
+/// `GET <url>`, which must answer.
+async fn get(app: &TestApp, url: String) -> reqwest::Response {
+    app.http.get(url).send().await.expect("read-api answers")
 }
 
 fn prometheus_url() -> String {
@@ -82,12 +87,7 @@ async fn metrics_run_the_named_queries_and_nothing_else() {
         ("seconds=0", "seconds"),
         ("seconds=601", "seconds"),
     ] {
-        let r = app
-            .http
-            .get(format!("{metrics}?{query}"))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&app, format!("{metrics}?{query}")).await;
         assert_eq!(r.status(), 400, "{query}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["field"], field, "{body}");
@@ -98,22 +98,13 @@ async fn metrics_run_the_named_queries_and_nothing_else() {
         "/api/warzone/api/v1/query",
         "/api/warzone/admin/tsdb/delete_series",
     ] {
-        let r = app
-            .http
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&app, format!("{}{path}", app.base)).await;
         assert_eq!(r.status(), 404, "{path}");
     }
 
     // The page's polling is not read-api's traffic.
-    let exposition = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
+    let exposition = get(&app, format!("{}/metrics", app.admin))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -127,23 +118,13 @@ async fn a_dead_prometheus_is_a_503_and_none_configured_a_404() {
     let url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let app = spawn_app(&[("USACTAR_WARZONE_PROMETHEUS", url.as_str())]).await;
-    let r = app
-        .http
-        .get(format!("{}/api/warzone/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, format!("{}/api/warzone/metrics", app.base)).await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "prometheus does not answer");
 
     let app = spawn_app(&[]).await;
-    let r = app
-        .http
-        .get(format!("{}/api/warzone/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, format!("{}/api/warzone/metrics", app.base)).await;
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert!(body["error"]
@@ -156,24 +137,24 @@ async fn a_dead_prometheus_is_a_503_and_none_configured_a_404() {
 async fn the_kits_files_are_served_as_published() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(&[("USACTAR_WARZONE_DIR", dir.path().to_str().unwrap())]).await;
-    let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
+    let at = |path: &str| get(&app, format!("{}{path}", app.base));
 
-    let r = get("/api/warzone/experiment").await.unwrap();
+    let r = at("/api/warzone/experiment").await;
     assert_eq!(r.status(), 204, "nothing published yet");
-    assert_eq!(get("/api/warzone/report").await.unwrap().status(), 404);
+    assert_eq!(at("/api/warzone/report").await.status(), 404);
 
     let state = serde_json::json!({"scenario": "podkill", "phase": "fault"});
     std::fs::write(dir.path().join("experiment.json"), state.to_string()).unwrap();
-    let r = get("/api/warzone/experiment").await.unwrap();
+    let r = at("/api/warzone/experiment").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.json::<Value>().await.unwrap(), state);
 
     std::fs::write(dir.path().join("experiment.json"), "{\"half\": ").unwrap();
-    assert_eq!(get("/api/warzone/experiment").await.unwrap().status(), 503);
+    assert_eq!(at("/api/warzone/experiment").await.status(), 503);
 
     std::fs::write(dir.path().join("report.md"), "# podkill — r (PASSED)\n").unwrap();
-    let r = get("/api/warzone/report").await.unwrap();
+    let r = at("/api/warzone/report").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
