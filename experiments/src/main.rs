@@ -14,6 +14,7 @@ use experiments::kit::run::{
     self as experiment, ExperimentConfig, Hypothesis, LocalTarget, Target,
 };
 use experiments::kit::scenario::{self, FaultParams, Scenario};
+use experiments::kit::warzone_state::Publish;
 use stack::{self, LocalStack, ProcessControl, StackFile};
 
 #[derive(Parser)]
@@ -270,6 +271,10 @@ async fn experiments(
         None => loadgen::datagen::generate(2022, 10_000),
     };
     let (target, owned) = target(&args).await?;
+    let publish = match &target {
+        Target::Local(l) => Publish::local(&args.state_dir, &l.ports.addr("ingress")),
+        Target::Kube { .. } => Publish::default(),
+    };
     let mut outcome = Ok(());
     let mut all_passed = true;
     for s in scenarios {
@@ -296,7 +301,7 @@ async fn experiments(
             out: args.out.clone(),
             data: data.clone(),
         };
-        match experiment::run(&config, &target).await {
+        match experiment::run_published(&config, &target, &publish).await {
             Ok((r, dir)) => {
                 println!(
                     "{}: {} — {} failed requests, detected {}, recovered {}, {} accepted / {} in MongoDB / {} in Redis",

@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { Link, navigate, useLocation } from "./router";
 import { LivePage } from "./pages/LivePage";
 import { LogsPage } from "./pages/LogsPage";
+import { WarzonePage } from "./pages/WarzonePage";
 
 export function App() {
   const { path } = useLocation();
@@ -12,7 +13,7 @@ export function App() {
   }, [route]);
 
   useEffect(() => {
-    document.title = route === "/logs" ? "Logs — Usactar" : "Live — Usactar";
+    document.title = route === "/logs" ? "Logs — Usactar" : route === "/warzone" ? "War zone — Usactar" : "Live — Usactar";
   }, [route]);
 
   return (
@@ -31,13 +32,18 @@ export function App() {
           <Link href="/logs" aria-current={route === "/logs" ? "page" : undefined}>
             Logs
           </Link>
+          <Link href="/warzone" aria-current={route === "/warzone" ? "page" : undefined}>
+            War zone
+          </Link>
         </nav>
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} className={route === "/warzone" ? "wide" : undefined}>
         {route === "/live" || route === "/" ? (
           <LivePage />
         ) : route === "/logs" ? (
           <LogsPage />
+        ) : route === "/warzone" ? (
+          <WarzonePage />
         ) : (
           <section className="card">
             <h1>Not found</h1>

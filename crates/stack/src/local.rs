@@ -8,6 +8,7 @@
 //! <state>/prometheus/             prometheus.yml, targets/services/*.json, data/
 //! <state>/nginx/                  nginx.conf, temp folders
 //! <state>/stack.json              what runs where, for other processes
+//! <state>/warzone/                the running experiment, as the kit publishes it for /warzone
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,12 @@ use crate::{Error, Result};
 pub use crate::install::KAFKA_VERSION;
 pub use crate::servers::{mongo_uri, LIVE_LINK, SERVERS, SERVICES};
 pub use crate::status_table::table;
+
+/// Where the experiment kit publishes the running experiment (`experiment.json`, then the
+/// finished `report.md`), which read-api serves to the /warzone page.
+pub fn warzone_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("warzone")
+}
 
 /// What to start and where.
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@
 //! - [`hypothesis`], [`invariant`]: the steady-state probes and the data invariant;
 //! - [`impact`]: what the fault did (detection, recovery, failed requests, worst p99, lag);
 //! - [`run`]: one experiment, start to finish;
-//! - [`report`], [`chart`]: what is written, and the harm ranking.
+//! - [`report`], [`chart`]: what is written, and the harm ranking;
+//! - [`warzone_state`]: the running experiment, published for the /warzone page, and its
+//!   screenshot in the report.
 
 pub mod chart;
 pub mod hypothesis;
@@ -24,3 +26,4 @@ pub mod run;
 pub mod scenario;
 pub mod series;
 pub mod target;
+pub mod warzone_state;

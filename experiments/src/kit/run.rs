@@ -14,6 +14,7 @@ use crate::kit::load::{writer_points, Viewers};
 use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet};
 use crate::kit::scenario::{self, FaultParams, Scenario};
 pub use crate::kit::target::{LocalTarget, Target};
+use crate::kit::warzone_state::{self, Publish, Screenshot, Warzone};
 
 #[derive(Debug, Clone)]
 pub struct ExperimentConfig {
@@ -35,6 +36,15 @@ pub struct ExperimentConfig {
 /// Runs one experiment against the local stack and writes its report. The report says whether
 /// it passed; an `Err` means the experiment itself could not run.
 pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, PathBuf)> {
+    run_published(config, target, &Publish::default()).await
+}
+
+/// [`run`], publishing its progress for the /warzone page as it goes (`warzone_state`).
+pub async fn run_published(
+    config: &ExperimentConfig,
+    target: &Target,
+    publish: &Publish,
+) -> Result<(Report, PathBuf)> {
     let s = config.scenario;
     target.prepare().await?;
 
@@ -59,6 +69,12 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall0 = SystemTime::now();
     let t0 = Instant::now();
+    let warzone = Warzone::start(publish, config, target.name(), &run_id, t0, wall0);
+    let shot = warzone_state::screenshot_at(
+        publish,
+        t0,
+        config.warmup + config.steady + config.fault / 2,
+    );
     let viewers = Viewers::start(&target.api(), config.viewers, t0);
     let writers = loadgen::start(load, config.data.clone())
         .await
@@ -103,11 +119,13 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
     eprintln!("[{}] injecting: {}", s.name(), scenario::describe(s));
     let fault_wall_start = SystemTime::now();
+    warzone.fault_started();
     let mut fault = target
         .inject(s, config.params, &run_id, t0)
         .await
         .context("injecting the fault")?;
     let fault_wall_end = SystemTime::now();
+    warzone.fault_over(&fault);
     eprintln!(
         "[{}] fault over after {:.1}s; keeping the load on through recovery",
         s.name(),
@@ -121,6 +139,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     let (read_points, sockets) = viewers.stop().await;
     let load_end = t0.elapsed().as_secs_f64();
     let wall_end = SystemTime::now();
+    warzone.checking();
 
     // The data invariant: wait for the pipeline to drain.
     eprintln!(
@@ -171,6 +190,7 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
         before: hypothesis_probes(h, &set.client, &set.lag, steady.0, steady.1),
         after: hypothesis_probes(h, &set.client, &set.lag, after.0, after.1),
     };
+    warzone.probes_decided(&hypotheses);
 
     let impact = impact(
         &set,
@@ -238,5 +258,11 @@ pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, 
     report::answer(&mut report, &others);
     let dir = config.out.join(s.name()).join(&run_id);
     report::write(&dir, &report).with_context(|| format!("writing {}", dir.display()))?;
+    let shot = shot
+        .await
+        .unwrap_or_else(|e| Screenshot::Missing(format!("not taken: {e}")));
+    warzone_state::add_to_report(&dir, shot)
+        .with_context(|| format!("adding the /warzone screenshot to {}", dir.display()))?;
+    warzone.finished(&report, &dir);
     Ok((report, dir))
 }

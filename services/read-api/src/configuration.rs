@@ -28,6 +28,8 @@ pub struct Settings {
     /// `USACTAR_MAX_SOCKETS`: WebSockets open at once, both streams together; above it an
     /// upgrade gets 503. Each socket costs buffers and a task, so the pod's memory bounds it.
     pub max_sockets: usize,
+    /// The `/api/warzone/*` routes' sources (`USACTAR_WARZONE_*`).
+    pub warzone: crate::warzone::Settings,
 }
 
 /// The default of `USACTAR_MAX_SOCKETS`.
@@ -58,6 +60,7 @@ impl Settings {
                 .map(String::from)
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
+            warzone: crate::warzone::Settings::from_env(env)?,
         })
     }
 }

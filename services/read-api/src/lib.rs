@@ -11,7 +11,9 @@
 //! - [`extract`]: the query parameters of every route, checked;
 //! - [`routes`]: the HTTP handlers; [`push`]: the WebSocket handlers, which send
 //!   [`model::PushMessage`]s;
-//! - [`startup`]: the router and the running [`startup::Application`].
+//! - [`startup`]: the router and the running [`startup::Application`];
+//! - [`warzone`]: the read-only routes of the `/warzone` page (named Prometheus queries, the
+//!   running experiment's state), apart from the rest.
 
 pub mod configuration;
 pub mod error;
@@ -24,3 +26,4 @@ pub mod push;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod warzone;

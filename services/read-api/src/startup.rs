@@ -87,7 +87,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         Ok(Application {
             listener,
-            router: with_cors(router(state, metrics), &settings.cors_origins)?,
+            router: with_cors(
+                // After the metrics layer: the war zone's polling is not read-api's traffic.
+                router(state, metrics).merge(crate::warzone::router(&settings.warzone)),
+                &settings.cors_origins,
+            )?,
             port,
             admin_port: admin_addr.port(),
             shutdown,

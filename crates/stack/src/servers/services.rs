@@ -13,14 +13,15 @@ use crate::Result;
 pub struct Service {
     name: &'static str,
     ports: &'static [&'static str],
-    /// Its environment and the address the table shows, given the stack's ports.
-    configure: fn(ProcessSpec, &Ports) -> ProcessSpec,
+    /// Its environment and the address the table shows, given the stack's ports and folder.
+    configure: fn(ProcessSpec, &Context) -> ProcessSpec,
 }
 
 pub static LIVE_STORE: Service = Service {
     name: "live-store",
     ports: &["live-store", "live-store-admin"],
-    configure: |spec, p| {
+    configure: |spec, cx| {
+        let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("live-store"))
             .env("USACTAR_REDIS_URL", redis_url(p))
             .address(format!("grpc://{}", p.addr("live-store")))
@@ -30,10 +31,21 @@ pub static LIVE_STORE: Service = Service {
 pub static READ_API: Service = Service {
     name: "read-api",
     ports: &["read-api", "read-api-admin"],
-    configure: |spec, p| {
+    configure: |spec, cx| {
+        let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("read-api"))
             .env("USACTAR_REDIS_URL", redis_url(p))
             .env("USACTAR_MONGO_URI", super::mongo_uri(p))
+            // The /warzone page's sources: this Prometheus, and the folder the kit publishes
+            // the running experiment in (`stack::local::warzone_dir`).
+            .env(
+                "USACTAR_WARZONE_PROMETHEUS",
+                format!("http://{}", p.addr("prometheus")),
+            )
+            .env(
+                "USACTAR_WARZONE_DIR",
+                super::s(&crate::local::warzone_dir(cx.state)),
+            )
             .address(format!("http://{}/api", p.addr("read-api")))
     },
 };
@@ -41,7 +53,8 @@ pub static READ_API: Service = Service {
 pub static INGEST: Service = Service {
     name: "ingest",
     ports: &["ingest", "ingest-admin"],
-    configure: |spec, p| {
+    configure: |spec, cx| {
+        let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("ingest"))
             .env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
             .address(format!("http://{}/input", p.addr("ingest")))
@@ -51,7 +64,8 @@ pub static INGEST: Service = Service {
 pub static LOGS_WRITER: Service = Service {
     name: "logs-writer",
     ports: &["logs-writer-admin"],
-    configure: |spec, p| {
+    configure: |spec, cx| {
+        let p = cx.ports;
         spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
             .env("USACTAR_MONGO_URI", super::mongo_uri(p))
             .address(format!("http://{}/metrics", p.addr("logs-writer-admin")))
@@ -61,7 +75,8 @@ pub static LOGS_WRITER: Service = Service {
 pub static LIVE_FORWARDER: Service = Service {
     name: "live-forwarder",
     ports: &["live-forwarder-admin"],
-    configure: |spec, p| {
+    configure: |spec, cx| {
+        let p = cx.ports;
         spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
             // Through the link, as across clusters: never straight to live-store.
             .env(
@@ -96,7 +111,7 @@ impl Server for Service {
         install.service(self.name)
     }
     fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
-        let spec = (self.configure)(spec_of(self, cx)?, cx.ports)
+        let spec = (self.configure)(spec_of(self, cx)?, cx)
             .env("USACTAR_ADMIN_LISTEN", self.admin(cx.ports))
             .env(
                 "RUST_LOG",
