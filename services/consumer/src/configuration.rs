@@ -46,6 +46,12 @@ pub struct Settings {
     pub kafka_bootstrap: String,
     /// `USACTAR_TOPIC`.
     pub topic: String,
+    /// `USACTAR_DEAD_LETTER_TOPIC`: where records that can never be written go, with the
+    /// reason in headers (`<topic>.dead-letters` unless set; created on first use).
+    pub dead_letter_topic: String,
+    /// `USACTAR_TOPIC_REPLICATION`: replicas of the dead-letter topic when this container
+    /// creates it (1 locally; the cluster's factor, e.g. 3, on Kubernetes).
+    pub topic_replication: i32,
     /// `USACTAR_GROUP`: `logs` for logs-writer, `live` for live-forwarder.
     pub group: String,
     /// `USACTAR_GROUP_INSTANCE_ID`: static membership (KIP-345), off unless set. Not used by the
@@ -70,9 +76,23 @@ pub enum Downstream {
 
 impl Settings {
     pub fn from_env(env: &impl Env, role: Role) -> Result<Self, ConfigError> {
+        let topic = env.string_or("USACTAR_TOPIC", "predictions");
+        let topic_replication = env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?;
+        if !(1..=16).contains(&topic_replication) {
+            return Err(ConfigError {
+                key: "USACTAR_TOPIC_REPLICATION".into(),
+                value: topic_replication.to_string(),
+                reason: "must be from 1 to 16".into(),
+            });
+        }
         Ok(Settings {
             kafka_bootstrap: env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            topic: env.string_or("USACTAR_TOPIC", "predictions"),
+            dead_letter_topic: env.string_or(
+                "USACTAR_DEAD_LETTER_TOPIC",
+                &format!("{topic}.dead-letters"),
+            ),
+            topic_replication,
+            topic,
             group: env.string_or("USACTAR_GROUP", role.default_group()),
             group_instance_id: env.get("USACTAR_GROUP_INSTANCE_ID"),
             batch_max: env.parse_or("USACTAR_BATCH_MAX", 500)?,

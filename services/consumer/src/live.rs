@@ -7,7 +7,7 @@ use live_proto::v1::{ApplyBatchRequest, Prediction};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::configuration::LiveStoreEndpoint;
-use crate::pipeline::{Record, Sink};
+use crate::pipeline::{Record, Sink, WriteError};
 
 pub struct GrpcSink {
     client: LiveStoreClient<Channel>,
@@ -45,7 +45,7 @@ impl Sink for GrpcSink {
         "/usactar.live.v1.LiveStore/ApplyBatch"
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let mut request = tonic::Request::new(ApplyBatchRequest {
             predictions: batch.iter().map(to_proto).collect(),
         });
@@ -58,8 +58,24 @@ impl Sink for GrpcSink {
         .await
         {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
-            Err(_) => Err(format!("no answer within {:?}", self.deadline)),
+            Ok(Err(status)) => Err(classify(&status)),
+            Err(_) => Err(WriteError::Unavailable(format!(
+                "no answer within {:?}",
+                self.deadline
+            ))),
         }
+    }
+}
+
+/// What a gRPC error means for the batch. Only the codes that speak of the request's content are
+/// refusals: INVALID_ARGUMENT (live-store's validation) and OUT_OF_RANGE (a message over the
+/// size limit, on either side; halves of the batch fit). Every other code (UNAVAILABLE while
+/// Redis is down or full, DEADLINE_EXCEEDED, PERMISSION_DENIED from a mesh policy...) says
+/// nothing about the records, so the batch is retried as it is.
+pub fn classify(status: &tonic::Status) -> WriteError {
+    let message = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => WriteError::Refused(message),
+        _ => WriteError::Unavailable(message),
     }
 }

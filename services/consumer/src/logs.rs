@@ -7,7 +7,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use crate::pipeline::{Record, Sink};
+use crate::pipeline::{Record, Sink, WriteError};
 
 /// MongoDB's duplicate-key error: the document is already there (a replay), which is success.
 const DUPLICATE_KEY: i32 = 11000;
@@ -74,7 +74,7 @@ pub fn document(record: &Record, logged_at: DateTime) -> Document {
         "phase": p.phase as i32,
         "received_at": DateTime::from_millis(p.received_at_ms),
         "logged_at": logged_at,
-        "kafka": {"partition": record.partition, "offset": record.offset},
+        "kafka": {"partition": record.partition(), "offset": record.offset()},
     }
 }
 
@@ -83,24 +83,34 @@ impl Sink for MongoSink {
         "mongodb:insert_many"
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let now = DateTime::now();
         let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
-        match self.logs.insert_many(docs).ordered(false).await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.kind.as_ref() {
-                // Unordered: every other document was inserted; those that failed only because
-                // they were already there count as written.
-                ErrorKind::InsertMany(failure)
-                    if failure.write_concern_error.is_none()
-                        && failure.write_errors.as_ref().is_some_and(|errors| {
-                            errors.iter().all(|w| w.code == DUPLICATE_KEY)
-                        }) =>
-                {
+        let e = match self.logs.insert_many(docs).ordered(false).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        match e.kind.as_ref() {
+            // Unordered: every other document was inserted. Those that failed only because they
+            // were already there count as written; any other error of one document is about that
+            // document (too large, refused by a validator) and will not change on a retry.
+            ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+                let refused: Vec<(usize, String)> = failure
+                    .write_errors
+                    .iter()
+                    .flatten()
+                    .filter(|w| w.code != DUPLICATE_KEY)
+                    .map(|w| (w.index, format!("MongoDB error {}: {}", w.code, w.message)))
+                    .collect();
+                if refused.is_empty() {
                     Ok(())
+                } else {
+                    Err(WriteError::RefusedRecords(refused))
                 }
-                _ => Err(e.to_string()),
-            },
+            }
+            // Network, timeouts, the server stepping down, a write concern not met: the same
+            // batch may pass later.
+            _ => Err(WriteError::Unavailable(e.to_string())),
         }
     }
 }

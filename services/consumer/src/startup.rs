@@ -8,14 +8,16 @@ use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Downstream, Settings};
+use crate::dead_letter::DeadLetters;
 use crate::live::GrpcSink;
 use crate::logs::MongoSink;
-use crate::pipeline::{self, PredictionConsumer, Record, Sink};
+use crate::pipeline::{self, PredictionConsumer, Record, Sink, WriteError};
 
 pub struct Application {
     settings: Settings,
     consumer: PredictionConsumer,
     sink: RoleSink,
+    dead_letters: DeadLetters,
     metrics: Metrics,
     readiness: Readiness,
     admin_addr: SocketAddr,
@@ -46,10 +48,12 @@ impl Application {
             Downstream::LiveStore(endpoint) => RoleSink::Live(GrpcSink::new(endpoint)?),
         };
         let consumer = pipeline::consumer(&settings, &metrics)?;
+        let dead_letters = DeadLetters::new(&settings, &metrics)?;
         Ok(Application {
             settings,
             consumer,
             sink,
+            dead_letters,
             metrics,
             readiness,
             admin_addr,
@@ -73,6 +77,7 @@ impl Application {
         pipeline::run(
             self.consumer,
             self.sink,
+            self.dead_letters,
             &self.settings,
             &self.metrics,
             self.readiness,
@@ -97,7 +102,7 @@ impl Sink for RoleSink {
         }
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         match self {
             RoleSink::Logs(sink) => sink.write(batch).await,
             RoleSink::Live(sink) => sink.write(batch).await,
