@@ -5,12 +5,15 @@
 //!   so a prediction that loadgen accepts is exactly one that ingest accepts;
 //! - [`Accepted`]: the record every later stage carries (Kafka, MongoDB, live-store);
 //! - [`MatchKey`]: a match as the live aggregates and the Kafka key name it;
+//! - [`fixtures`]: the matches that exist ([`Fixtures`], Qatar 2022 by default);
 //! - [`redis_keys`]: the Redis key layout of the live aggregates ([`RedisKeys`]).
 
+pub mod fixtures;
 pub mod push;
 mod record;
 pub mod redis_keys;
 
+pub use fixtures::Fixtures;
 pub use push::PushMessage;
 pub use record::{Accepted, MatchKey};
 pub use redis_keys::RedisKeys;
@@ -49,7 +52,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, reason: impl Into<String>) -> Self {
+    pub fn new(field: &str, reason: impl Into<String>) -> Self {
         Self {
             field: field.to_string(),
             reason: reason.into(),

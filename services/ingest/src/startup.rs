@@ -29,7 +29,11 @@ impl Application {
         let metrics = Metrics::new();
         let kafka = Kafka::new(&settings)?;
         if let Err(e) = kafka
-            .ensure_topic(&settings.kafka_bootstrap, settings.topic_partitions)
+            .ensure_topic(
+                &settings.kafka_bootstrap,
+                settings.topic_partitions,
+                settings.topic_replication,
+            )
             .await
         {
             tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
@@ -44,7 +48,12 @@ impl Application {
         .await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(kafka.clone(), settings.max_batch, &metrics);
+        let state = AppState::new(
+            kafka.clone(),
+            settings.max_batch,
+            settings.fixtures.clone(),
+            &metrics,
+        );
         Ok(Application {
             listener,
             app: router(state, metrics, &settings),
