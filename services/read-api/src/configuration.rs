@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use model::Fixtures;
 
 use service_kit::config::{ConfigError, Env};
 use subtle::ConstantTimeEq;
@@ -28,6 +31,9 @@ pub struct Settings {
     /// `USACTAR_MAX_SOCKETS`: WebSockets open at once, both streams together; above it an
     /// upgrade gets 503. Each socket costs buffers and a task, so the pod's memory bounds it.
     pub max_sockets: usize,
+    /// `USACTAR_FIXTURES`: the matches that exist, as ingest's setting
+    /// ([`service_kit::config::fixtures`]); reads of the live aggregates read those only.
+    pub fixtures: Option<Arc<Fixtures>>,
 }
 
 /// The default of `USACTAR_MAX_SOCKETS`.
@@ -58,6 +64,7 @@ impl Settings {
                 .map(String::from)
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
+            fixtures: service_kit::config::fixtures(env)?,
         })
     }
 }

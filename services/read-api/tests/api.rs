@@ -527,3 +527,60 @@ async fn spawn_app_without_backends(redis: &str, mongo: &str) -> (String, String
     tokio::spawn(app.run_until_stopped());
     urls
 }
+
+/// Whatever Redis holds, a snapshot and the stats read only the matches of the fixture list
+/// (issue 15 H1); without a list, at most `MAX_MATCHES_READ`. Before, every match in Redis was
+/// read in one call: 2 M matches made every page a 503 or read-api ran out of memory.
+#[tokio::test]
+async fn live_reads_are_bounded_by_the_fixture_list() {
+    let junk = 1_500;
+    let seed_junk = |app: &TestApp| {
+        let mut pipe = redis::pipe();
+        for i in 0..junk {
+            let id = format!("1:Team{i}:Rival");
+            pipe.cmd("HINCRBY")
+                .arg(app.keys.match_counts(&id))
+                .arg("1-0")
+                .arg(1);
+            pipe.cmd("HINCRBY")
+                .arg(app.keys.match_totals())
+                .arg(&id)
+                .arg(1);
+            pipe.cmd("SADD").arg(app.keys.phase_matches(1)).arg(&id);
+        }
+        pipe.cmd("SADD").arg(app.keys.phases()).arg("1");
+        pipe.cmd("INCRBY").arg(app.keys.total()).arg(junk);
+        let mut conn = app.redis.clone();
+        async move {
+            let _: () = pipe.query_async(&mut conn).await.expect("seed redis");
+        }
+    };
+    let matches_in = |live: &Value| -> usize {
+        live["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["matches"].as_array().unwrap().len())
+            .sum()
+    };
+
+    let app = spawn_app(&[]).await;
+    seed_junk(&app).await;
+    app.add_live(4, "Argentina", "France", "3-3", 2).await;
+    let (status, live) = app.get("/api/live").await;
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(matches_in(&live), 1, "only Argentina v France is a fixture");
+    assert_eq!(live["phases"][0]["matches"][0]["id"], "4:Argentina:France");
+    let (status, stats) = app.get("/api/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["matches"], 1, "{stats}");
+    assert_eq!(stats["phases"]["4"], 2, "{stats}");
+
+    let any = spawn_app(&[("USACTAR_FIXTURES", "any")]).await;
+    seed_junk(&any).await;
+    let (status, live) = any.get("/api/live").await;
+    assert_eq!(status, 200);
+    assert_eq!(matches_in(&live), read_api::live::MAX_MATCHES_READ);
+    let (_, stats) = any.get("/api/stats").await;
+    assert_eq!(stats["matches"], read_api::live::MAX_MATCHES_READ);
+}
