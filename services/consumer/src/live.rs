@@ -12,11 +12,14 @@ use crate::pipeline::{Record, Sink, WriteError};
 pub struct GrpcSink {
     client: LiveStoreClient<Channel>,
     deadline: Duration,
+    /// The topic the records come from: with each record's partition and offset, what
+    /// live-store counts exactly once by.
+    topic: String,
 }
 
 impl GrpcSink {
     /// Connects lazily: live-store may be down (or the link slow) when the pod starts.
-    pub fn new(endpoint: &LiveStoreEndpoint) -> Result<Self, tonic::transport::Error> {
+    pub fn new(endpoint: &LiveStoreEndpoint, topic: &str) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(endpoint.url.clone())?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
@@ -24,6 +27,7 @@ impl GrpcSink {
         Ok(GrpcSink {
             client: LiveStoreClient::new(channel),
             deadline: endpoint.deadline,
+            topic: topic.to_string(),
         })
     }
 }
@@ -37,6 +41,8 @@ pub fn to_proto(record: &Record) -> Prediction {
         score: p.score.clone(),
         phase: p.phase as u32,
         received_at_ms: p.received_at_ms,
+        partition: Some(record.partition()),
+        offset: Some(record.offset()),
     }
 }
 
@@ -48,6 +54,7 @@ impl Sink for GrpcSink {
     async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let mut request = tonic::Request::new(ApplyBatchRequest {
             predictions: batch.iter().map(to_proto).collect(),
+            topic: self.topic.clone(),
         });
         request.set_timeout(self.deadline);
         // The deadline also bounds this side, in case the server never answers.

@@ -45,7 +45,9 @@ impl Application {
                 sink.ensure_indexes_soon();
                 RoleSink::Logs(sink)
             }
-            Downstream::LiveStore(endpoint) => RoleSink::Live(GrpcSink::new(endpoint)?),
+            Downstream::LiveStore(endpoint) => {
+                RoleSink::Live(GrpcSink::new(endpoint, &settings.topic)?)
+            }
         };
         let consumer = pipeline::consumer(&settings, &metrics)?;
         let dead_letters = DeadLetters::new(&settings, &metrics)?;

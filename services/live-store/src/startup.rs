@@ -36,7 +36,7 @@ impl Application {
         let aggregates = Aggregates::new(
             redis,
             RedisKeys::new(settings.redis_prefix.clone()),
-            settings.seen_ttl.as_secs(),
+            settings.dedup_window,
         );
         let metrics = Metrics::new();
         let readiness = Readiness::default();
