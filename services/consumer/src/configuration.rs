@@ -99,7 +99,7 @@ impl Settings {
             batch_wait: env.duration_or("USACTAR_BATCH_WAIT", Duration::from_millis(20))?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", role.default_admin_listen())?,
             downstream: match role {
-                Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)),
+                Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)?),
                 Role::LiveForwarder => Downstream::LiveStore(LiveStoreEndpoint::from_env(env)?),
             },
         })
@@ -113,17 +113,31 @@ pub struct MongoSettings {
     pub uri: String,
     /// `USACTAR_MONGO_DB`.
     pub database: String,
+    /// `USACTAR_MONGO_WRITE_DEADLINE`: longest one batch insert may take (1 s to 10 s) before it
+    /// counts as failed and is retried.
+    pub write_deadline: Duration,
 }
 
 impl MongoSettings {
-    pub fn from_env(env: &impl Env) -> Self {
-        MongoSettings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let write_deadline =
+            env.duration_or("USACTAR_MONGO_WRITE_DEADLINE", Duration::from_secs(10))?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(10)).contains(&write_deadline) {
+            // Above 10 s, a healthy loop could go silent longer than /livez allows.
+            return Err(ConfigError {
+                key: "USACTAR_MONGO_WRITE_DEADLINE".into(),
+                value: format!("{write_deadline:?}"),
+                reason: "must be from 100ms to 10s".into(),
+            });
+        }
+        Ok(MongoSettings {
             uri: env.string_or(
                 "USACTAR_MONGO_URI",
                 "mongodb://127.0.0.1:27017/?directConnection=true",
             ),
             database: env.string_or("USACTAR_MONGO_DB", "usactar"),
-        }
+            write_deadline,
+        })
     }
 }
 
@@ -139,9 +153,18 @@ pub struct LiveStoreEndpoint {
 
 impl LiveStoreEndpoint {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let deadline = env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(30)).contains(&deadline) {
+            // Above 30 s, a healthy loop could go silent longer than /livez allows.
+            return Err(ConfigError {
+                key: "USACTAR_LIVE_STORE_DEADLINE".into(),
+                value: format!("{deadline:?}"),
+                reason: "must be from 100ms to 30s".into(),
+            });
+        }
         Ok(LiveStoreEndpoint {
             url: env.string_or("USACTAR_LIVE_STORE_URL", "http://127.0.0.1:50052"),
-            deadline: env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?,
+            deadline,
         })
     }
 }

@@ -17,6 +17,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use retry::Backoff;
+use service_kit::admin::Heartbeat;
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -125,7 +126,12 @@ impl DeadLetters {
     /// Puts every letter on the dead-letter topic, in order, retrying with backoff while Kafka
     /// does not acknowledge. False if shutdown came first (the offsets are then not stored, and
     /// the records are read again).
-    pub async fn send_all(&self, letters: &[DeadLetter], shutdown: &CancellationToken) -> bool {
+    pub async fn send_all(
+        &self,
+        letters: &[DeadLetter],
+        heartbeat: &Heartbeat,
+        shutdown: &CancellationToken,
+    ) -> bool {
         for letter in letters {
             tracing::error!(
                 partition = letter.raw.partition,
@@ -137,6 +143,7 @@ impl DeadLetters {
             );
             let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
             loop {
+                heartbeat.beat();
                 match self.send(letter).await {
                     Ok(()) => break,
                     Err(e) => {

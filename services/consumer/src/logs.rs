@@ -15,12 +15,17 @@ const DUPLICATE_KEY: i32 = 11000;
 #[derive(Clone)]
 pub struct MongoSink {
     logs: Collection<Document>,
+    /// Longest one `insert_many` may take: the driver has no deadline of its own on a server
+    /// that accepted the connection and stopped answering, and a stalled store would otherwise
+    /// wedge the loop (issue 15 M9).
+    deadline: Duration,
 }
 
 impl MongoSink {
-    pub fn new(client: &mongodb::Client, database: &str) -> Self {
+    pub fn new(client: &mongodb::Client, database: &str, deadline: Duration) -> Self {
         MongoSink {
             logs: client.database(database).collection("logs"),
+            deadline,
         }
     }
 
@@ -86,9 +91,17 @@ impl Sink for MongoSink {
     async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let now = DateTime::now();
         let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
-        let e = match self.logs.insert_many(docs).ordered(false).await {
-            Ok(_) => return Ok(()),
-            Err(e) => e,
+        let insert = self.logs.insert_many(docs).ordered(false);
+        let e = match tokio::time::timeout(self.deadline, insert).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e,
+            // Some documents may have landed: the retry inserts them again, as duplicates.
+            Err(_) => {
+                return Err(WriteError::Unavailable(format!(
+                    "MongoDB did not answer within {:?}",
+                    self.deadline
+                )))
+            }
         };
         match e.kind.as_ref() {
             // Unordered: every other document was inserted. Those that failed only because they

@@ -21,7 +21,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, ClientContext};
-use service_kit::admin::Readiness;
+use service_kit::admin::{Heartbeat, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +65,14 @@ pub trait Sink: Send {
     fn route(&self) -> &'static str;
     fn write(&mut self, batch: &[Record]) -> impl Future<Output = Result<(), WriteError>> + Send;
 }
+
+/// How often a loop waiting for records beats ([`Heartbeat`]).
+const IDLE_BEAT: Duration = Duration::from_secs(1);
+
+/// Longest a healthy loop goes without a beat: one write attempt (each sink bounds its own, at
+/// most 10 s), one backoff sleep (at most 5 s) or one dead letter (10 s), with room to spare.
+/// Past it `/livez` answers 503: the loop is wedged, and a restart is what helps.
+pub const MAX_SILENCE: Duration = Duration::from_secs(60);
 
 /// Keeps the consumer-lag gauge from librdkafka's statistics (every second): no extra requests.
 pub struct LagContext {
@@ -128,6 +136,7 @@ pub async fn run<S: Sink>(
     settings: &Settings,
     metrics: &Metrics,
     ready: Readiness,
+    heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) {
     let consumed = metrics.counter(
@@ -137,14 +146,21 @@ pub async fn run<S: Sink>(
     );
     ready.set(true);
     loop {
-        let Some(batch) = next_batch(&consumer, settings, &shutdown).await else {
+        let Some(batch) = next_batch(&consumer, settings, &heartbeat, &shutdown).await else {
             break;
         };
         if batch.records.is_empty() && batch.positions.is_empty() {
             continue;
         }
-        let Some(refused) =
-            write_isolating(&mut sink, &batch.records, metrics, &ready, &shutdown).await
+        let Some(refused) = write_isolating(
+            &mut sink,
+            &batch.records,
+            metrics,
+            &ready,
+            &heartbeat,
+            &shutdown,
+        )
+        .await
         else {
             tracing::info!(
                 records = batch.records.len(),
@@ -161,7 +177,7 @@ pub async fn run<S: Sink>(
         }));
         // In offset order, as the records were read.
         dead.sort_by_key(|d| (d.raw.partition, d.raw.offset));
-        if !dead_letters.send_all(&dead, &shutdown).await {
+        if !dead_letters.send_all(&dead, &heartbeat, &shutdown).await {
             tracing::info!(
                 "stopping before the dead letters were acknowledged; the batch will be read again"
             );
@@ -201,6 +217,7 @@ struct Batch {
 async fn next_batch(
     consumer: &PredictionConsumer,
     settings: &Settings,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Option<Batch> {
     let mut batch = Batch {
@@ -212,9 +229,12 @@ async fn next_batch(
     // librdkafka reconnects by itself; this only keeps a broker outage from spinning the loop.
     let mut errors = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
     while batch.records.len() + batch.dead.len() < settings.batch_max {
+        heartbeat.beat();
         let received = match deadline {
             None => tokio::select! {
                 _ = shutdown.cancelled() => return None,
+                // Waiting for records is progress too: beat while the topic is quiet.
+                _ = tokio::time::sleep(IDLE_BEAT) => continue,
                 m = consumer.recv() => m,
             },
             Some(d) => tokio::select! {
@@ -278,6 +298,7 @@ async fn write_isolating<S: Sink>(
     records: &[Record],
     metrics: &Metrics,
     ready: &Readiness,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Option<Vec<(usize, String)>> {
     let mut refused = Vec::new();
@@ -286,7 +307,16 @@ async fn write_isolating<S: Sink>(
         if range.is_empty() {
             continue;
         }
-        match write_until_done(sink, &records[range.clone()], metrics, ready, shutdown).await {
+        match write_until_done(
+            sink,
+            &records[range.clone()],
+            metrics,
+            ready,
+            heartbeat,
+            shutdown,
+        )
+        .await
+        {
             Outcome::Stopped => return None,
             Outcome::Written => {}
             Outcome::Refused(reasons) => {
@@ -320,6 +350,7 @@ async fn write_until_done<S: Sink>(
     records: &[Record],
     metrics: &Metrics,
     ready: &Readiness,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Outcome {
     if records.is_empty() {
@@ -328,6 +359,7 @@ async fn write_until_done<S: Sink>(
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut attempt = 0u32;
     loop {
+        heartbeat.beat();
         attempt += 1;
         let started = Instant::now();
         let result = tokio::select! {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use service_kit::admin::{self, Readiness};
+use service_kit::admin::{self, Heartbeat, Liveness, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,7 @@ pub struct Application {
     dead_letters: DeadLetters,
     metrics: Metrics,
     readiness: Readiness,
+    heartbeat: Heartbeat,
     admin_addr: SocketAddr,
     shutdown: CancellationToken,
 }
@@ -31,17 +32,21 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let readiness = Readiness::default();
-        let admin_addr = admin::serve(
+        // /livez follows the loop's progress, not just the process (issue 15 M9).
+        let (liveness, heartbeat) = Liveness::heartbeat(pipeline::MAX_SILENCE);
+        heartbeat.beat();
+        let admin_addr = admin::serve_with_liveness(
             settings.admin_listen,
             metrics.clone(),
             readiness.clone(),
+            liveness,
             shutdown.clone(),
         )
         .await?;
         let sink = match &settings.downstream {
             Downstream::MongoDb(mongo) => {
                 let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
-                let sink = MongoSink::new(&client, &mongo.database);
+                let sink = MongoSink::new(&client, &mongo.database, mongo.write_deadline);
                 sink.ensure_indexes_soon();
                 RoleSink::Logs(sink)
             }
@@ -58,6 +63,7 @@ impl Application {
             dead_letters,
             metrics,
             readiness,
+            heartbeat,
             admin_addr,
             shutdown,
         })
@@ -83,6 +89,7 @@ impl Application {
             &self.settings,
             &self.metrics,
             self.readiness,
+            self.heartbeat,
             self.shutdown,
         )
         .await;
