@@ -45,6 +45,8 @@ pub struct Settings {
     /// `USACTAR_TOPIC_REPLICATION`: replicas of the topic when ingest creates it (1 locally:
     /// one broker; the cluster's factor, e.g. 3, on Kubernetes). Issue 15 M6.
     pub topic_replication: i32,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: Duration,
 }
 
 /// Documented limits (README and openapi.json say the same).
@@ -138,6 +140,7 @@ impl Settings {
                 env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?,
                 TOPIC_REPLICATION,
             )?,
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }

@@ -21,6 +21,8 @@ pub struct Settings {
     /// count a client's retry (same ids, new Kafka records) once; about 120 bytes each in Redis.
     /// Replays of the same records are caught by their offsets, whatever their age.
     pub dedup_window: u64,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: std::time::Duration,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ impl Settings {
                 }
                 window
             },
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }

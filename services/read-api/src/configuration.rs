@@ -34,6 +34,8 @@ pub struct Settings {
     /// `USACTAR_FIXTURES`: the matches that exist, as ingest's setting
     /// ([`service_kit::config::fixtures`]); reads of the live aggregates read those only.
     pub fixtures: Option<Arc<Fixtures>>,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: Duration,
 }
 
 /// The default of `USACTAR_MAX_SOCKETS`.
@@ -65,6 +67,7 @@ impl Settings {
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
             fixtures: service_kit::config::fixtures(env)?,
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }

@@ -584,3 +584,53 @@ async fn live_reads_are_bounded_by_the_fixture_list() {
     let (_, stats) = any.get("/api/stats").await;
     assert_eq!(stats["matches"], read_api::live::MAX_MATCHES_READ);
 }
+
+/// SIGTERM (issue 15 L1): read-api answers "not ready" at once but keeps serving for
+/// `USACTAR_SHUTDOWN_DELAY`, while Kubernetes takes it out of the endpoints; only then does it
+/// stop accepting. Before, the listener closed at once and requests still routed to the pod
+/// failed.
+#[tokio::test]
+async fn on_sigterm_unready_first_then_serving_for_the_delay_then_stopped() {
+    let mut app = spawn_app(&[("USACTAR_SHUTDOWN_DELAY", "2s")]).await;
+    let readyz = |app: &TestApp| {
+        let url = format!("{}/readyz", app.admin);
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    eventually(Duration::from_secs(30), "ready", || async {
+        match readyz(&app).await {
+            200 => Ok(()),
+            s => Err(s.to_string()),
+        }
+    })
+    .await;
+    let stopped_at = Instant::now();
+    app.shutdown.cancel();
+    eventually(Duration::from_secs(1), "unready at once", || async {
+        match readyz(&app).await {
+            503 => Ok(()),
+            s => Err(s.to_string()),
+        }
+    })
+    .await;
+    let (status, _) = app.get("/api/stats").await;
+    assert_eq!(status, 200, "still serving during the delay");
+    assert!(stopped_at.elapsed() < Duration::from_secs(2));
+    tokio::time::timeout(Duration::from_secs(5), &mut app.server)
+        .await
+        .expect("stopped after the delay")
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopped_at.elapsed() >= Duration::from_secs(2),
+        "stopped before the delay"
+    );
+    let refused = app.http.get(format!("{}/api/stats", app.base)).send().await;
+    assert!(refused.is_err(), "the listener is closed");
+}
