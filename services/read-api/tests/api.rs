@@ -634,3 +634,57 @@ async fn on_sigterm_unready_first_then_serving_for_the_delay_then_stopped() {
     let refused = app.http.get(format!("{}/api/stats", app.base)).send().await;
     assert!(refused.is_err(), "the listener is closed");
 }
+
+/// The logs tail follows write time, not ids (issue 15 M3): a record with an older id written
+/// after a newer one (another ingest replica's id, a consumer that lagged) is pushed too, once.
+/// Before, the tail read `_id >` the newest id pushed and never sent it.
+#[tokio::test]
+async fn the_logs_tail_pushes_an_older_id_written_later() {
+    let app = spawn_app(&[]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/api/logs/ws", app.ws_base))
+        .await
+        .expect("the logs socket opens");
+    let write = |id_ms: u64| {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            id_ms / 1000,
+            ((id_ms % 1000) * 1_000_000) as u32,
+        );
+        let id = uuid::Uuid::new_v7(ts).hyphenated().to_string();
+        let doc = mongodb::bson::doc! {
+            "_id": &id,
+            "team1": "Argentina", "team2": "France", "score": "3-3", "phase": 4,
+            "received_at": mongodb::bson::DateTime::from_millis(id_ms as i64),
+            "logged_at": mongodb::bson::DateTime::now(),
+            "kafka": {"partition": 0, "offset": 0i64},
+        };
+        let logs = app.db.collection::<mongodb::bson::Document>("logs");
+        async move {
+            logs.insert_one(doc).await.expect("insert");
+            id
+        }
+    };
+    let pushed_ids = |m: Value| -> Vec<String> {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let newer = write(now_ms()).await;
+    let m = next_json(&mut ws, Duration::from_secs(3))
+        .await
+        .expect("a push");
+    assert_eq!(pushed_ids(m), [newer]);
+    // Received (and given its id) a minute earlier, written now.
+    let older = write(now_ms() - 60_000).await;
+    let m = next_json(&mut ws, Duration::from_secs(3))
+        .await
+        .expect("the older id written later is pushed");
+    assert_eq!(pushed_ids(m), [older]);
+    assert!(
+        next_json(&mut ws, Duration::from_secs(1)).await.is_none(),
+        "each record is pushed once"
+    );
+}
