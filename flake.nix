@@ -38,10 +38,11 @@
             # tonic-prost-build compiles proto/usactar/live/v1/live.proto.
             || lib.hasSuffix ".proto" path
             # include_str!: the stack's configuration templates, ingest's OpenAPI document,
-            # loadgen's match data (and the predictions its tests compare with).
+            # the fixture list (model) and loadgen's predictions.
             || lib.hasInfix "/crates/stack/templates/" path
             || lib.hasSuffix "/services/ingest/openapi.json" path
             || lib.hasInfix "/loadgen/data/" path
+            || lib.hasInfix "/crates/model/data/" path
             # insta snapshots, and the dashboards chaos's tests compare with its PromQL.
             || lib.hasSuffix ".snap" path
             || lib.hasInfix "/deploy/grafana/" path;

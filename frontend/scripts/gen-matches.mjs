@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const src = process.argv[2] ?? join(here, "../../loadgen/data/worldcup-2022.json");
+const src = process.argv[2] ?? join(here, "../../crates/model/data/worldcup-2022.json");
 const out = join(here, "../src/data/matches.json");
 
 /** Phase numbering of shared/data/README.md. */

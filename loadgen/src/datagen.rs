@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use model::Prediction;
 
-/// The openfootball 2022 World Cup file (public domain), vendored so builds need nothing outside
-/// the crate.
-pub const WORLDCUP_2022: &str = include_str!("../data/worldcup-2022.json");
+/// The openfootball 2022 World Cup file (public domain), vendored in `model`: the same file is
+/// ingest's default fixture list.
+pub use model::fixtures::{phase_of_round, WORLDCUP_2022};
 
 /// One real match: teams, phase and the result after extra time (before penalties).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +38,6 @@ struct RawMatch {
 struct RawScore {
     ft: [u32; 2],
     et: Option<[u32; 2]>,
-}
-
-/// Phase of a round name, as mapped in shared/data/README.md.
-pub fn phase_of_round(round: &str) -> Option<u8> {
-    match round {
-        r if r.starts_with("Matchday ") => Some(1),
-        "Round of 16" => Some(2),
-        "Quarter-finals" => Some(3),
-        "Semi-finals" | "Match for third place" | "Final" => Some(4),
-        _ => None,
-    }
 }
 
 /// The 64 matches of the vendored file.

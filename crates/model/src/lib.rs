@@ -5,12 +5,15 @@
 //!   so a prediction that loadgen accepts is exactly one that ingest accepts;
 //! - [`Accepted`]: the record every later stage carries (Kafka, MongoDB, live-store);
 //! - [`MatchKey`]: a match as the live aggregates and the Kafka key name it;
+//! - [`fixtures`]: the matches that exist ([`Fixtures`], Qatar 2022 by default);
 //! - [`redis_keys`]: the Redis key layout of the live aggregates ([`RedisKeys`]).
 
+pub mod fixtures;
 pub mod push;
 mod record;
 pub mod redis_keys;
 
+pub use fixtures::Fixtures;
 pub use push::PushMessage;
 pub use record::{Accepted, MatchKey};
 pub use redis_keys::RedisKeys;
@@ -49,7 +52,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, reason: impl Into<String>) -> Self {
+    pub fn new(field: &str, reason: impl Into<String>) -> Self {
         Self {
             field: field.to_string(),
             reason: reason.into(),
@@ -81,6 +84,27 @@ fn check_team(field: &str, team: &str) -> Result<(), FieldError> {
     if team.trim().is_empty() {
         return Err(FieldError::new(field, "must be a non-empty team name"));
     }
+    // Names that look alike must be the same string, or one match gets two sets of counters
+    // and a name can pose as another (issue 15 L2): no invisible or direction-changing
+    // characters, no spaces at the ends, and composed characters only (Unicode NFC).
+    if let Some(c) = team.chars().find(|c| is_invisible(*c)) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must not contain the invisible or direction character U+{:04X}",
+                c as u32
+            ),
+        ));
+    }
+    if team.trim() != team {
+        return Err(FieldError::new(field, "must not start or end with spaces"));
+    }
+    if !unicode_normalization::is_nfc(team) {
+        return Err(FieldError::new(
+            field,
+            "must be in Unicode NFC form (composed characters, e.g. \"é\" not \"e\" + U+0301)",
+        ));
+    }
     if let Some(c) = team.chars().find(|c| c.is_control() || *c == ':') {
         return Err(FieldError::new(
             field,
@@ -95,6 +119,21 @@ fn check_team(field: &str, team: &str) -> Result<(), FieldError> {
         ));
     }
     Ok(())
+}
+
+/// Format characters that render as nothing or reorder text (Unicode category Cf, the ones a
+/// name could hide): soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width
+/// space/joiners, direction marks and embeddings/isolates, word joiner and invisible operators,
+/// byte-order mark, interlinear annotation.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// Parses `"A-B"` into `(A, B)`. Only the canonical form is accepted (digits, no sign, no
@@ -312,6 +351,23 @@ mod tests {
         assert_eq!(field(p("Qatar", "Ecuador", "1:0", 1)), "score");
         assert_eq!(field(p("Qatar", "Ecuador", "1-0", 5)), "phase");
         assert_eq!(field(p("Qatar", "Ecuador", "1-0", 0)), "phase");
+    }
+
+    #[test]
+    fn look_alike_names_are_refused() {
+        for spoof in [
+            "Qatar\u{202E}",
+            "Qa\u{200B}tar",
+            " Qatar",
+            "Qatar ",
+            "\u{FEFF}Qatar",
+            "Co\u{0302}te d'Ivoire",
+        ] {
+            let error = validate(&p(spoof, "Ecuador", "1-0", 1)).unwrap_err();
+            assert_eq!(error.field, "team1", "{spoof:?}: {error}");
+        }
+        assert_eq!(validate(&p("Côte d'Ivoire", "Ecuador", "1-0", 1)), Ok(()));
+        assert_eq!(validate(&p("Saudi Arabia", "Ecuador", "1-0", 1)), Ok(()));
     }
 
     #[test]

@@ -35,6 +35,16 @@ impl Accepted {
         }
     }
 
+    /// The prediction as the fan sent it, to check it against the rules again.
+    pub fn prediction(&self) -> Prediction {
+        Prediction {
+            team1: self.team1.clone(),
+            team2: self.team2.clone(),
+            score: self.score.clone(),
+            phase: self.phase,
+        }
+    }
+
     pub fn match_key(&self) -> MatchKey {
         MatchKey {
             phase: self.phase,

@@ -9,7 +9,8 @@
 //! | `phase:{phase}:matches` | set | match ids of the phase |
 //! | `phases` | set | phases that have predictions |
 //! | `total` | string | all predictions counted |
-//! | `seen:{id}` | string, with a TTL | prediction ids already counted (de-duplication) |
+//! | `offsets` | hash | `{topic}:{partition}` → highest Kafka offset applied (exactly once across replays) |
+//! | `recent-ids` | sorted set | the most recently counted prediction ids, by received time, at most a window (a retry's same ids count once) |
 //! | channel `live-changes` | pub/sub | JSON array of the match ids a batch changed |
 //!
 //! A match id is [`MatchKey::id`]: `{phase}:{team1}:{team2}`.
@@ -20,7 +21,8 @@ const MATCH: &str = "match:";
 const TOTALS: &str = "totals";
 const PHASES: &str = "phases";
 const TOTAL: &str = "total";
-const SEEN: &str = "seen:";
+const OFFSETS: &str = "offsets";
+const RECENT_IDS: &str = "recent-ids";
 const CHANGES: &str = "live-changes";
 
 /// The keys of one deployment (or one test), all under `prefix`.
@@ -75,9 +77,15 @@ impl RedisKeys {
         format!("{}{TOTAL}", self.prefix)
     }
 
-    /// String with a TTL: set once the prediction `id` was counted, so a replay counts nothing.
-    pub fn seen(&self, prediction_id: &str) -> String {
-        format!("{}{SEEN}{prediction_id}", self.prefix)
+    /// Hash, `{topic}:{partition}` → the highest Kafka offset applied: one field per partition.
+    pub fn applied_offsets(&self) -> String {
+        format!("{}{OFFSETS}", self.prefix)
+    }
+
+    /// Sorted set of the most recently counted prediction ids (score: received-at ms), trimmed
+    /// to live-store's window.
+    pub fn recent_ids(&self) -> String {
+        format!("{}{RECENT_IDS}", self.prefix)
     }
 
     /// The pub/sub channel where each applied batch announces the match ids it changed.
@@ -99,7 +107,8 @@ mod tests {
         assert_eq!(plain.phase_matches(4), "phase:4:matches");
         assert_eq!(plain.phases(), "phases");
         assert_eq!(plain.total(), "total");
-        assert_eq!(plain.seen("abc"), "seen:abc");
+        assert_eq!(plain.applied_offsets(), "offsets");
+        assert_eq!(plain.recent_ids(), "recent-ids");
         assert_eq!(plain.changes_channel(), "live-changes");
 
         let test = RedisKeys::new("t1:");

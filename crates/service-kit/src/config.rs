@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use model::Fixtures;
 
 /// Where configuration comes from. The process environment in production; a map in tests.
 pub trait Env {
@@ -63,6 +66,29 @@ impl Env for HashMap<&str, &str> {
     fn get(&self, key: &str) -> Option<String> {
         HashMap::get(self, key).map(|v| v.to_string())
     }
+}
+
+/// `USACTAR_FIXTURES`: the matches predictions may name (issue 15 H1). Unset: Qatar 2022, the
+/// built-in list. A path: a fixture file in openfootball's format ([`model::Fixtures::parse`]).
+/// `any`: no list, team names are free text (for tests that need teams of their own; every
+/// reader of the live aggregates then bounds what it reads by count instead). `None` means any.
+pub fn fixtures(env: &impl Env) -> Result<Option<Arc<Fixtures>>, ConfigError> {
+    const KEY: &str = "USACTAR_FIXTURES";
+    let Some(value) = env.get(KEY) else {
+        return Ok(Some(Arc::new(Fixtures::qatar_2022())));
+    };
+    if value.trim() == "any" {
+        return Ok(None);
+    }
+    let error = |reason: String| ConfigError {
+        key: KEY.to_string(),
+        value: value.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(value.trim()).map_err(|e| error(e.to_string()))?;
+    Fixtures::parse(&text)
+        .map(|f| Some(Arc::new(f)))
+        .map_err(error)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -46,6 +46,12 @@ pub struct Settings {
     pub kafka_bootstrap: String,
     /// `USACTAR_TOPIC`.
     pub topic: String,
+    /// `USACTAR_DEAD_LETTER_TOPIC`: where records that can never be written go, with the
+    /// reason in headers (`<topic>.dead-letters` unless set; created on first use).
+    pub dead_letter_topic: String,
+    /// `USACTAR_TOPIC_REPLICATION`: replicas of the dead-letter topic when this container
+    /// creates it (1 locally; the cluster's factor, e.g. 3, on Kubernetes).
+    pub topic_replication: i32,
     /// `USACTAR_GROUP`: `logs` for logs-writer, `live` for live-forwarder.
     pub group: String,
     /// `USACTAR_GROUP_INSTANCE_ID`: static membership (KIP-345), off unless set. Not used by the
@@ -70,16 +76,30 @@ pub enum Downstream {
 
 impl Settings {
     pub fn from_env(env: &impl Env, role: Role) -> Result<Self, ConfigError> {
+        let topic = env.string_or("USACTAR_TOPIC", "predictions");
+        let topic_replication = env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?;
+        if !(1..=16).contains(&topic_replication) {
+            return Err(ConfigError {
+                key: "USACTAR_TOPIC_REPLICATION".into(),
+                value: topic_replication.to_string(),
+                reason: "must be from 1 to 16".into(),
+            });
+        }
         Ok(Settings {
             kafka_bootstrap: env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            topic: env.string_or("USACTAR_TOPIC", "predictions"),
+            dead_letter_topic: env.string_or(
+                "USACTAR_DEAD_LETTER_TOPIC",
+                &format!("{topic}.dead-letters"),
+            ),
+            topic_replication,
+            topic,
             group: env.string_or("USACTAR_GROUP", role.default_group()),
             group_instance_id: env.get("USACTAR_GROUP_INSTANCE_ID"),
             batch_max: env.parse_or("USACTAR_BATCH_MAX", 500)?,
             batch_wait: env.duration_or("USACTAR_BATCH_WAIT", Duration::from_millis(20))?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", role.default_admin_listen())?,
             downstream: match role {
-                Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)),
+                Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)?),
                 Role::LiveForwarder => Downstream::LiveStore(LiveStoreEndpoint::from_env(env)?),
             },
         })
@@ -93,17 +113,31 @@ pub struct MongoSettings {
     pub uri: String,
     /// `USACTAR_MONGO_DB`.
     pub database: String,
+    /// `USACTAR_MONGO_WRITE_DEADLINE`: longest one batch insert may take (1 s to 10 s) before it
+    /// counts as failed and is retried.
+    pub write_deadline: Duration,
 }
 
 impl MongoSettings {
-    pub fn from_env(env: &impl Env) -> Self {
-        MongoSettings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let write_deadline =
+            env.duration_or("USACTAR_MONGO_WRITE_DEADLINE", Duration::from_secs(10))?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(10)).contains(&write_deadline) {
+            // Above 10 s, a healthy loop could go silent longer than /livez allows.
+            return Err(ConfigError {
+                key: "USACTAR_MONGO_WRITE_DEADLINE".into(),
+                value: format!("{write_deadline:?}"),
+                reason: "must be from 100ms to 10s".into(),
+            });
+        }
+        Ok(MongoSettings {
             uri: env.string_or(
                 "USACTAR_MONGO_URI",
                 "mongodb://127.0.0.1:27017/?directConnection=true",
             ),
             database: env.string_or("USACTAR_MONGO_DB", "usactar"),
-        }
+            write_deadline,
+        })
     }
 }
 
@@ -119,9 +153,18 @@ pub struct LiveStoreEndpoint {
 
 impl LiveStoreEndpoint {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let deadline = env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(30)).contains(&deadline) {
+            // Above 30 s, a healthy loop could go silent longer than /livez allows.
+            return Err(ConfigError {
+                key: "USACTAR_LIVE_STORE_DEADLINE".into(),
+                value: format!("{deadline:?}"),
+                reason: "must be from 100ms to 30s".into(),
+            });
+        }
         Ok(LiveStoreEndpoint {
             url: env.string_or("USACTAR_LIVE_STORE_URL", "http://127.0.0.1:50052"),
-            deadline: env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?,
+            deadline,
         })
     }
 }

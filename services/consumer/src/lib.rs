@@ -6,11 +6,13 @@
 //! replay changes nothing: effectively once.
 //!
 //! - [`configuration`]: `USACTAR_*` settings of each [`configuration::Role`];
+//! - [`dead_letter`]: where a record that can never be written goes, with the reason;
 //! - [`logs`]: the MongoDB sink of logs-writer (group `logs`);
 //! - [`live`]: the gRPC sink of live-forwarder (group `live`);
 //! - [`startup`]: wiring one container, until shutdown.
 
 pub mod configuration;
+pub mod dead_letter;
 pub mod live;
 pub mod logs;
 pub mod pipeline;

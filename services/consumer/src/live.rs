@@ -7,16 +7,19 @@ use live_proto::v1::{ApplyBatchRequest, Prediction};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::configuration::LiveStoreEndpoint;
-use crate::pipeline::{Record, Sink};
+use crate::pipeline::{Record, Sink, WriteError};
 
 pub struct GrpcSink {
     client: LiveStoreClient<Channel>,
     deadline: Duration,
+    /// The topic the records come from: with each record's partition and offset, what
+    /// live-store counts exactly once by.
+    topic: String,
 }
 
 impl GrpcSink {
     /// Connects lazily: live-store may be down (or the link slow) when the pod starts.
-    pub fn new(endpoint: &LiveStoreEndpoint) -> Result<Self, tonic::transport::Error> {
+    pub fn new(endpoint: &LiveStoreEndpoint, topic: &str) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(endpoint.url.clone())?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
@@ -24,6 +27,7 @@ impl GrpcSink {
         Ok(GrpcSink {
             client: LiveStoreClient::new(channel),
             deadline: endpoint.deadline,
+            topic: topic.to_string(),
         })
     }
 }
@@ -37,6 +41,8 @@ pub fn to_proto(record: &Record) -> Prediction {
         score: p.score.clone(),
         phase: p.phase as u32,
         received_at_ms: p.received_at_ms,
+        partition: Some(record.partition()),
+        offset: Some(record.offset()),
     }
 }
 
@@ -45,9 +51,10 @@ impl Sink for GrpcSink {
         "/usactar.live.v1.LiveStore/ApplyBatch"
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let mut request = tonic::Request::new(ApplyBatchRequest {
             predictions: batch.iter().map(to_proto).collect(),
+            topic: self.topic.clone(),
         });
         request.set_timeout(self.deadline);
         // The deadline also bounds this side, in case the server never answers.
@@ -58,8 +65,24 @@ impl Sink for GrpcSink {
         .await
         {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
-            Err(_) => Err(format!("no answer within {:?}", self.deadline)),
+            Ok(Err(status)) => Err(classify(&status)),
+            Err(_) => Err(WriteError::Unavailable(format!(
+                "no answer within {:?}",
+                self.deadline
+            ))),
         }
+    }
+}
+
+/// What a gRPC error means for the batch. Only the codes that speak of the request's content are
+/// refusals: INVALID_ARGUMENT (live-store's validation) and OUT_OF_RANGE (a message over the
+/// size limit, on either side; halves of the batch fit). Every other code (UNAVAILABLE while
+/// Redis is down or full, DEADLINE_EXCEEDED, PERMISSION_DENIED from a mesh policy...) says
+/// nothing about the records, so the batch is retried as it is.
+pub fn classify(status: &tonic::Status) -> WriteError {
+    let message = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => WriteError::Refused(message),
+        _ => WriteError::Unavailable(message),
     }
 }

@@ -7,7 +7,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use crate::pipeline::{Record, Sink};
+use crate::pipeline::{Record, Sink, WriteError};
 
 /// MongoDB's duplicate-key error: the document is already there (a replay), which is success.
 const DUPLICATE_KEY: i32 = 11000;
@@ -15,12 +15,17 @@ const DUPLICATE_KEY: i32 = 11000;
 #[derive(Clone)]
 pub struct MongoSink {
     logs: Collection<Document>,
+    /// Longest one `insert_many` may take: the driver has no deadline of its own on a server
+    /// that accepted the connection and stopped answering, and a stalled store would otherwise
+    /// wedge the loop (issue 15 M9).
+    deadline: Duration,
 }
 
 impl MongoSink {
-    pub fn new(client: &mongodb::Client, database: &str) -> Self {
+    pub fn new(client: &mongodb::Client, database: &str, deadline: Duration) -> Self {
         MongoSink {
             logs: client.database(database).collection("logs"),
+            deadline,
         }
     }
 
@@ -74,7 +79,7 @@ pub fn document(record: &Record, logged_at: DateTime) -> Document {
         "phase": p.phase as i32,
         "received_at": DateTime::from_millis(p.received_at_ms),
         "logged_at": logged_at,
-        "kafka": {"partition": record.partition, "offset": record.offset},
+        "kafka": {"partition": record.partition(), "offset": record.offset()},
     }
 }
 
@@ -83,24 +88,42 @@ impl Sink for MongoSink {
         "mongodb:insert_many"
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let now = DateTime::now();
         let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
-        match self.logs.insert_many(docs).ordered(false).await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.kind.as_ref() {
-                // Unordered: every other document was inserted; those that failed only because
-                // they were already there count as written.
-                ErrorKind::InsertMany(failure)
-                    if failure.write_concern_error.is_none()
-                        && failure.write_errors.as_ref().is_some_and(|errors| {
-                            errors.iter().all(|w| w.code == DUPLICATE_KEY)
-                        }) =>
-                {
+        let insert = self.logs.insert_many(docs).ordered(false);
+        let e = match tokio::time::timeout(self.deadline, insert).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e,
+            // Some documents may have landed: the retry inserts them again, as duplicates.
+            Err(_) => {
+                return Err(WriteError::Unavailable(format!(
+                    "MongoDB did not answer within {:?}",
+                    self.deadline
+                )))
+            }
+        };
+        match e.kind.as_ref() {
+            // Unordered: every other document was inserted. Those that failed only because they
+            // were already there count as written; any other error of one document is about that
+            // document (too large, refused by a validator) and will not change on a retry.
+            ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+                let refused: Vec<(usize, String)> = failure
+                    .write_errors
+                    .iter()
+                    .flatten()
+                    .filter(|w| w.code != DUPLICATE_KEY)
+                    .map(|w| (w.index, format!("MongoDB error {}: {}", w.code, w.message)))
+                    .collect();
+                if refused.is_empty() {
                     Ok(())
+                } else {
+                    Err(WriteError::RefusedRecords(refused))
                 }
-                _ => Err(e.to_string()),
-            },
+            }
+            // Network, timeouts, the server stepping down, a write concern not met: the same
+            // batch may pass later.
+            _ => Err(WriteError::Unavailable(e.to_string())),
         }
     }
 }

@@ -1,30 +1,61 @@
 //! The loop both containers run: batch, write downstream until it succeeds, store offsets.
+//!
+//! Errors are of two kinds. A downstream that is down, slow or full ([`WriteError::Unavailable`])
+//! is retried with backoff, for as long as it takes: nothing is skipped. A record that can never
+//! be written (undecodable, breaking a rule, or refused by the downstream for what it holds) is
+//! put on the dead-letter topic with the reason ([`crate::dead_letter`]) and the partition goes
+//! on. When the downstream refuses a whole batch ([`WriteError::Refused`]), the batch is split in
+//! halves until the records it refuses are alone; the others are written, in their order.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use retry::Backoff;
 
 use model::Accepted;
-use prometheus::{IntCounterVec, IntGaugeVec};
+use prometheus::IntGaugeVec;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, ClientContext};
-use service_kit::admin::Readiness;
+use service_kit::admin::{Heartbeat, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::Settings;
+use crate::dead_letter::{DeadLetter, DeadLetters, Raw, Reason};
 
-/// One record of the topic, decoded, with where it came from.
+/// One record of the topic, decoded and valid, with where it came from.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub partition: i32,
-    pub offset: i64,
+    pub raw: Raw,
     pub prediction: Accepted,
+}
+
+impl Record {
+    pub fn partition(&self) -> i32 {
+        self.raw.partition
+    }
+    pub fn offset(&self) -> i64 {
+        self.raw.offset
+    }
+}
+
+/// Why a write downstream failed, which decides what the loop does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    /// The downstream cannot take writes now (down, slow, out of memory, not allowed): the same
+    /// batch may pass later, so it is retried as it is.
+    Unavailable(String),
+    /// The downstream refused the batch for what it holds: some record of it can never be
+    /// written. The loop splits the batch to find it.
+    Refused(String),
+    /// Those records (positions in the batch, with the reason) were refused for good; every
+    /// other record of the batch is written.
+    RefusedRecords(Vec<(usize, String)>),
 }
 
 /// A downstream that takes batches. `write` must be idempotent by prediction id: after a crash
@@ -32,8 +63,16 @@ pub struct Record {
 pub trait Sink: Send {
     /// What the golden metrics call this write, e.g. `mongodb:insert_many`.
     fn route(&self) -> &'static str;
-    fn write(&mut self, batch: &[Record]) -> impl Future<Output = Result<(), String>> + Send;
+    fn write(&mut self, batch: &[Record]) -> impl Future<Output = Result<(), WriteError>> + Send;
 }
+
+/// How often a loop waiting for records beats ([`Heartbeat`]).
+const IDLE_BEAT: Duration = Duration::from_secs(1);
+
+/// Longest a healthy loop goes without a beat: one write attempt (each sink bounds its own, at
+/// most 10 s), one backoff sleep (at most 5 s) or one dead letter (10 s), with room to spare.
+/// Past it `/livez` answers 503: the loop is wedged, and a restart is what helps.
+pub const MAX_SILENCE: Duration = Duration::from_secs(60);
 
 /// Keeps the consumer-lag gauge from librdkafka's statistics (every second): no extra requests.
 pub struct LagContext {
@@ -93,34 +132,63 @@ pub fn consumer(settings: &Settings, metrics: &Metrics) -> Result<PredictionCons
 pub async fn run<S: Sink>(
     consumer: PredictionConsumer,
     mut sink: S,
+    dead_letters: DeadLetters,
     settings: &Settings,
     metrics: &Metrics,
     ready: Readiness,
+    heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) {
     let consumed = metrics.counter(
         "kafka_consumed_total",
-        "Records read from Kafka, by outcome: written downstream, or undecodable (skipped)",
+        "Records read from Kafka, by outcome: written downstream, or dead-lettered",
         &["outcome"],
     );
     ready.set(true);
     loop {
-        let Some(batch) = next_batch(&consumer, settings, &consumed, &shutdown).await else {
+        let Some(batch) = next_batch(&consumer, settings, &heartbeat, &shutdown).await else {
             break;
         };
         if batch.records.is_empty() && batch.positions.is_empty() {
             continue;
         }
-        if !write_until_done(&mut sink, &batch.records, metrics, &ready, &shutdown).await {
+        let Some(refused) = write_isolating(
+            &mut sink,
+            &batch.records,
+            metrics,
+            &ready,
+            &heartbeat,
+            &shutdown,
+        )
+        .await
+        else {
             tracing::info!(
                 records = batch.records.len(),
                 "stopping before the batch was written; it will be read again"
             );
             break;
+        };
+        let mut dead = batch.dead;
+        let written = batch.records.len() - refused.len();
+        dead.extend(refused.into_iter().map(|(i, error)| DeadLetter {
+            raw: batch.records[i].raw.clone(),
+            reason: Reason::Refused,
+            error,
+        }));
+        // In offset order, as the records were read.
+        dead.sort_by_key(|d| (d.raw.partition, d.raw.offset));
+        if !dead_letters.send_all(&dead, &heartbeat, &shutdown).await {
+            tracing::info!(
+                "stopping before the dead letters were acknowledged; the batch will be read again"
+            );
+            break;
         }
         consumed
             .with_label_values(&["written"])
-            .inc_by(batch.records.len() as u64);
+            .inc_by(written as u64);
+        consumed
+            .with_label_values(&["dead_letter"])
+            .inc_by(dead.len() as u64);
         for (partition, offset) in &batch.positions {
             if let Err(e) = consumer.store_offset(&settings.topic, *partition, *offset) {
                 // The partition was revoked meanwhile; its new owner reads the batch again,
@@ -138,7 +206,9 @@ pub async fn run<S: Sink>(
 
 struct Batch {
     records: Vec<Record>,
-    /// Highest offset seen per partition, undecodable records included.
+    /// Records that can never be written: undecodable or invalid.
+    dead: Vec<DeadLetter>,
+    /// Highest offset seen per partition, dead letters included.
     positions: BTreeMap<i32, i64>,
 }
 
@@ -147,20 +217,24 @@ struct Batch {
 async fn next_batch(
     consumer: &PredictionConsumer,
     settings: &Settings,
-    consumed: &IntCounterVec,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Option<Batch> {
     let mut batch = Batch {
         records: Vec::with_capacity(settings.batch_max),
+        dead: Vec::new(),
         positions: BTreeMap::new(),
     };
     let mut deadline: Option<tokio::time::Instant> = None;
     // librdkafka reconnects by itself; this only keeps a broker outage from spinning the loop.
     let mut errors = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
-    while batch.records.len() < settings.batch_max {
+    while batch.records.len() + batch.dead.len() < settings.batch_max {
+        heartbeat.beat();
         let received = match deadline {
             None => tokio::select! {
                 _ = shutdown.cancelled() => return None,
+                // Waiting for records is progress too: beat while the topic is quiet.
+                _ = tokio::time::sleep(IDLE_BEAT) => continue,
                 m = consumer.recv() => m,
             },
             Some(d) => tokio::select! {
@@ -186,67 +260,140 @@ async fn next_batch(
         let (partition, offset) = (message.partition(), message.offset());
         let position = batch.positions.entry(partition).or_insert(offset);
         *position = (*position).max(offset);
-        match message.payload().map(serde_json::from_slice::<Accepted>) {
-            Some(Ok(prediction)) => batch.records.push(Record {
-                partition,
-                offset,
-                prediction,
-            }),
-            // Ingest writes only valid records; something else on the topic can never be
-            // processed, so it is counted and skipped rather than blocking the partition.
-            other => {
-                consumed.with_label_values(&["undecodable"]).inc();
-                tracing::error!(partition, offset, error = ?other.map(|r| r.err()), "undecodable record skipped");
-            }
+        let raw = Raw {
+            partition,
+            offset,
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+        };
+        // Ingest writes only valid records, but any producer can write to the topic, and a rule
+        // may be tightened during a rollout: such a record can never be processed, so it goes
+        // to the dead-letter topic rather than blocking the partition.
+        match check(raw.payload.as_deref()) {
+            Ok(prediction) => batch.records.push(Record { raw, prediction }),
+            Err((reason, error)) => batch.dead.push(DeadLetter { raw, reason, error }),
         }
     }
-    if shutdown.is_cancelled() && batch.records.is_empty() {
+    if shutdown.is_cancelled() && batch.records.is_empty() && batch.dead.is_empty() {
         return None;
     }
     Some(batch)
 }
 
-/// Writes until the sink succeeds (true) or shutdown comes first (false). Backoff doubles from
-/// 100 ms to 5 s; readiness is false while the downstream refuses.
+/// The prediction in a record's value, if it decodes and follows the rules.
+fn check(payload: Option<&[u8]>) -> Result<Accepted, (Reason, String)> {
+    let payload = payload.ok_or((Reason::Undecodable, "the record has no value".to_string()))?;
+    let accepted: Accepted =
+        serde_json::from_slice(payload).map_err(|e| (Reason::Undecodable, e.to_string()))?;
+    model::validate(&accepted.prediction()).map_err(|e| (Reason::Invalid, e.to_string()))?;
+    Ok(accepted)
+}
+
+/// Writes `records` in order, isolating those the downstream refuses for good: a refused batch
+/// is split in halves, depth first and left to right, so the records that are written go in
+/// their offset order. Returns the refused records (positions and reasons), or `None` if
+/// shutdown came first.
+async fn write_isolating<S: Sink>(
+    sink: &mut S,
+    records: &[Record],
+    metrics: &Metrics,
+    ready: &Readiness,
+    heartbeat: &Heartbeat,
+    shutdown: &CancellationToken,
+) -> Option<Vec<(usize, String)>> {
+    let mut refused = Vec::new();
+    let mut pending: Vec<Range<usize>> = vec![0..records.len()];
+    while let Some(range) = pending.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        match write_until_done(
+            sink,
+            &records[range.clone()],
+            metrics,
+            ready,
+            heartbeat,
+            shutdown,
+        )
+        .await
+        {
+            Outcome::Stopped => return None,
+            Outcome::Written => {}
+            Outcome::Refused(reasons) => {
+                refused.extend(reasons.into_iter().map(|(i, e)| (range.start + i, e)))
+            }
+            Outcome::BatchRefused(error) if range.len() == 1 => refused.push((range.start, error)),
+            Outcome::BatchRefused(error) => {
+                tracing::warn!(records = range.len(), %error, "downstream refused the batch; splitting it to find the record at fault");
+                let middle = range.start + range.len() / 2;
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
+            }
+        }
+    }
+    refused.sort();
+    Some(refused)
+}
+
+enum Outcome {
+    Written,
+    /// These records (positions in the batch) were refused; the rest is written.
+    Refused(Vec<(usize, String)>),
+    BatchRefused(String),
+    Stopped,
+}
+
+/// Writes until the sink answers for good: written, or refused for what the batch holds. While
+/// it is unavailable, retries with backoff doubling from 100 ms to 5 s, and readiness is false.
 async fn write_until_done<S: Sink>(
     sink: &mut S,
     records: &[Record],
     metrics: &Metrics,
     ready: &Readiness,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
-) -> bool {
+) -> Outcome {
     if records.is_empty() {
-        return true;
+        return Outcome::Written;
     }
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut attempt = 0u32;
     loop {
+        heartbeat.beat();
         attempt += 1;
         let started = Instant::now();
         let result = tokio::select! {
             r = sink.write(records) => r,
             // A write in flight when the pod is told to stop still gets a moment to finish.
             _ = async { shutdown.cancelled().await; tokio::time::sleep(Duration::from_secs(5)).await } => {
-                return false;
+                return Outcome::Stopped;
             }
         };
-        match result {
-            Ok(()) => {
-                metrics.observe(sink.route(), "ok", started);
-                if !ready.get() {
-                    tracing::info!(attempt, "downstream accepts writes again");
-                }
-                ready.set(true);
-                return true;
-            }
-            Err(e) => {
+        let outcome = match result {
+            Ok(()) => Outcome::Written,
+            Err(WriteError::Refused(e)) => Outcome::BatchRefused(e),
+            Err(WriteError::RefusedRecords(r)) => Outcome::Refused(r),
+            Err(WriteError::Unavailable(e)) => {
                 metrics.observe(sink.route(), "error", started);
                 ready.set(false);
                 tracing::warn!(attempt, error = %e, retry_in_ms = backoff.peek().as_millis() as u64, "downstream write failed; offsets not stored");
                 if !backoff.sleep_or_stop(shutdown).await {
-                    return false;
+                    return Outcome::Stopped;
                 }
+                continue;
             }
+        };
+        // Written or refused: either way the downstream answered.
+        let status = if matches!(outcome, Outcome::Written) {
+            "ok"
+        } else {
+            "refused"
+        };
+        metrics.observe(sink.route(), status, started);
+        if !ready.get() {
+            tracing::info!(attempt, "downstream accepts writes again");
         }
+        ready.set(true);
+        return outcome;
     }
 }

@@ -3,21 +3,24 @@
 
 use std::net::SocketAddr;
 
-use service_kit::admin::{self, Readiness};
+use service_kit::admin::{self, Heartbeat, Liveness, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Downstream, Settings};
+use crate::dead_letter::DeadLetters;
 use crate::live::GrpcSink;
 use crate::logs::MongoSink;
-use crate::pipeline::{self, PredictionConsumer, Record, Sink};
+use crate::pipeline::{self, PredictionConsumer, Record, Sink, WriteError};
 
 pub struct Application {
     settings: Settings,
     consumer: PredictionConsumer,
     sink: RoleSink,
+    dead_letters: DeadLetters,
     metrics: Metrics,
     readiness: Readiness,
+    heartbeat: Heartbeat,
     admin_addr: SocketAddr,
     shutdown: CancellationToken,
 }
@@ -29,29 +32,38 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let readiness = Readiness::default();
-        let admin_addr = admin::serve(
+        // /livez follows the loop's progress, not just the process (issue 15 M9).
+        let (liveness, heartbeat) = Liveness::heartbeat(pipeline::MAX_SILENCE);
+        heartbeat.beat();
+        let admin_addr = admin::serve_with_liveness(
             settings.admin_listen,
             metrics.clone(),
             readiness.clone(),
+            liveness,
             shutdown.clone(),
         )
         .await?;
         let sink = match &settings.downstream {
             Downstream::MongoDb(mongo) => {
                 let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
-                let sink = MongoSink::new(&client, &mongo.database);
+                let sink = MongoSink::new(&client, &mongo.database, mongo.write_deadline);
                 sink.ensure_indexes_soon();
                 RoleSink::Logs(sink)
             }
-            Downstream::LiveStore(endpoint) => RoleSink::Live(GrpcSink::new(endpoint)?),
+            Downstream::LiveStore(endpoint) => {
+                RoleSink::Live(GrpcSink::new(endpoint, &settings.topic)?)
+            }
         };
         let consumer = pipeline::consumer(&settings, &metrics)?;
+        let dead_letters = DeadLetters::new(&settings, &metrics)?;
         Ok(Application {
             settings,
             consumer,
             sink,
+            dead_letters,
             metrics,
             readiness,
+            heartbeat,
             admin_addr,
             shutdown,
         })
@@ -73,9 +85,11 @@ impl Application {
         pipeline::run(
             self.consumer,
             self.sink,
+            self.dead_letters,
             &self.settings,
             &self.metrics,
             self.readiness,
+            self.heartbeat,
             self.shutdown,
         )
         .await;
@@ -97,7 +111,7 @@ impl Sink for RoleSink {
         }
     }
 
-    async fn write(&mut self, batch: &[Record]) -> Result<(), String> {
+    async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         match self {
             RoleSink::Logs(sink) => sink.write(batch).await,
             RoleSink::Live(sink) => sink.write(batch).await,

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use model::Fixtures;
 use service_kit::config::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
@@ -36,6 +39,14 @@ pub struct Settings {
     /// `max_body_bytes` when undeclared) of the requests handled at once; over it, 503 at once.
     /// This is what bounds memory: a request costs about 2-3 times its body at its peak.
     pub max_inflight_body_bytes: usize,
+    /// `USACTAR_FIXTURES`: the matches a prediction may name ([`service_kit::config::fixtures`]);
+    /// `None` (the value `any`) takes any pair of valid team names.
+    pub fixtures: Option<Arc<Fixtures>>,
+    /// `USACTAR_TOPIC_REPLICATION`: replicas of the topic when ingest creates it (1 locally:
+    /// one broker; the cluster's factor, e.g. 3, on Kubernetes). Issue 15 M6.
+    pub topic_replication: i32,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: Duration,
 }
 
 /// Documented limits (README and openapi.json say the same).
@@ -51,6 +62,7 @@ const MAX_BODY_BYTES: RangeInclusive<usize> = 64..=64 * 1024 * 1024;
 const DELIVERY_TIMEOUT: RangeInclusive<Duration> =
     Duration::from_millis(100)..=Duration::from_secs(300);
 const TOPIC_PARTITIONS: RangeInclusive<i32> = 1..=10_000;
+const TOPIC_REPLICATION: RangeInclusive<i32> = 1..=16;
 const MAX_CONCURRENT_REQUESTS: RangeInclusive<usize> = 1..=1_000_000;
 const MAX_INFLIGHT_BODY_BYTES: RangeInclusive<usize> = 64..=16 * 1024 * 1024 * 1024;
 
@@ -121,6 +133,14 @@ impl Settings {
                 MAX_CONCURRENT_REQUESTS,
             )?,
             max_inflight_body_bytes,
+            fixtures: service_kit::config::fixtures(env)?,
+            topic_replication: in_range(
+                env,
+                "USACTAR_TOPIC_REPLICATION",
+                env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?,
+                TOPIC_REPLICATION,
+            )?,
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }
@@ -191,6 +211,8 @@ mod tests {
             ("USACTAR_TOPIC", " "),
             ("USACTAR_KAFKA_BOOTSTRAP", ""),
             ("USACTAR_MAX_BATCH", "ten"),
+            ("USACTAR_TOPIC_REPLICATION", "0"),
+            ("USACTAR_FIXTURES", "/nonexistent/fixtures.json"),
         ] {
             let err = settings(&[(key, value)])
                 .expect_err(&format!("{key}={value} accepted"))

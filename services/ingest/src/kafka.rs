@@ -94,8 +94,13 @@ impl Kafka {
         Ok(())
     }
 
-    /// Creates the topic if it does not exist (one replica: the local broker is alone).
-    pub async fn ensure_topic(&self, bootstrap: &str, partitions: i32) -> Result<(), KafkaError> {
+    /// Creates the topic if it does not exist, with `replication` replicas.
+    pub async fn ensure_topic(
+        &self,
+        bootstrap: &str,
+        partitions: i32,
+        replication: i32,
+    ) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .create()?;
@@ -104,7 +109,7 @@ impl Kafka {
                 &[NewTopic::new(
                     &self.topic,
                     partitions,
-                    TopicReplication::Fixed(1),
+                    TopicReplication::Fixed(replication),
                 )],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )

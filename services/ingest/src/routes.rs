@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use model::{Accepted, Prediction};
+use model::{Accepted, Fixtures, Prediction};
 use prometheus::IntCounterVec;
 use serde::Serialize;
 use service_kit::metrics::{track, Metrics};
@@ -27,14 +27,22 @@ use crate::kafka::{Kafka, ProduceError};
 pub struct AppState {
     pub kafka: Kafka,
     pub max_batch: usize,
+    /// The matches that exist; `None`: any pair of valid team names.
+    pub fixtures: Option<Arc<Fixtures>>,
     pub predictions: IntCounterVec,
 }
 
 impl AppState {
-    pub fn new(kafka: Kafka, max_batch: usize, metrics: &Metrics) -> Self {
+    pub fn new(
+        kafka: Kafka,
+        max_batch: usize,
+        fixtures: Option<Arc<Fixtures>>,
+        metrics: &Metrics,
+    ) -> Self {
         AppState {
             kafka,
             max_batch,
+            fixtures,
             predictions: metrics.counter(
                 "predictions_total",
                 "Predictions by outcome: accepted (on Kafka), rejected (4xx) or unavailable (503)",
@@ -321,6 +329,20 @@ async fn accept(
         },
     })?;
     drop(body);
+    if let Some(fixtures) = &state.fixtures {
+        // Only matches of the list exist (H1): free team names would let anyone create
+        // millions of matches that every reader of the live aggregates must then read.
+        let single = predictions.len() == 1;
+        for (i, p) in predictions.iter().enumerate() {
+            if let Err(error) = fixtures.check(p) {
+                return Err(ApiError {
+                    index: (!single).then_some(i),
+                    ..ApiError::new(StatusCode::BAD_REQUEST, "unknown match", error.reason)
+                        .field(error.field)
+                });
+            }
+        }
+    }
 
     let records: Vec<Accepted> = match &idempotency_key {
         None => predictions.into_iter().map(Accepted::new).collect(),

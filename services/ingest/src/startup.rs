@@ -18,7 +18,8 @@ pub struct Application {
     kafka: Kafka,
     addr: SocketAddr,
     admin_addr: SocketAddr,
-    shutdown: CancellationToken,
+    /// Cancelled the shutdown delay after the shutdown token.
+    drain: CancellationToken,
 }
 
 impl Application {
@@ -29,29 +30,41 @@ impl Application {
         let metrics = Metrics::new();
         let kafka = Kafka::new(&settings)?;
         if let Err(e) = kafka
-            .ensure_topic(&settings.kafka_bootstrap, settings.topic_partitions)
+            .ensure_topic(
+                &settings.kafka_bootstrap,
+                settings.topic_partitions,
+                settings.topic_replication,
+            )
             .await
         {
             tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
         }
         kafka.watch_health(shutdown.clone());
+        // SIGTERM: unready at once (the health watch ends on `shutdown`), listeners closed only
+        // after the delay (issue 15 L1).
+        let drain = service_kit::shutdown::delayed(&shutdown, settings.shutdown_delay);
         let admin_addr = admin::serve(
             settings.admin_listen,
             metrics.clone(),
             kafka.up.clone(),
-            shutdown.clone(),
+            drain.clone(),
         )
         .await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(kafka.clone(), settings.max_batch, &metrics);
+        let state = AppState::new(
+            kafka.clone(),
+            settings.max_batch,
+            settings.fixtures.clone(),
+            &metrics,
+        );
         Ok(Application {
             listener,
             app: router(state, metrics, &settings),
             kafka,
             addr,
             admin_addr,
-            shutdown,
+            drain,
         })
     }
 
@@ -69,7 +82,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, admin = %self.admin_addr, "ingest listening");
         axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .with_graceful_shutdown(self.drain.cancelled_owned())
             .await?;
         self.kafka.flush(Duration::from_secs(10)).await;
         tracing::info!("ingest stopped; producer flushed");

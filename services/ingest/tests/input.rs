@@ -646,3 +646,102 @@ async fn arbitrary_bodies_and_content_types_get_a_4xx() {
     println!("answers by status: {statuses:?}");
     app.assert_nothing_reached_kafka().await;
 }
+
+/// Only the matches of the fixture list exist (issue 15 H1): random pairs of teams, the right
+/// teams in the other order or in another phase are a 400 naming the field, and none of them
+/// reaches Kafka; every prediction of loadgen's data set (the real matches) is accepted.
+#[tokio::test]
+async fn only_matches_of_the_fixture_list_are_accepted() {
+    let app = spawn_app().await;
+    let cases = [
+        // The fixture is Argentina v France: the other order is a clear error saying which.
+        (
+            json!({"team1": "France", "team2": "Argentina", "score": "3-3", "phase": 4}),
+            "team1",
+            "send team1 \"Argentina\" and team2 \"France\"",
+        ),
+        (
+            json!({"team1": "Argentina", "team2": "France", "score": "3-3", "phase": 1}),
+            "phase",
+            "phase 4",
+        ),
+        (
+            json!({"team1": "Atlantis", "team2": "France", "score": "1-0", "phase": 1}),
+            "team1",
+            "not a team",
+        ),
+        (
+            json!({"team1": "Qatar", "team2": "Brazil", "score": "1-0", "phase": 1}),
+            "team2",
+            "play no match",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let (status, answer) = app.post(&body).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["field"], field, "{body} -> {answer}");
+        assert!(
+            answer["reason"].as_str().is_some_and(|r| r.contains(words)),
+            "{body} -> {answer}"
+        );
+    }
+    // The attack of the issue: a batch of 1,000 random pairs creates no match.
+    let random: Vec<Value> = (0..1000)
+        .map(|i| json!({"team1": format!("T{i}"), "team2": format!("U{i}"), "score": "1-0", "phase": 1}))
+        .collect();
+    let (status, answer) = app.post(&Value::Array(random)).await;
+    assert_eq!(
+        (status, answer["index"].as_u64()),
+        (400, Some(0)),
+        "{answer}"
+    );
+    app.assert_nothing_reached_kafka().await;
+
+    // loadgen's data set, 10,000 predictions of the 64 real matches: all accepted.
+    let data = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../loadgen/data/predictions.json"
+    ))
+    .unwrap();
+    let predictions: Vec<Value> = serde_json::from_str(&data).unwrap();
+    assert_eq!(predictions.len(), 10_000);
+    for chunk in predictions.chunks(1000) {
+        let (status, answer) = app.post(&Value::Array(chunk.to_vec())).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+}
+
+/// `USACTAR_FIXTURES` names a file of one's own; `any` takes free team names.
+#[tokio::test]
+async fn a_fixture_file_of_its_own_or_none() {
+    let dir = std::env::temp_dir().join(unique("fixtures"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fixtures.json");
+    std::fs::write(
+        &file,
+        r#"{"matches": [{"team1": "Home", "team2": "Away", "phase": 2}]}"#,
+    )
+    .unwrap();
+    let own = spawn_app_with(&[("USACTAR_FIXTURES", file.to_str().unwrap())]).await;
+    let home = json!({"team1": "Home", "team2": "Away", "score": "1-0", "phase": 2});
+    assert_eq!(own.post(&home).await.0, 202);
+    assert_eq!(
+        own.post(&prediction("1-0")).await.0,
+        400,
+        "Qatar v Ecuador is not in it"
+    );
+    let any = spawn_app_with(&[("USACTAR_FIXTURES", "any")]).await;
+    // Where names are free text, look-alikes are refused (issue 15 L2).
+    for spoof in ["Home\u{202E}", "Ho\u{200B}me", "Home ", "Ho\u{0301}me"] {
+        let body = json!({"team1": spoof, "team2": "Away", "score": "1-0", "phase": 2});
+        let (status, answer) = any.post(&body).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some("team1")),
+            "{spoof:?}: {answer}"
+        );
+    }
+    any.assert_nothing_reached_kafka().await;
+    assert_eq!(any.post(&home).await.0, 202);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

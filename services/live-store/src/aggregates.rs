@@ -8,44 +8,117 @@ use std::time::Duration;
 use model::{MatchKey, Prediction, RedisKeys};
 use service_kit::redis::{CallError, Reconnecting};
 
-/// KEYS: the match totals, the phases set, the grand total; then three per prediction: its seen
-/// key, its match hash, its phase's set of matches.
-/// ARGV: seen TTL in seconds, the changes channel; then three per prediction: match id, phase,
-/// score. Returns {applied, duplicates}.
-const APPLY_BATCH: &str = r#"
-local totals, phases, total = KEYS[1], KEYS[2], KEYS[3]
-local ttl, channel = tonumber(ARGV[1]), ARGV[2]
-local applied, duplicates = 0, 0
-local changed, seen_match = {}, {}
-for i = 0, (#KEYS - 3) / 3 - 1 do
-  local seen, counts, phase_matches = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
-  local match, phase, score = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
-  if redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
-    redis.call('HINCRBY', counts, score, 1)
-    redis.call('HINCRBY', totals, match, 1)
-    redis.call('SADD', phase_matches, match)
-    redis.call('SADD', phases, phase)
-    applied = applied + 1
-    if not seen_match[match] then
-      seen_match[match] = true
-      changed[#changed + 1] = match
-    end
-  else
-    duplicates = duplicates + 1
+/// Exactly-once counting on bounded state (issue 15 H2), checked before anything is written
+/// (M2). A prediction counts when both hold:
+/// - its Kafka offset is above the highest applied for its partition (the `offsets` hash, one
+///   field per partition: a replay, however late, is below it);
+/// - its id is not among the `window` most recently counted (the `recent-ids` sorted set, by
+///   received time): a client's retry with an `Idempotency-Key` is new records with the same ids.
+///
+/// The script first judges every prediction and checks that every key it will write holds its
+/// type and every counter an integer, writing nothing; only then writes. So an error can only
+/// come before the first write, never half-way. The `#!lua` line (no `allow-oom` flag) makes
+/// Redis refuse the whole script up front when it is over `maxmemory`, instead of failing at the
+/// first write that needs memory.
+///
+/// KEYS: the match totals, the phases set, the grand total, the offsets, the recent ids; then two
+/// per prediction: its match hash, its phase's set of matches.
+/// ARGV: the changes channel, the window; then seven per prediction: id, match id, phase, score,
+/// received-at ms, source (`{topic}:{partition}`, or empty when the sender gave no position),
+/// offset (empty without a source). Returns {applied, duplicates}.
+const APPLY_BATCH: &str = r#"#!lua
+local totals, phases, total, offsets, recent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local channel, window = ARGV[1], tonumber(ARGV[2])
+local n = (#KEYS - 5) / 2
+
+local function holds(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    error({err = 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. kind})
   end
 end
-if applied > 0 then
-  redis.call('INCRBY', total, applied)
+local function integer(value, key)
+  if value and not tonumber(value) then
+    error({err = 'NOTINTEGER ' .. key .. ' holds ' .. tostring(value)})
+  end
+end
+
+-- Check: judge every prediction, and make sure every write below will succeed.
+holds(totals, 'hash'); holds(phases, 'set'); holds(total, 'string')
+holds(offsets, 'hash'); holds(recent, 'zset')
+integer(redis.call('GET', total), total)
+local fresh, high, high_text, ids = {}, {}, {}, {}
+for i = 0, n - 1 do
+  local a = 3 + 7 * i
+  local id, match, score, source, offset = ARGV[a], ARGV[a + 1], ARGV[a + 3], ARGV[a + 5], ARGV[a + 6]
+  local counts = true
+  if source ~= '' then
+    if high[source] == nil then
+      local stored = redis.call('HGET', offsets, source)
+      integer(stored, offsets)
+      high[source] = tonumber(stored or '-1')
+    end
+    local o = tonumber(offset)
+    if o <= high[source] then
+      counts = false
+    else
+      high[source], high_text[source] = o, offset
+    end
+  end
+  if counts and (ids[id] or redis.call('ZSCORE', recent, id)) then
+    counts = false
+  end
+  ids[id] = true
+  if counts then
+    local match_counts, phase_matches = KEYS[6 + 2 * i], KEYS[7 + 2 * i]
+    holds(match_counts, 'hash'); holds(phase_matches, 'set')
+    integer(redis.call('HGET', match_counts, score), match_counts)
+    integer(redis.call('HGET', totals, match), totals)
+    fresh[#fresh + 1] = i
+  end
+end
+
+-- Write.
+local changed, seen_match = {}, {}
+for _, i in ipairs(fresh) do
+  local a = 3 + 7 * i
+  local id, match, phase, score, received = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  redis.call('HINCRBY', KEYS[6 + 2 * i], score, 1)
+  redis.call('HINCRBY', totals, match, 1)
+  redis.call('SADD', KEYS[7 + 2 * i], match)
+  redis.call('SADD', phases, phase)
+  redis.call('ZADD', recent, received, id)
+  if not seen_match[match] then
+    seen_match[match] = true
+    changed[#changed + 1] = match
+  end
+end
+for source, offset in pairs(high_text) do
+  redis.call('HSET', offsets, source, offset)
+end
+if #fresh > 0 then
+  redis.call('INCRBY', total, #fresh)
+  redis.call('ZREMRANGEBYRANK', recent, 0, -(window + 1))
   redis.call('PUBLISH', channel, cjson.encode(changed))
 end
-return {applied, duplicates}
+return {#fresh, n - #fresh}
 "#;
+
+/// Where a prediction was read: its Kafka partition and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub partition: i32,
+    pub offset: i64,
+}
 
 /// A prediction that passed validation at the gRPC boundary, with the id it is counted by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Countable {
     pub id: String,
     pub prediction: Prediction,
+    pub received_at_ms: i64,
+    /// `None` from senders that predate positions: de-duplicated by id only.
+    pub position: Option<Position>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,21 +136,22 @@ pub struct Aggregates {
     redis: Reconnecting,
     script: redis::Script,
     keys: RedisKeys,
-    seen_ttl_secs: u64,
+    dedup_window: u64,
 }
 
 impl Aggregates {
-    pub fn new(redis: Reconnecting, keys: RedisKeys, seen_ttl_secs: u64) -> Self {
+    /// `dedup_window`: how many of the most recently counted ids are remembered.
+    pub fn new(redis: Reconnecting, keys: RedisKeys, dedup_window: u64) -> Self {
         Aggregates {
             redis,
             script: redis::Script::new(APPLY_BATCH),
             keys,
-            seen_ttl_secs,
+            dedup_window,
         }
     }
 
-    /// Applies a batch in one atomic script call.
-    pub async fn apply(&self, batch: &[Countable]) -> Result<Applied, CallError> {
+    /// Applies a batch read from `topic` in one atomic script call.
+    pub async fn apply(&self, topic: &str, batch: &[Countable]) -> Result<Applied, CallError> {
         if batch.is_empty() {
             return Ok(Applied {
                 applied: 0,
@@ -90,21 +164,38 @@ impl Aggregates {
             .key(keys.match_totals())
             .key(keys.phases())
             .key(keys.total())
-            .arg(self.seen_ttl_secs)
-            .arg(keys.changes_channel());
-        for Countable { id, prediction: p } in batch {
+            .key(keys.applied_offsets())
+            .key(keys.recent_ids())
+            .arg(keys.changes_channel())
+            .arg(self.dedup_window);
+        for Countable {
+            id,
+            prediction: p,
+            received_at_ms,
+            position,
+        } in batch
+        {
             let match_key = MatchKey {
                 phase: p.phase,
                 team1: p.team1.clone(),
                 team2: p.team2.clone(),
             };
+            let (source, offset) = match position {
+                Some(Position { partition, offset }) => {
+                    (format!("{topic}:{partition}"), offset.to_string())
+                }
+                None => (String::new(), String::new()),
+            };
             invocation
-                .key(keys.seen(id))
                 .key(keys.match_counts_of(&match_key))
                 .key(keys.phase_matches(p.phase))
+                .arg(id)
                 .arg(match_key.id())
                 .arg(p.phase)
-                .arg(&p.score);
+                .arg(&p.score)
+                .arg(received_at_ms)
+                .arg(source)
+                .arg(offset);
         }
         let (applied, duplicates): (u32, u32) = self
             .redis

@@ -1,9 +1,11 @@
 //! live-store's settings, from `USACTAR_*` variables with defaults for the local stack.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use service_kit::config::{ConfigError, Env};
+
+/// 100,000 ids: about 12 MB of Redis, several minutes of the experiments' heaviest load.
+pub const DEFAULT_DEDUP_WINDOW: u64 = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -15,9 +17,12 @@ pub struct Settings {
     pub redis_url: String,
     /// `USACTAR_REDIS_PREFIX`: prepended to every key and channel (tests use their own).
     pub redis_prefix: String,
-    /// `USACTAR_SEEN_TTL`: how long a prediction id is remembered for de-duplication. Longer than
-    /// any replay: Kafka keeps records for a day locally.
-    pub seen_ttl: Duration,
+    /// `USACTAR_DEDUP_WINDOW`: how many of the most recently counted prediction ids are kept to
+    /// count a client's retry (same ids, new Kafka records) once; about 120 bytes each in Redis.
+    /// Replays of the same records are caught by their offsets, whatever their age.
+    pub dedup_window: u64,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: std::time::Duration,
 }
 
 impl Settings {
@@ -27,7 +32,18 @@ impl Settings {
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9183).into())?,
             redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: env.string_or("USACTAR_REDIS_PREFIX", ""),
-            seen_ttl: env.duration_or("USACTAR_SEEN_TTL", Duration::from_secs(7 * 24 * 3600))?,
+            dedup_window: {
+                let window = env.parse_or("USACTAR_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)?;
+                if !(1..=10_000_000).contains(&window) {
+                    return Err(ConfigError {
+                        key: "USACTAR_DEDUP_WINDOW".into(),
+                        value: window.to_string(),
+                        reason: "must be from 1 to 10000000".into(),
+                    });
+                }
+                window
+            },
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }

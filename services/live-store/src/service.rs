@@ -8,7 +8,7 @@ use prometheus::IntCounterVec;
 use service_kit::metrics::Metrics;
 use tonic::{Request, Response, Status};
 
-use crate::aggregates::{Aggregates, Countable};
+use crate::aggregates::{Aggregates, Countable, Position};
 
 /// The route label of the one method, as Linkerd would name it.
 pub const APPLY_BATCH_ROUTE: &str = "/usactar.live.v1.LiveStore/ApplyBatch";
@@ -79,15 +79,34 @@ impl LiveStoreService {
             };
             model::validate(&prediction)
                 .map_err(|e| Status::invalid_argument(format!("predictions[{i}]: {e}")))?;
+            let position = match (p.partition, p.offset) {
+                (None, None) => None,
+                (Some(partition), Some(offset))
+                    if partition >= 0 && offset >= 0 && !batch.topic.is_empty() =>
+                {
+                    Some(Position { partition, offset })
+                }
+                _ => {
+                    return Err(Status::invalid_argument(format!(
+                        "predictions[{i}]: a position needs the topic, a partition and an offset, none negative"
+                    )))
+                }
+            };
             countable.push(Countable {
                 id: p.id,
                 prediction,
+                received_at_ms: p.received_at_ms,
+                position,
             });
         }
-        let applied = self.aggregates.apply(&countable).await.map_err(|e| {
-            tracing::warn!(error = %e, "Redis refused the batch");
-            Status::unavailable(format!("Redis: {e}"))
-        })?;
+        let applied = self
+            .aggregates
+            .apply(&batch.topic, &countable)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "Redis refused the batch");
+                Status::unavailable(format!("Redis: {e}"))
+            })?;
         self.predictions
             .with_label_values(&["applied"])
             .inc_by(applied.applied as u64);

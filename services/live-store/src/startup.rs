@@ -25,6 +25,8 @@ pub struct Application {
     addr: SocketAddr,
     admin_addr: SocketAddr,
     shutdown: CancellationToken,
+    /// Cancelled the shutdown delay after `shutdown`.
+    drain: CancellationToken,
 }
 
 impl Application {
@@ -36,15 +38,18 @@ impl Application {
         let aggregates = Aggregates::new(
             redis,
             RedisKeys::new(settings.redis_prefix.clone()),
-            settings.seen_ttl.as_secs(),
+            settings.dedup_window,
         );
         let metrics = Metrics::new();
         let readiness = Readiness::default();
+        // SIGTERM: unready at once (the readiness watch ends on `shutdown`), listeners closed
+        // only after the delay (issue 15 L1).
+        let drain = service_kit::shutdown::delayed(&shutdown, settings.shutdown_delay);
         let admin_addr = admin::serve(
             settings.admin_listen,
             metrics.clone(),
             readiness.clone(),
-            shutdown.clone(),
+            drain.clone(),
         )
         .await?;
         let listener = TcpListener::bind(settings.listen).await?;
@@ -57,6 +62,7 @@ impl Application {
             addr,
             admin_addr,
             shutdown,
+            drain,
         })
     }
 
@@ -105,7 +111,7 @@ impl Application {
             .add_service(LiveStoreServer::new(self.service))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),
-                self.shutdown.cancelled_owned(),
+                self.drain.cancelled_owned(),
             )
             .await?;
         tracing::info!("live-store stopped");

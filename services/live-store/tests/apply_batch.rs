@@ -2,161 +2,14 @@
 //! `model::redis_keys`, counts a prediction id once however often it comes, and announces the
 //! changed matches. Each test has its own key prefix, so they run side by side.
 
-use std::collections::{BTreeSet, HashMap};
+mod common;
+
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use live_proto::v1::live_store_client::LiveStoreClient;
-use live_proto::v1::{ApplyBatchRequest, ApplyBatchResponse, Prediction};
-use live_store::configuration::Settings;
-use live_store::startup::Application;
-use model::RedisKeys;
-use testkit::{eventually, unique};
+use common::{at, batch, counts, eventually, prediction, set, spawn_app, spawn_app_with, DEADLINE};
+use live_proto::v1::Prediction;
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-testkit::shared_stack!(fn shared_stack("redis"));
-
-/// A running live-store with its own key prefix, a gRPC client and a Redis connection.
-struct TestApp {
-    grpc: LiveStoreClient<Channel>,
-    admin: String,
-    keys: RedisKeys,
-    redis_client: redis::Client,
-    redis: redis::aio::MultiplexedConnection,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn spawn_app() -> TestApp {
-    service_kit::telemetry::init_for_tests("live-store");
-    let stack = shared_stack();
-    let redis_url = format!("redis://{}", stack.ports.addr("redis"));
-    let prefix = format!("{}:", unique("livestore"));
-    let env: HashMap<&str, &str> = [
-        ("USACTAR_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_REDIS_URL", redis_url.as_str()),
-        ("USACTAR_REDIS_PREFIX", prefix.as_str()),
-    ]
-    .into();
-    let settings = Settings::from_env(&env).expect("valid settings");
-    let shutdown = CancellationToken::new();
-    let app = Application::build(settings, shutdown.clone())
-        .await
-        .expect("live-store builds");
-    let (port, admin_port) = (app.port(), app.admin_port());
-    tokio::spawn(app.run_until_stopped());
-    let grpc = LiveStoreClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("live-store answers gRPC");
-    let redis_client = redis::Client::open(redis_url).unwrap();
-    let redis = redis_client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
-    TestApp {
-        grpc,
-        admin: format!("http://127.0.0.1:{admin_port}"),
-        keys: RedisKeys::new(prefix),
-        redis_client,
-        redis,
-        shutdown,
-    }
-}
-
-fn prediction(id: &str, phase: u32, team1: &str, team2: &str, score: &str) -> Prediction {
-    Prediction {
-        id: id.to_string(),
-        team1: team1.to_string(),
-        team2: team2.to_string(),
-        score: score.to_string(),
-        phase,
-        received_at_ms: 1_669_000_000_000,
-    }
-}
-
-/// Four predictions: three for one group-stage match, one for a final.
-fn batch() -> Vec<Prediction> {
-    vec![
-        prediction("a", 1, "Qatar", "Ecuador", "0-2"),
-        prediction("b", 1, "Qatar", "Ecuador", "0-2"),
-        prediction("c", 1, "Qatar", "Ecuador", "1-1"),
-        prediction("d", 4, "Argentina", "France", "3-3"),
-    ]
-}
-
-impl TestApp {
-    async fn apply(
-        &self,
-        predictions: Vec<Prediction>,
-    ) -> Result<ApplyBatchResponse, tonic::Status> {
-        self.grpc
-            .clone()
-            .apply_batch(ApplyBatchRequest { predictions })
-            .await
-            .map(|r| r.into_inner())
-    }
-
-    async fn hash(&self, key: String) -> HashMap<String, u64> {
-        redis::cmd("HGETALL")
-            .arg(key)
-            .query_async(&mut self.redis.clone())
-            .await
-            .unwrap()
-    }
-
-    async fn set(&self, key: String) -> BTreeSet<String> {
-        redis::cmd("SMEMBERS")
-            .arg(key)
-            .query_async(&mut self.redis.clone())
-            .await
-            .unwrap()
-    }
-
-    async fn total(&self) -> Option<u64> {
-        redis::cmd("GET")
-            .arg(self.keys.total())
-            .query_async(&mut self.redis.clone())
-            .await
-            .unwrap()
-    }
-
-    /// Every aggregate, to compare before and after.
-    async fn everything(
-        &self,
-    ) -> (
-        HashMap<String, u64>,
-        HashMap<String, u64>,
-        HashMap<String, u64>,
-        BTreeSet<String>,
-        Option<u64>,
-    ) {
-        (
-            self.hash(self.keys.match_counts("1:Qatar:Ecuador")).await,
-            self.hash(self.keys.match_counts("4:Argentina:France"))
-                .await,
-            self.hash(self.keys.match_totals()).await,
-            self.set(self.keys.phases()).await,
-            self.total().await,
-        )
-    }
-}
-
-fn counts(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-}
-
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
 
 #[tokio::test]
 async fn a_batch_updates_every_key_of_the_layout() {
@@ -187,12 +40,96 @@ async fn a_batch_updates_every_key_of_the_layout() {
     );
     assert_eq!(app.set(keys.phases()).await, set(&["1", "4"]));
     assert_eq!(app.total().await, Some(4));
-    let seen: bool = redis::cmd("EXISTS")
-        .arg(keys.seen("a"))
+    let recent: Option<f64> = redis::cmd("ZSCORE")
+        .arg(keys.recent_ids())
+        .arg("a")
         .query_async(&mut app.redis.clone())
         .await
         .unwrap();
-    assert!(seen, "the id is remembered for de-duplication");
+    assert!(recent.is_some(), "the id is among the recent ones");
+}
+
+/// Exactly once on bounded state (issue 15 H2): live-store remembers 2 ids only, yet a replay of
+/// ten records (as after a consumer crash, however late) counts nothing, because their offsets
+/// are at or below the highest applied; no key per prediction is kept. Before, each id had its
+/// own `seen:{id}` key for 7 days, and a replay after that counted twice.
+#[tokio::test]
+async fn a_replay_counts_nothing_whatever_the_window_and_memory_stays_bounded() {
+    let app = spawn_app_with(&[("USACTAR_DEDUP_WINDOW", "2")]).await;
+    let records: Vec<Prediction> = (0..10).map(|o| at(o, &format!("id{o}"))).collect();
+    let first = app.apply(records.clone()).await.unwrap();
+    assert_eq!((first.applied, first.duplicates), (10, 0));
+    let replay = app.apply(records).await.unwrap();
+    assert_eq!((replay.applied, replay.duplicates), (0, 10));
+    assert_eq!(app.total().await, Some(10));
+
+    // A client's retry: new records (higher offsets) with the ids just counted count once.
+    let retry = app.apply(vec![at(10, "id9"), at(11, "new")]).await.unwrap();
+    assert_eq!((retry.applied, retry.duplicates), (1, 1));
+    assert_eq!(app.total().await, Some(11));
+
+    // Bounded: the aggregates, one offset per partition, the window; nothing per prediction.
+    let keys = &app.keys;
+    let expected: BTreeSet<String> = [
+        keys.match_counts("1:Qatar:Ecuador"),
+        keys.match_totals(),
+        keys.phase_matches(1),
+        keys.phases(),
+        keys.total(),
+        keys.applied_offsets(),
+        keys.recent_ids(),
+    ]
+    .into();
+    assert_eq!(app.key_names().await, expected);
+    assert_eq!(
+        app.hash(keys.applied_offsets()).await,
+        counts(&[("predictions:0", 11)])
+    );
+    let window: u64 = redis::cmd("ZCARD")
+        .arg(keys.recent_ids())
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    assert_eq!(window, 2);
+}
+
+/// Check first, then write (issue 15 M2): a key of the wrong type met by the batch's second
+/// prediction refuses the whole batch before anything is written. Before, the first prediction
+/// was counted and marked seen, and the error came half-way.
+#[tokio::test]
+async fn an_error_anywhere_in_the_batch_writes_nothing() {
+    let app = spawn_app().await;
+    let _: () = redis::cmd("SET")
+        .arg(app.keys.match_counts("4:Argentina:France"))
+        .arg("not a hash")
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    let status = app
+        .apply(vec![
+            at(0, "first"),
+            Prediction {
+                partition: Some(0),
+                offset: Some(1),
+                ..prediction("second", 4, "Argentina", "France", "3-3")
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("WRONGTYPE"), "{status:?}");
+    assert_eq!(app.total().await, None, "nothing was counted");
+    assert!(app
+        .hash(app.keys.match_counts("1:Qatar:Ecuador"))
+        .await
+        .is_empty());
+    assert!(app.hash(app.keys.applied_offsets()).await.is_empty());
+    let recent: u64 = redis::cmd("ZCARD")
+        .arg(app.keys.recent_ids())
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    assert_eq!(recent, 0);
 }
 
 #[tokio::test]

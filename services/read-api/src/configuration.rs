@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use model::Fixtures;
 
 use service_kit::config::{ConfigError, Env};
 use subtle::ConstantTimeEq;
@@ -30,6 +33,11 @@ pub struct Settings {
     pub max_sockets: usize,
     /// The `/api/warzone/*` routes' sources (`USACTAR_WARZONE_*`).
     pub warzone: crate::warzone::Settings,
+    /// `USACTAR_FIXTURES`: the matches that exist, as ingest's setting
+    /// ([`service_kit::config::fixtures`]); reads of the live aggregates read those only.
+    pub fixtures: Option<Arc<Fixtures>>,
+    /// `USACTAR_SHUTDOWN_DELAY`: after SIGTERM, how long to answer unready while still serving.
+    pub shutdown_delay: Duration,
 }
 
 /// The default of `USACTAR_MAX_SOCKETS`.
@@ -61,6 +69,8 @@ impl Settings {
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
             warzone: crate::warzone::Settings::from_env(env)?,
+            fixtures: service_kit::config::fixtures(env)?,
+            shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
 }

@@ -2,10 +2,11 @@
 //! [`model::redis_keys`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use model::push::{LiveView, MatchView, PhaseView, ScoreView};
-use model::{MatchKey, RedisKeys};
+use model::{Fixtures, MatchKey, RedisKeys};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use serde::Serialize;
@@ -22,20 +23,38 @@ pub struct LiveStats {
     pub matches: usize,
 }
 
+/// Matches read in one Redis call at most: a snapshot of many matches is several calls, each
+/// bounded, never one reply as large as the store (issue 15 H1).
+pub const MATCHES_PER_CALL: usize = 100;
+/// Without a fixture list (`USACTAR_FIXTURES=any`), the most matches a snapshot or the stats
+/// read; what lies beyond is left out (a page shows at most this many anyway).
+pub const MAX_MATCHES_READ: usize = 1_000;
+
 /// Reads the aggregates through one self-healing connection, so read-api starts (not ready)
 /// while Redis is down and recovers when it returns.
+///
+/// Which matches it reads: those of the fixture list, whatever else Redis holds (a producer
+/// other than ingest, or data from before the list); with no list, at most
+/// [`MAX_MATCHES_READ`] found by SSCAN/HSCAN. Either way in calls of [`MATCHES_PER_CALL`].
 #[derive(Clone)]
 pub struct LiveReader {
     redis: Reconnecting,
     keys: RedisKeys,
+    fixtures: Option<Arc<Fixtures>>,
 }
 
 impl LiveReader {
     /// Connects on first use; fails only if the URL is malformed. `timeout` bounds every call.
-    pub fn new(url: &str, keys: RedisKeys, timeout: Duration) -> redis::RedisResult<Self> {
+    pub fn new(
+        url: &str,
+        keys: RedisKeys,
+        fixtures: Option<Arc<Fixtures>>,
+        timeout: Duration,
+    ) -> redis::RedisResult<Self> {
         Ok(LiveReader {
             redis: Reconnecting::open(url, timeout)?,
             keys,
+            fixtures,
         })
     }
 
@@ -65,45 +84,13 @@ impl LiveReader {
         self.redis.ping().await.map_err(unavailable)
     }
 
-    /// The aggregates of every match the filter accepts, grouped by phase.
+    /// The aggregates of every match the filter accepts that has predictions, grouped by phase.
     pub async fn snapshot(&self, filter: &MatchFilter) -> Result<LiveView, AppError> {
-        let phases: Vec<u8> = match filter.phase {
-            Some(p) => vec![p],
-            None => {
-                let key = self.keys.phases();
-                let raw: Vec<String> = self
-                    .run(|mut c| async move {
-                        redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
-                    })
-                    .await?;
-                let mut phases: Vec<u8> = raw.iter().filter_map(|p| p.parse().ok()).collect();
-                phases.sort_unstable();
-                phases
-            }
-        };
-        let mut pipe = redis::pipe();
-        for p in &phases {
-            pipe.cmd("SMEMBERS").arg(self.keys.phase_matches(*p));
-        }
-        let sets: Vec<Vec<String>> = if phases.is_empty() {
-            Vec::new()
-        } else {
-            self.run(|mut c| async move { pipe.query_async(&mut c).await })
-                .await?
-        };
-        let mut ids: Vec<String> = sets
-            .into_iter()
-            .flatten()
-            .filter(|id| {
-                MatchKey::parse(id).is_some_and(|k| filter.accepts(k.phase, &k.team1, &k.team2))
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = self.match_ids(filter).await?;
         let (total, matches) = self.matches(&ids).await?;
 
         let mut by_phase: BTreeMap<u8, PhaseView> = BTreeMap::new();
-        for m in matches {
+        for m in matches.into_iter().filter(|m| m.total > 0) {
             let view = by_phase.entry(m.phase).or_insert_with(|| PhaseView {
                 phase: m.phase,
                 total: 0,
@@ -121,65 +108,172 @@ impl LiveReader {
         Ok(LiveView { total, phases })
     }
 
-    /// The grand total and the given matches, read in one MULTI so that each match's total
-    /// agrees with its counts. Ids that do not parse are skipped; a match with no data comes
-    /// back empty, which tells a page to drop it.
+    /// The ids of the matches a snapshot reads: the fixture list's that the filter accepts, or
+    /// (no list) those the phase sets hold, found by SSCAN, at most [`MAX_MATCHES_READ`].
+    async fn match_ids(&self, filter: &MatchFilter) -> Result<Vec<String>, AppError> {
+        if let Some(fixtures) = &self.fixtures {
+            return Ok(fixtures
+                .matches()
+                .filter(|k| filter.accepts(k.phase, &k.team1, &k.team2))
+                .map(MatchKey::id)
+                .collect());
+        }
+        let phases: Vec<u8> = match filter.phase {
+            Some(p) => vec![p],
+            None => model::PHASES.collect(),
+        };
+        let mut ids = Vec::new();
+        for phase in phases {
+            let key = self.keys.phase_matches(phase);
+            let mut cursor = 0u64;
+            loop {
+                let key = key.clone();
+                let (next, found): (u64, Vec<String>) = self
+                    .run(|mut c| async move {
+                        redis::cmd("SSCAN")
+                            .arg(key)
+                            .arg(cursor)
+                            .arg("COUNT")
+                            .arg(MATCHES_PER_CALL)
+                            .query_async(&mut c)
+                            .await
+                    })
+                    .await?;
+                ids.extend(found.into_iter().filter(|id| {
+                    MatchKey::parse(id).is_some_and(|k| filter.accepts(k.phase, &k.team1, &k.team2))
+                }));
+                if ids.len() >= MAX_MATCHES_READ {
+                    ids.truncate(MAX_MATCHES_READ);
+                    ids.sort_unstable();
+                    ids.dedup();
+                    return Ok(ids);
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        // SSCAN may return a member twice.
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The grand total and the given matches, [`MATCHES_PER_CALL`] per MULTI, so that each
+    /// match's total agrees with its counts. Ids that do not parse are skipped; a match with no
+    /// data comes back empty, which tells a page to drop it.
     pub async fn matches(&self, ids: &[String]) -> Result<(u64, Vec<MatchView>), AppError> {
         let keys: Vec<(String, MatchKey)> = ids
             .iter()
             .filter_map(|id| MatchKey::parse(id).map(|k| (id.clone(), k)))
             .collect();
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("GET").arg(self.keys.total());
-        for (id, _) in &keys {
-            pipe.cmd("HGET").arg(self.keys.match_totals()).arg(id);
-            pipe.cmd("HGETALL").arg(self.keys.match_counts(id));
-        }
-        let values: Vec<Value> = self
-            .run(|mut c| async move { pipe.query_async(&mut c).await })
-            .await?;
         let decode = |e: redis::RedisError| AppError::Unavailable {
             backend: "redis",
             detail: format!("unexpected data: {e}"),
         };
-        let mut values = values.into_iter();
-        let total: Option<u64> =
-            redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil)).map_err(decode)?;
+        let total_key = self.keys.total();
+        let total: Option<u64> = self
+            .run(|mut c| async move { redis::cmd("GET").arg(total_key).query_async(&mut c).await })
+            .await?;
         let mut views = Vec::with_capacity(keys.len());
-        for (id, key) in keys {
-            let match_total: Option<u64> =
-                redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
-                    .map_err(decode)?;
-            let counts: HashMap<String, u64> =
-                redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
-                    .map_err(decode)?;
-            views.push(match_view(id, key, match_total, counts));
+        for chunk in keys.chunks(MATCHES_PER_CALL) {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (id, _) in chunk {
+                pipe.cmd("HGET").arg(self.keys.match_totals()).arg(id);
+                pipe.cmd("HGETALL").arg(self.keys.match_counts(id));
+            }
+            let values: Vec<Value> = self
+                .run(|mut c| async move { pipe.query_async(&mut c).await })
+                .await?;
+            let mut values = values.into_iter();
+            for (id, key) in chunk {
+                let match_total: Option<u64> =
+                    redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
+                        .map_err(decode)?;
+                let counts: HashMap<String, u64> =
+                    redis::from_owned_redis_value(values.next().unwrap_or(Value::Nil))
+                        .map_err(decode)?;
+                views.push(match_view(id.clone(), key.clone(), match_total, counts));
+            }
         }
         Ok((total.unwrap_or(0), views))
     }
 
-    /// The grand total and the predictions per phase, from the per-match totals.
+    /// The grand total and the predictions per phase, from the per-match totals of the fixture
+    /// list (HMGET, [`MATCHES_PER_CALL`] at a time), or with no list from at most
+    /// [`MAX_MATCHES_READ`] of them (HSCAN); `matches` counts the matches with predictions.
     pub async fn stats(&self) -> Result<LiveStats, AppError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("GET")
-            .arg(self.keys.total())
-            .cmd("HGETALL")
-            .arg(self.keys.match_totals());
-        let (total, totals): (Option<u64>, HashMap<String, u64>) = self
-            .run(|mut c| async move { pipe.query_async(&mut c).await })
+        let total_key = self.keys.total();
+        let total: Option<u64> = self
+            .run(|mut c| async move { redis::cmd("GET").arg(total_key).query_async(&mut c).await })
             .await?;
+        let totals = match &self.fixtures {
+            Some(fixtures) => self.fixture_totals(fixtures).await?,
+            None => self.scanned_totals().await?,
+        };
         let mut phases = BTreeMap::new();
+        let mut matches = 0;
         for (id, n) in &totals {
-            if let Some(k) = MatchKey::parse(id) {
+            if let Some(k) = MatchKey::parse(id).filter(|_| *n > 0) {
                 *phases.entry(k.phase.to_string()).or_insert(0) += n;
+                matches += 1;
             }
         }
         Ok(LiveStats {
             total: total.unwrap_or(0),
             phases,
-            matches: totals.len(),
+            matches,
         })
+    }
+
+    async fn fixture_totals(&self, fixtures: &Fixtures) -> Result<Vec<(String, u64)>, AppError> {
+        let ids: Vec<String> = fixtures.matches().map(MatchKey::id).collect();
+        let mut totals = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MATCHES_PER_CALL) {
+            let key = self.keys.match_totals();
+            let values: Vec<Option<u64>> = self
+                .run(|mut c| async move {
+                    redis::cmd("HMGET")
+                        .arg(key)
+                        .arg(chunk)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            totals.extend(
+                chunk
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(id, n)| Some((id.clone(), n?))),
+            );
+        }
+        Ok(totals)
+    }
+
+    async fn scanned_totals(&self) -> Result<Vec<(String, u64)>, AppError> {
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        let mut cursor = 0u64;
+        loop {
+            let key = self.keys.match_totals();
+            let (next, found): (u64, Vec<(String, u64)>) = self
+                .run(|mut c| async move {
+                    redis::cmd("HSCAN")
+                        .arg(key)
+                        .arg(cursor)
+                        .arg("COUNT")
+                        .arg(MATCHES_PER_CALL)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            totals.extend(found);
+            cursor = next;
+            if cursor == 0 || totals.len() >= MAX_MATCHES_READ {
+                return Ok(totals.into_iter().take(MAX_MATCHES_READ).collect());
+            }
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub const COUNT_CAP: u64 = 10_000;
 /// `_id` order the pages sort by, so a page reads `limit` entries instead of sorting all matches.
 pub const INDEXES: &[&[(&str, i32)]] = &[
     &[("received_at", 1)],
+    &[("logged_at", -1)],
     &[("phase", 1), ("_id", -1)],
     &[("team1", 1), ("_id", -1)],
     &[("team2", 1), ("_id", -1)],
@@ -255,21 +256,35 @@ impl LogStore {
         .await
     }
 
-    /// The newest `limit` logs with an id after `after`, newest first: what the live tail
-    /// pushes. Newest rather than oldest, so that under a load heavier than one push can carry
-    /// the tail skips ahead (and says so) instead of falling ever further behind.
-    pub async fn newest_after(&self, after: &str, limit: u32) -> Result<Vec<LogItem>, AppError> {
+    /// The newest `limit` logs written by logs-writer at or after `since` (their `logged_at`),
+    /// newest first, each with that time in ms: what the live tail pushes (see
+    /// `hub::logs`). By write time, not id: ids come from several ingest replicas and land
+    /// through consumers with different lag, so an older id may be written later.
+    pub async fn logged_since(
+        &self,
+        since: DateTime,
+        limit: u32,
+    ) -> Result<Vec<(LogItem, i64)>, AppError> {
         let find = async {
             let cursor = self
                 .logs
-                .find(doc! {"_id": {"$gt": after}})
-                .sort(doc! {"_id": -1})
+                .find(doc! {"logged_at": {"$gte": since}})
+                .sort(doc! {"logged_at": -1, "_id": -1})
                 .limit(i64::from(limit))
                 .max_time(self.timeout)
                 .await?;
             cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
-        Ok(self.decode(bounded("mongodb", self.timeout + SERVER_FIRST, find).await?))
+        let items = self.decode(bounded("mongodb", self.timeout + SERVER_FIRST, find).await?);
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let at = DateTime::parse_rfc3339_str(&item.logged_at)
+                    .map(|d| d.timestamp_millis())
+                    .unwrap_or(since.timestamp_millis());
+                (item, at)
+            })
+            .collect())
     }
 
     /// Deletes every log; returns how many.
@@ -277,29 +292,5 @@ impl LogStore {
         bounded("mongodb", PURGE_TIMEOUT, self.logs.delete_many(doc! {}))
             .await
             .map(|r| r.deleted_count)
-    }
-}
-
-/// The smallest UUIDv7 string of millisecond `ms`: every id made at or after `ms` sorts after it.
-pub fn uuid_v7_floor(ms: u64) -> String {
-    format!(
-        "{:08x}-{:04x}-7000-8000-000000000000",
-        (ms >> 16) & 0xffff_ffff,
-        ms & 0xffff
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_floor_sorts_before_ids_of_the_same_millisecond_and_after_older_ones() {
-        let now = uuid::Uuid::now_v7();
-        let (secs, nanos) = now.get_timestamp().unwrap().to_unix();
-        let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
-        let id = now.hyphenated().to_string();
-        assert!(uuid_v7_floor(ms) < id, "{} < {id}", uuid_v7_floor(ms));
-        assert!(uuid_v7_floor(ms + 1) > id);
     }
 }

@@ -58,7 +58,8 @@ pub struct Application {
     router: Router,
     port: u16,
     admin_port: u16,
-    shutdown: CancellationToken,
+    /// Cancelled [`Settings::shutdown_delay`] after the shutdown token.
+    drain: CancellationToken,
 }
 
 impl Application {
@@ -68,11 +69,14 @@ impl Application {
         let metrics = Metrics::new();
         let state = AppState::build(&settings, &metrics, shutdown.clone()).await?;
         let readiness = Readiness::default();
+        // SIGTERM: unready at once (the readiness watch ends on `shutdown`), listeners closed
+        // only after the delay (issue 15 L1).
+        let drain = service_kit::shutdown::delayed(&shutdown, settings.shutdown_delay);
         let admin_addr: SocketAddr = admin::serve(
             settings.admin_listen,
             metrics.clone(),
             readiness.clone(),
-            shutdown.clone(),
+            drain.clone(),
         )
         .await?;
         watch_readiness(
@@ -94,7 +98,7 @@ impl Application {
             )?,
             port,
             admin_port: admin_addr.port(),
-            shutdown,
+            drain,
         })
     }
 
@@ -106,8 +110,9 @@ impl Application {
         self.admin_port
     }
 
-    /// Serves until the shutdown token is cancelled, then stops accepting and lets requests in
-    /// flight finish (sockets close themselves on the same token).
+    /// Serves until the shutdown delay after the shutdown token has passed (unready meanwhile),
+    /// then stops accepting and lets requests in flight finish (sockets close themselves at the
+    /// shutdown token).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(
             port = self.port,
@@ -115,7 +120,7 @@ impl Application {
             "read-api listening"
         );
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .with_graceful_shutdown(self.drain.cancelled_owned())
             .await?;
         tracing::info!("read-api stopped");
         Ok(())

@@ -54,6 +54,7 @@ impl AppState {
         let live = LiveReader::new(
             &settings.redis_url,
             RedisKeys::new(settings.redis_prefix.clone()),
+            settings.fixtures.clone(),
             settings.backend_timeout,
         )?;
         let logs = LogStore::connect(

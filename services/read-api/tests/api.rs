@@ -527,3 +527,164 @@ async fn spawn_app_without_backends(redis: &str, mongo: &str) -> (String, String
     tokio::spawn(app.run_until_stopped());
     urls
 }
+
+/// Whatever Redis holds, a snapshot and the stats read only the matches of the fixture list
+/// (issue 15 H1); without a list, at most `MAX_MATCHES_READ`. Before, every match in Redis was
+/// read in one call: 2 M matches made every page a 503 or read-api ran out of memory.
+#[tokio::test]
+async fn live_reads_are_bounded_by_the_fixture_list() {
+    let junk = 1_500;
+    let seed_junk = |app: &TestApp| {
+        let mut pipe = redis::pipe();
+        for i in 0..junk {
+            let id = format!("1:Team{i}:Rival");
+            pipe.cmd("HINCRBY")
+                .arg(app.keys.match_counts(&id))
+                .arg("1-0")
+                .arg(1);
+            pipe.cmd("HINCRBY")
+                .arg(app.keys.match_totals())
+                .arg(&id)
+                .arg(1);
+            pipe.cmd("SADD").arg(app.keys.phase_matches(1)).arg(&id);
+        }
+        pipe.cmd("SADD").arg(app.keys.phases()).arg("1");
+        pipe.cmd("INCRBY").arg(app.keys.total()).arg(junk);
+        let mut conn = app.redis.clone();
+        async move {
+            let _: () = pipe.query_async(&mut conn).await.expect("seed redis");
+        }
+    };
+    let matches_in = |live: &Value| -> usize {
+        live["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["matches"].as_array().unwrap().len())
+            .sum()
+    };
+
+    let app = spawn_app(&[]).await;
+    seed_junk(&app).await;
+    app.add_live(4, "Argentina", "France", "3-3", 2).await;
+    let (status, live) = app.get("/api/live").await;
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(matches_in(&live), 1, "only Argentina v France is a fixture");
+    assert_eq!(live["phases"][0]["matches"][0]["id"], "4:Argentina:France");
+    let (status, stats) = app.get("/api/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["matches"], 1, "{stats}");
+    assert_eq!(stats["phases"]["4"], 2, "{stats}");
+
+    let any = spawn_app(&[("USACTAR_FIXTURES", "any")]).await;
+    seed_junk(&any).await;
+    let (status, live) = any.get("/api/live").await;
+    assert_eq!(status, 200);
+    assert_eq!(matches_in(&live), read_api::live::MAX_MATCHES_READ);
+    let (_, stats) = any.get("/api/stats").await;
+    assert_eq!(stats["matches"], read_api::live::MAX_MATCHES_READ);
+}
+
+/// SIGTERM (issue 15 L1): read-api answers "not ready" at once but keeps serving for
+/// `USACTAR_SHUTDOWN_DELAY`, while Kubernetes takes it out of the endpoints; only then does it
+/// stop accepting. Before, the listener closed at once and requests still routed to the pod
+/// failed.
+#[tokio::test]
+async fn on_sigterm_unready_first_then_serving_for_the_delay_then_stopped() {
+    let mut app = spawn_app(&[("USACTAR_SHUTDOWN_DELAY", "2s")]).await;
+    let readyz = |app: &TestApp| {
+        let url = format!("{}/readyz", app.admin);
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    eventually(Duration::from_secs(30), "ready", || async {
+        match readyz(&app).await {
+            200 => Ok(()),
+            s => Err(s.to_string()),
+        }
+    })
+    .await;
+    let stopped_at = Instant::now();
+    app.shutdown.cancel();
+    eventually(Duration::from_secs(1), "unready at once", || async {
+        match readyz(&app).await {
+            503 => Ok(()),
+            s => Err(s.to_string()),
+        }
+    })
+    .await;
+    let (status, _) = app.get("/api/stats").await;
+    assert_eq!(status, 200, "still serving during the delay");
+    assert!(stopped_at.elapsed() < Duration::from_secs(2));
+    tokio::time::timeout(Duration::from_secs(5), &mut app.server)
+        .await
+        .expect("stopped after the delay")
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopped_at.elapsed() >= Duration::from_secs(2),
+        "stopped before the delay"
+    );
+    let refused = app.http.get(format!("{}/api/stats", app.base)).send().await;
+    assert!(refused.is_err(), "the listener is closed");
+}
+
+/// The logs tail follows write time, not ids (issue 15 M3): a record with an older id written
+/// after a newer one (another ingest replica's id, a consumer that lagged) is pushed too, once.
+/// Before, the tail read `_id >` the newest id pushed and never sent it.
+#[tokio::test]
+async fn the_logs_tail_pushes_an_older_id_written_later() {
+    let app = spawn_app(&[]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/api/logs/ws", app.ws_base))
+        .await
+        .expect("the logs socket opens");
+    let write = |id_ms: u64| {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            id_ms / 1000,
+            ((id_ms % 1000) * 1_000_000) as u32,
+        );
+        let id = uuid::Uuid::new_v7(ts).hyphenated().to_string();
+        let doc = mongodb::bson::doc! {
+            "_id": &id,
+            "team1": "Argentina", "team2": "France", "score": "3-3", "phase": 4,
+            "received_at": mongodb::bson::DateTime::from_millis(id_ms as i64),
+            "logged_at": mongodb::bson::DateTime::now(),
+            "kafka": {"partition": 0, "offset": 0i64},
+        };
+        let logs = app.db.collection::<mongodb::bson::Document>("logs");
+        async move {
+            logs.insert_one(doc).await.expect("insert");
+            id
+        }
+    };
+    let pushed_ids = |m: Value| -> Vec<String> {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let newer = write(now_ms()).await;
+    let m = next_json(&mut ws, Duration::from_secs(3))
+        .await
+        .expect("a push");
+    assert_eq!(pushed_ids(m), [newer]);
+    // Received (and given its id) a minute earlier, written now.
+    let older = write(now_ms() - 60_000).await;
+    let m = next_json(&mut ws, Duration::from_secs(3))
+        .await
+        .expect("the older id written later is pushed");
+    assert_eq!(pushed_ids(m), [older]);
+    assert!(
+        next_json(&mut ws, Duration::from_secs(1)).await.is_none(),
+        "each record is pushed once"
+    );
+}

@@ -144,7 +144,8 @@ async fn a_foreign_origin_is_refused_and_allowed_ones_are_not() {
 
 #[tokio::test]
 async fn inbound_frames_do_not_restart_snapshot_reads_and_sockets_share_them() {
-    let app = spawn_app(&[]).await;
+    // 400 matches of made-up teams: no fixture list, so the snapshot reads what Redis holds.
+    let app = spawn_app(&[("USACTAR_FIXTURES", "any")]).await;
     // Enough matches that one snapshot takes a while to read, as in a real tournament's day.
     for i in 0..400 {
         app.add_live(1 + (i % 4) as u8, &format!("Team{i}"), "Rival", "1-0", 1)

@@ -44,6 +44,10 @@ impl Server for Redis {
                 String::new(),
                 "--protected-mode".to_string(),
                 "no".to_string(),
+                // Refuse writes rather than evict keys when a maxmemory is set (issue 15 H2):
+                // the live counts and the offsets they are exact by must never vanish.
+                "--maxmemory-policy".to_string(),
+                "noeviction".to_string(),
             ])
             .address(format!("redis://{}", p.addr("redis"))))
     }

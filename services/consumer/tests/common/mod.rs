@@ -134,7 +134,8 @@ pub async fn offsets(topic: &str, group: &str) -> (Vec<Option<i64>>, Vec<i64>) {
 pub async fn all_committed(topic: &str, group: &str) {
     eventually(DEADLINE, "the group commits every record", || async {
         let (committed, ends) = offsets(topic, group).await;
-        let committed: Vec<i64> = committed.iter().map(|c| c.unwrap_or(-1)).collect();
+        // Nothing committed on an empty partition is all of it.
+        let committed: Vec<i64> = committed.iter().map(|c| c.unwrap_or(0)).collect();
         (committed == ends)
             .then_some(())
             .ok_or(format!("committed {committed:?}, ends {ends:?}"))
@@ -195,4 +196,82 @@ pub async fn start(role: Role, topic: &str, extra: &[(&str, &str)]) -> Running {
         shutdown,
         task,
     }
+}
+
+/// Produces one record as any producer could (no validation), keyed `key`, and waits for the
+/// acknowledgement.
+pub async fn produce_raw(topic: &str, key: &str, payload: &[u8]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("acks", "all")
+        .create()
+        .expect("a producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("Kafka acknowledges the record");
+}
+
+/// A record read back from a topic: its value and its headers.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub payload: Vec<u8>,
+    pub headers: HashMap<String, String>,
+}
+
+/// Reads `topic` from its beginning until `n` records are there (or the deadline passes).
+pub async fn read_topic(topic: &str, n: usize) -> Vec<Read> {
+    use rdkafka::consumer::StreamConsumer;
+    use rdkafka::message::{Headers, Message};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()
+        .expect("a consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while out.len() < n {
+        let message = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {n} records on {topic}: {out:?}", out.len()));
+        let Ok(message) = message else { continue };
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_string(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Read {
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+        });
+    }
+    out
+}
+
+/// The value of one sample of `/metrics` (0 if absent).
+pub async fn metric(admin: &str, sample: &str) -> f64 {
+    let text = reqwest::get(format!("{admin}/metrics"))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }

@@ -1,18 +1,24 @@
 //! The logs tail: one MongoDB poll per process, running only while a logs socket is open.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use model::push::{LogItem, PushMessage};
+use mongodb::bson::DateTime;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::logs::{uuid_v7_floor, LogStore};
+use crate::logs::LogStore;
 
 /// How often the logs tail looks for new records.
 pub const LOGS_POLL: Duration = Duration::from_millis(500);
 /// The most logs one tail read (and one push) carries.
 const TAIL_BATCH: u32 = 500;
+/// How far back each poll looks again, behind the newest write seen (issue 15 M3): a record
+/// written up to this long after a newer one (a consumer's retry, a write in flight for up to
+/// logs-writer's 10 s deadline, clocks of two logs-writers apart) is still pushed, once.
+pub const LATE_MARGIN: Duration = Duration::from_secs(15);
 
 /// The logs one poll found.
 #[derive(Debug)]
@@ -57,19 +63,22 @@ impl LogsHub {
         let rx = self.inner.tx.subscribe();
         if !*running {
             *running = true;
-            // Records with ids from now on are new; computed here, so a client whose socket is
+            // Records written from now on are new; computed here, so a client whose socket is
             // open sees everything written after it connected.
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("the clock is after 1970")
-                .as_millis() as u64;
-            tokio::spawn(tail(self.inner.clone(), uuid_v7_floor(now_ms)));
+            let now_ms = DateTime::now().timestamp_millis();
+            tokio::spawn(tail(self.inner.clone(), now_ms));
         }
         rx
     }
 }
 
-async fn tail(hub: Arc<LogsHubInner>, mut last_seen: String) {
+/// Polls by write time (`logged_at`), re-reading [`LATE_MARGIN`] behind the newest write seen
+/// and skipping the ids already pushed, so each record is pushed once even when it was written
+/// after a newer one. The ids remembered are those of the margin: bounded by the write rate.
+async fn tail(hub: Arc<LogsHubInner>, started_ms: i64) {
+    let margin = LATE_MARGIN.as_millis() as i64;
+    let mut pushed: HashMap<String, i64> = HashMap::new();
+    let mut newest_ms = started_ms;
     let mut tick = tokio::time::interval(LOGS_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -84,12 +93,23 @@ async fn tail(hub: Arc<LogsHubInner>, mut last_seen: String) {
                 return;
             }
         }
-        match hub.store.newest_after(&last_seen, TAIL_BATCH).await {
-            Ok(items) if !items.is_empty() => {
-                last_seen = items[0].id.clone();
-                // A full batch may have skipped older new records; the page can re-read
+        let since = DateTime::from_millis((newest_ms - margin).max(started_ms));
+        match hub.store.logged_since(since, TAIL_BATCH).await {
+            Ok(found) => {
+                // A full read may have left out older new records; the page can re-read
                 // /api/logs if it wants every one.
-                let gap = items.len() == TAIL_BATCH as usize;
+                let gap = found.len() == TAIL_BATCH as usize;
+                let mut items = Vec::new();
+                for (item, at) in found {
+                    if pushed.insert(item.id.clone(), at).is_none() {
+                        newest_ms = newest_ms.max(at);
+                        items.push(item);
+                    }
+                }
+                pushed.retain(|_, at| *at >= newest_ms - margin);
+                if items.is_empty() {
+                    continue;
+                }
                 let json = PushMessage::Logs {
                     items: items.clone(),
                     gap,
@@ -97,7 +117,6 @@ async fn tail(hub: Arc<LogsHubInner>, mut last_seen: String) {
                 .to_json();
                 let _ = hub.tx.send(Arc::new(LogsBatch { items, gap, json }));
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "logs tail read failed"),
         }
     }

@@ -50,6 +50,8 @@ pub fn settings(extra: &[(&str, &str)]) -> (Settings, String, String) {
         ("USACTAR_REDIS_PREFIX", prefix.clone()),
         ("USACTAR_MONGO_URI", stack::local::mongo_uri(&stack.ports)),
         ("USACTAR_MONGO_DB", db.clone()),
+        // Tests stop their read-api often; the L1 test sets its own delay.
+        ("USACTAR_SHUTDOWN_DELAY", "0s".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
