@@ -61,7 +61,7 @@ cat <<EOF
 
 Usactar is up.
   POST predictions:   curl -XPOST localhost:8080/input -H 'content-type: application/json' \\
-                        -d '{"team1":"Guatemala","team2":"Argentina","score":"2-5","phase":1}'
+                        -d '{"team1":"Argentina","team2":"France","score":"3-3","phase":4}'
   read API:           curl localhost:8081/api/stats
   golden metrics:     linkerd --context $CTX_B viz stat deploy -n usactar-api
   Prometheus (viz), both, where the kit expects them (a on 9090, b on 9091):

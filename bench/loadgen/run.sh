@@ -31,7 +31,7 @@ trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT/input"
-BODY='{"team1":"Guatemala","team2":"Argentina","score":"2-5","phase":1}'
+BODY='{"team1":"Argentina","team2":"France","score":"3-3","phase":4}'
 
 # --- NGINX with one worker: it takes one core, the load tool gets the other.
 mkdir -p "$WORK/nginx/logs"

@@ -98,20 +98,21 @@ redis_total() {
 # must hold exactly that many more, and read-api's /api/stats must say the same.
 predictions() {
   failed=0
-  local mongo0 redis0 bodies codes teams=(Argentina France Brazil Germany Guatemala Mexico Japan Spain) i
+  local mongo0 redis0 bodies codes
   mongo0=$(mongo_count)
   redis0=$(redis_total)
   echo "  before: MongoDB usactar.logs $mongo0 documents, Redis total $redis0"
   bodies=$(mktemp)
   codes=$(mktemp)
-  for ((i = 0; i < PREDICTIONS; i++)); do
-    printf '{"team1":"%s","team2":"%s","score":"%d-%d","phase":%d}\n' \
-      "${teams[i % 8]}" "${teams[(i / 8 + i + 1) % 8]}" $((i % 5)) $((i / 5 % 4)) $((i % 4 + 1))
-  done | awk -F'"' '$4 != $8' | head -n "$PREDICTIONS" > "$bodies"
-  # (pairs of the same team are left out by awk; top up so that exactly $PREDICTIONS remain)
-  while [ "$(wc -l < "$bodies")" -lt "$PREDICTIONS" ]; do
-    echo '{"team1":"Argentina","team2":"France","score":"1-0","phase":2}' >> "$bodies"
-  done
+  # Matches of the fixture list ingest accepts (Qatar 2022, team order as in the fixture).
+  python3 - "$SANDBOX_ROOT/crates/model/data/worldcup-2022.json" "$PREDICTIONS" > "$bodies" <<'PY'
+import json, sys
+matches = json.load(open(sys.argv[1]))["matches"]
+for i in range(int(sys.argv[2])):
+    m = matches[i % len(matches)]
+    print(json.dumps({"team1": m["team1"], "team2": m["team2"],
+                      "score": f"{i % 5}-{i // 5 % 4}", "phase": i % 4 + 1}))
+PY
   local t0 t1
   t0=$(date +%s.%N)
   xargs -P 8 -d '\n' -I{} curl -sS -o /dev/null -w '%{http_code}\n' -XPOST "$INGRESS_A/input" \

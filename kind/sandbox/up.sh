@@ -64,7 +64,7 @@ step "kind/platform.sh" env CTX_A=kind-usactar-a CTX_B=kind-usactar-b \
 cat <<TXT
 up.sh: Usactar is up after $(( $(now) - T0 ))s (KUBECONFIG=$SANDBOX_KUBECONFIG).
   POST predictions:  curl -XPOST 172.30.0.11/input -H 'content-type: application/json' \\
-                       -d '{"team1":"Guatemala","team2":"Argentina","score":"2-5","phase":1}'
+                       -d '{"team1":"Argentina","team2":"France","score":"3-3","phase":4}'
   read API:          curl 172.30.0.12/api/stats
   golden metrics:    linkerd --context kind-usactar-b viz stat deploy -n usactar-live
   the gateway:       linkerd --context kind-usactar-a multicluster gateways
