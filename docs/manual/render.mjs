@@ -19,7 +19,7 @@ const CHROMIUM = process.env.USACTAR_CHROMIUM ?? "/usr/bin/chromium";
 // The same slug for a heading's id and the contents' link.
 const slug = (text) => text.toLowerCase().replace(/<[^>]+>/g, "").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
-function toHtml(markdown) {
+export function toHtml(markdown) {
   const headings = [];
   const marked = new Marked({
     renderer: {
