@@ -3,4 +3,5 @@
 //! The local stack it runs against is the `stack` crate; faults on clusters and every
 //! Prometheus query go through the `chaos` crate.
 
+pub mod kafka_study;
 pub mod kit;
