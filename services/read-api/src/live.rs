@@ -2,6 +2,7 @@
 //! [`model::redis_keys`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::time::Duration;
 
 use model::push::{LiveView, MatchView, PhaseView, ScoreView};
@@ -31,10 +32,16 @@ pub struct LiveReader {
 }
 
 impl LiveReader {
-    /// Connects on first use; fails only if the URL is malformed. `timeout` bounds every call.
-    pub fn new(url: &str, keys: RedisKeys, timeout: Duration) -> redis::RedisResult<Self> {
+    /// Connects on first use; fails only if the URL or the CA file is bad (see
+    /// [`Reconnecting::open`]). `timeout` bounds every call.
+    pub fn new(
+        url: &str,
+        ca_file: Option<&Path>,
+        keys: RedisKeys,
+        timeout: Duration,
+    ) -> redis::RedisResult<Self> {
         Ok(LiveReader {
-            redis: Reconnecting::open(url, timeout)?,
+            redis: Reconnecting::open(url, ca_file, timeout)?,
             keys,
         })
     }
