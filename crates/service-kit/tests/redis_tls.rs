@@ -151,6 +151,7 @@ async fn rediss_with_the_ca_file_sets_and_gets_and_plain_redis_fails_clearly() {
     // is checked, not merely encrypted against.
     let untrusted = Reconnecting::open(&tls_url, None, TIMEOUT).unwrap();
     let error = untrusted.ping().await.unwrap_err().to_string();
+    eprintln!("rediss:// without the CA file: {error}");
     assert!(
         error.contains("UnknownIssuer") || error.to_lowercase().contains("unknown issuer"),
         "expected an unknown-issuer error, got: {error}"
@@ -160,6 +161,7 @@ async fn rediss_with_the_ca_file_sets_and_gets_and_plain_redis_fails_clearly() {
     let plain = Reconnecting::open(&format!("redis://127.0.0.1:{port}"), None, TIMEOUT).unwrap();
     let started = Instant::now();
     let error = plain.ping().await.unwrap_err().to_string();
+    eprintln!("redis:// to the TLS port, after {:?}: {error}", started.elapsed());
     assert!(started.elapsed() < TIMEOUT + Duration::from_secs(1));
     assert!(error.contains("rediss://"), "expected a hint to use rediss://, got: {error}");
 }
