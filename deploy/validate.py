@@ -103,6 +103,26 @@ def check_project(objs, errors):
                     errors.append(f"{name_of(s)}: looks like a real cloud credential: never commit it")
 
 
+def check_redis_urls(objs, errors):
+    """The Redis URL reaches live-store and read-api only through the Secret usactar-redis (on AKS
+    it carries Azure's access key), and a URL for Azure Cache for Redis is TLS on 6380: its plain
+    port 6379 is off by default, and the services speak TLS only for rediss://."""
+    for o in objs:
+        if o.get("kind") in ("Deployment", "StatefulSet"):
+            for c in o["spec"]["template"]["spec"]["containers"]:
+                for e in c.get("env", []):
+                    if e["name"] != "USACTAR_REDIS_URL":
+                        continue
+                    ref = e.get("valueFrom", {}).get("secretKeyRef", {})
+                    if (ref.get("name"), ref.get("key")) != ("usactar-redis", "url"):
+                        errors.append(f"{name_of(o)}/{c['name']}: USACTAR_REDIS_URL must come from Secret usactar-redis, key url")
+        if o.get("kind") == "Secret" and o["metadata"].get("name") == "usactar-redis":
+            url = o.get("stringData", {}).get("url", "")
+            host = url.split("@")[-1].split(":")[0]
+            if host.endswith(".redis.cache.windows.net") and not (url.startswith("rediss://") and url.endswith(":6380")):
+                errors.append(f"{name_of(o)}: Azure Cache for Redis takes rediss://...:6380 (TLS), has {url.split('://')[0]}://...@{url.split('@')[-1]}")  # never the key
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--k8s-version", default="1.33.0")
@@ -124,6 +144,7 @@ def main():
             errors.append(f"{name_of(obj)}: no schema ({e})")
         if obj.get("kind") in ("Deployment", "StatefulSet") and not args.no_project_rules:
             check_workload(obj, errors)
+    check_redis_urls(objs, errors)
     if not args.no_project_rules:
         check_project(objs, errors)
     for s in skipped:

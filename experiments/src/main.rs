@@ -172,7 +172,12 @@ struct KafkaArgs {
 
 /// `experiments kafka`: on the stack that runs in the state folder, or on one started for it.
 async fn kafka(args: KafkaArgs) -> Result<ExitCode> {
-    if args.lag_rates.iter().chain([&args.fault_rate]).any(|r| *r <= 0.0 || !r.is_finite()) {
+    if args
+        .lag_rates
+        .iter()
+        .chain([&args.fault_rate])
+        .any(|r| *r <= 0.0 || !r.is_finite())
+    {
         anyhow::bail!("--lag-rate and --fault-rate must be positive");
     }
     let config = experiments::kafka_study::StudyConfig {
@@ -194,9 +199,17 @@ async fn kafka(args: KafkaArgs) -> Result<ExitCode> {
         }
         _ => {
             let config = cli_stack::stack_config(&args.state_dir, &args.ports)?;
-            eprintln!("starting the local stack in {} ...", args.state_dir.display());
-            let stack = LocalStack::up(config).await.context("the local stack did not start")?;
-            let found = (stack.ports.clone(), stack::ControlClient::new(&stack.control_addr));
+            eprintln!(
+                "starting the local stack in {} ...",
+                args.state_dir.display()
+            );
+            let stack = LocalStack::up(config)
+                .await
+                .context("the local stack did not start")?;
+            let found = (
+                stack.ports.clone(),
+                stack::ControlClient::new(&stack.control_addr),
+            );
             owned = Some(stack);
             found
         }

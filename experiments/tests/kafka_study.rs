@@ -18,7 +18,9 @@ shared_stack!(fn servers("kafka", "redis", "ferretdb"));
 async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
     let bootstrap = servers().ports.addr("kafka");
     let topic = unique("kafka_study_cell");
-    producer::create_topic(&bootstrap, &topic, 2).await.expect("topic");
+    producer::create_topic(&bootstrap, &topic, 2)
+        .await
+        .expect("topic");
     let payloads = Arc::new(vec![
         ("1:A:B".to_string(), b"{\"x\":1}".to_vec()),
         ("2:C:D".to_string(), b"{\"x\":2}".to_vec()),
@@ -41,8 +43,14 @@ async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
     assert!(latency.p50_ms >= 5.0, "{latency:?}");
     // Eight records waiting at a time, 5 ms of linger: requests carry more than one record.
     let per_request = cell.records_per_request.expect("Produce requests counted");
-    assert!(per_request > 1.0 && per_request <= 8.0 + 1.0, "{per_request}");
-    assert!(cell.batch_records_avg.is_some() && cell.broker_rtt_p50_ms.is_some(), "{cell:?}");
+    assert!(
+        per_request > 1.0 && per_request <= 8.0 + 1.0,
+        "{per_request}"
+    );
+    assert!(
+        cell.batch_records_avg.is_some() && cell.broker_rtt_p50_ms.is_some(),
+        "{cell:?}"
+    );
     producer::delete_topic(&bootstrap, &topic).await;
 }
 
@@ -51,7 +59,9 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
     let bootstrap = servers().ports.addr("kafka");
     let topic = unique("kafka_study_lag");
     let group = unique("kafka_study_group");
-    producer::create_topic(&bootstrap, &topic, 1).await.expect("topic");
+    producer::create_topic(&bootstrap, &topic, 1)
+        .await
+        .expect("topic");
     let reader = GroupLag::new(&bootstrap, &topic, &group).expect("reader");
     // No record, nothing committed: nothing behind.
     let empty = tokio::task::spawn_blocking({
@@ -60,11 +70,17 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
     });
     assert_eq!(empty.await.unwrap(), Some((0, 0)));
 
-    let p: FutureProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
+    let p: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
     for i in 0..50 {
-        p.send(FutureRecord::to(&topic).key("k").payload(&format!("{i}")), Timeout::Never)
-            .await
-            .expect("produced");
+        p.send(
+            FutureRecord::to(&topic).key("k").payload(&format!("{i}")),
+            Timeout::Never,
+        )
+        .await
+        .expect("produced");
     }
     // The group committed offset 20: 30 records behind.
     let c: BaseConsumer = ClientConfig::new()
@@ -73,9 +89,12 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
         .create()
         .unwrap();
     let mut at = TopicPartitionList::new();
-    at.add_partition_offset(&topic, 0, Offset::Offset(20)).unwrap();
+    at.add_partition_offset(&topic, 0, Offset::Offset(20))
+        .unwrap();
     c.commit(&at, CommitMode::Sync).expect("commit");
-    let read = tokio::task::spawn_blocking(move || reader.read()).await.unwrap();
+    let read = tokio::task::spawn_blocking(move || reader.read())
+        .await
+        .unwrap();
     assert_eq!(read, Some((30, 20)));
     producer::delete_topic(&bootstrap, &topic).await;
 }
@@ -97,16 +116,35 @@ async fn direct_store_writes_are_measured_and_cleaned_up() {
         assert_eq!(r.errors, 0, "{r:?}");
         assert!(r.latency.as_ref().is_some_and(|l| l.count > 0), "{r:?}");
     }
-    assert_eq!(w.redis_hincrby.iter().map(|r| r.in_flight).collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(
+        w.redis_hincrby
+            .iter()
+            .map(|r| r.in_flight)
+            .collect::<Vec<_>>(),
+        [1, 4]
+    );
     // What it wrote is gone.
-    let mongo = mongodb::Client::with_uri_str(mongo_uri(ports)).await.unwrap();
-    let collections = mongo.database("kafka_study").list_collection_names().await.unwrap();
-    assert!(!collections.contains(&format!("logs_{run}")), "{collections:?}");
+    let mongo = mongodb::Client::with_uri_str(mongo_uri(ports))
+        .await
+        .unwrap();
+    let collections = mongo
+        .database("kafka_study")
+        .list_collection_names()
+        .await
+        .unwrap();
+    assert!(
+        !collections.contains(&format!("logs_{run}")),
+        "{collections:?}"
+    );
     let mut redis = redis::Client::open(format!("redis://{}", ports.addr("redis")))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let left: i64 = redis::cmd("EXISTS").arg(format!("kafka-study:{run}")).query_async(&mut redis).await.unwrap();
+    let left: i64 = redis::cmd("EXISTS")
+        .arg(format!("kafka-study:{run}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     assert_eq!(left, 0);
 }

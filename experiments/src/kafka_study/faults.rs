@@ -159,10 +159,17 @@ pub fn settled_at<T>(
 
 /// The effect of a fault at `t_fault` on a group's lag series.
 pub fn group_effect(samples: &[LagSample], t_fault: f64) -> GroupEffect {
-    let before: Vec<i64> = samples.iter().filter(|s| s.t < t_fault).filter_map(|s| s.lag).collect();
+    let before: Vec<i64> = samples
+        .iter()
+        .filter(|s| s.t < t_fault)
+        .filter_map(|s| s.lag)
+        .collect();
     let after: Vec<&LagSample> = samples.iter().filter(|s| s.t >= t_fault).collect();
     let lag_before_max = before.iter().copied().max();
-    let peak = after.iter().filter_map(|s| s.lag.map(|l| (l, s.t))).max_by_key(|(l, _)| *l);
+    let peak = after
+        .iter()
+        .filter_map(|s| s.lag.map(|l| (l, s.t)))
+        .max_by_key(|(l, _)| *l);
     let committed_at_fault = samples
         .iter()
         .rev()
@@ -175,8 +182,14 @@ pub fn group_effect(samples: &[LagSample], t_fault: f64) -> GroupEffect {
             .map(|s| s.t - t_fault)
     });
     let normal_s = lag_before_max.and_then(|limit| {
-        settled_at(samples, |s| s.t, |s| s.lag.is_some_and(|l| l <= limit), t_fault, 2.0)
-            .map(|t| t - t_fault)
+        settled_at(
+            samples,
+            |s| s.t,
+            |s| s.lag.is_some_and(|l| l <= limit),
+            t_fault,
+            2.0,
+        )
+        .map(|t| t - t_fault)
     });
     let unmeasured_s = after
         .windows(2)
@@ -197,16 +210,25 @@ pub fn group_effect(samples: &[LagSample], t_fault: f64) -> GroupEffect {
 pub fn fan_seconds(answers: &[Answer], t_fault: f64) -> Vec<FanSecond> {
     let mut by: BTreeMap<i64, Vec<&Answer>> = BTreeMap::new();
     for a in answers {
-        by.entry((a.sent - t_fault).floor() as i64).or_default().push(a);
+        by.entry((a.sent - t_fault).floor() as i64)
+            .or_default()
+            .push(a);
     }
     by.into_iter()
         .map(|(t, v)| {
-            let ok: Vec<f64> = v.iter().filter(|a| a.status == 202).map(|a| a.ms()).collect();
+            let ok: Vec<f64> = v
+                .iter()
+                .filter(|a| a.status == 202)
+                .map(|a| a.ms())
+                .collect();
             FanSecond {
                 t,
                 accepted_202: ok.len(),
                 refused_503: v.iter().filter(|a| a.status == 503).count(),
-                other: v.iter().filter(|a| a.status != 202 && a.status != 503).count(),
+                other: v
+                    .iter()
+                    .filter(|a| a.status != 202 && a.status != 503)
+                    .count(),
                 p99_ms_202: Distribution::of(&ok).map(|d| d.p99_ms),
             }
         })
@@ -224,23 +246,41 @@ async fn process_pid(control: &ControlClient, name: &str) -> Result<u32> {
 /// Seconds from `since` until `name` runs with a pid other than `old` (ready, as the supervisor
 /// counts it).
 async fn back_after(control: &ControlClient, name: &str, old: u32, since: Instant) -> Option<f64> {
-    retry::poll_until(Duration::from_secs(90), Duration::from_millis(100), || async {
-        match control.status(name).await {
-            Ok(s) if s.pid.is_some_and(|p| p != old) && s.state == ProcessState::Running => Ok(since.elapsed().as_secs_f64()),
-            _ => Err("not back"),
-        }
-    })
+    retry::poll_until(
+        Duration::from_secs(90),
+        Duration::from_millis(100),
+        || async {
+            match control.status(name).await {
+                Ok(s) if s.pid.is_some_and(|p| p != old) && s.state == ProcessState::Running => {
+                    Ok(since.elapsed().as_secs_f64())
+                }
+                _ => Err("not back"),
+            }
+        },
+    )
     .await
     .ok()
 }
 
 /// Runs one fault under `rate` fans per second: `baseline` of load, the fault, then load until
 /// ingest and both groups are normal again (at most `watch`).
-pub async fn run(study: &Study, fault: Fault, rate: f64, baseline: Duration, watch: Duration) -> Result<FaultRun> {
+pub async fn run(
+    study: &Study,
+    fault: Fault,
+    rate: f64,
+    baseline: Duration,
+    watch: Duration,
+) -> Result<FaultRun> {
     let docs_before = study.log_count().await?;
     let clock = Instant::now();
     let writer = Writer::start(&study.input_url(), rate, study.data.clone(), clock);
-    let sampler = LagSampler::start(&study.bootstrap, &study.topic, &["logs", "live"], Duration::from_millis(250), clock)?;
+    let sampler = LagSampler::start(
+        &study.bootstrap,
+        &study.topic,
+        &["logs", "live"],
+        Duration::from_millis(250),
+        clock,
+    )?;
     tokio::time::sleep(baseline).await;
 
     let target = match fault {
@@ -262,13 +302,18 @@ pub async fn run(study: &Study, fault: Fault, rate: f64, baseline: Duration, wat
         }
         Fault::BrokerPause => {
             let group = nix::unistd::Pid::from_raw(old_pid as i32);
-            nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGSTOP).context("SIGSTOP kafka")?;
+            nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGSTOP)
+                .context("SIGSTOP kafka")?;
             tokio::time::sleep(study.pause).await;
-            nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGCONT).context("SIGCONT kafka")?;
+            nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGCONT)
+                .context("SIGCONT kafka")?;
         }
     }
     let injected_s = fault_start.elapsed().as_secs_f64();
-    eprintln!("[kafka {:>4.0}s]   {fault:?} injected ({injected_s:.1} s); watching until normal ...", study.elapsed());
+    eprintln!(
+        "[kafka {:>4.0}s]   {fault:?} injected ({injected_s:.1} s); watching until normal ...",
+        study.elapsed()
+    );
 
     // Load goes on until ingest is steady and both groups are back, or `watch` has passed.
     let end = clock.elapsed().as_secs_f64() + watch.as_secs_f64();
@@ -276,21 +321,36 @@ pub async fn run(study: &Study, fault: Fault, rate: f64, baseline: Duration, wat
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = clock.elapsed().as_secs_f64();
         let lag = sampler.snapshot();
-        let groups_back = lag.values().all(|s| group_effect(s, t_fault).normal_s.is_some());
+        let groups_back = lag
+            .values()
+            .all(|s| group_effect(s, t_fault).normal_s.is_some());
         let answers = writer.answers_so_far();
-        let ingest_back = settled_at(&answers, |a| a.sent, |a| a.status == 202, t_fault, 3.0).is_some();
+        let ingest_back =
+            settled_at(&answers, |a| a.sent, |a| a.status == 202, t_fault, 3.0).is_some();
         if (groups_back && ingest_back) || now > end {
             break;
         }
     }
     let (answers, not_sent) = writer.stop().await;
     let lag = sampler.stop().await;
-    let first_refusal_s = answers.iter().filter(|a| a.sent >= t_fault - 10.0 && a.done >= t_fault && a.status != 202).map(|a| a.done - t_fault).reduce(f64::min);
-    let ingest_normal_s = settled_at(&answers, |a| a.sent, |a| a.status == 202, t_fault, 3.0).map(|t| t - t_fault);
+    let first_refusal_s = answers
+        .iter()
+        .filter(|a| a.sent >= t_fault - 10.0 && a.done >= t_fault && a.status != 202)
+        .map(|a| a.done - t_fault)
+        .reduce(f64::min);
+    let ingest_normal_s =
+        settled_at(&answers, |a| a.sent, |a| a.status == 202, t_fault, 3.0).map(|t| t - t_fault);
     let normal_at = t_fault + ingest_normal_s.unwrap_or(f64::INFINITY);
     let before = Answers::of(answers.iter().filter(|a| a.sent < t_fault));
-    let during = Answers::of(answers.iter().filter(|a| a.sent >= t_fault && a.sent < normal_at));
-    let groups = lag.iter().map(|(g, s)| (g.clone(), group_effect(s, t_fault))).collect();
+    let during = Answers::of(
+        answers
+            .iter()
+            .filter(|a| a.sent >= t_fault && a.sent < normal_at),
+    );
+    let groups = lag
+        .iter()
+        .map(|(g, s)| (g.clone(), group_effect(s, t_fault)))
+        .collect();
     let landed = study.landed(&answers, docs_before).await?;
     Ok(FaultRun {
         fault,
@@ -312,13 +372,21 @@ pub async fn run(study: &Study, fault: Fault, rate: f64, baseline: Duration, wat
 }
 
 /// Looks every accepted id up in MongoDB and in Redis (live-store's `seen:{id}`).
-pub async fn look_up(mongo: &mongodb::Client, redis_url: &str, ids: &[String]) -> Result<(usize, usize)> {
+pub async fn look_up(
+    mongo: &mongodb::Client,
+    redis_url: &str,
+    ids: &[String],
+) -> Result<(usize, usize)> {
     let logs = mongo.database("usactar").collection::<Document>("logs");
     let mut in_mongodb = 0;
     for chunk in ids.chunks(1000) {
-        in_mongodb += logs.count_documents(doc! {"_id": {"$in": chunk.to_vec()}}).await? as usize;
+        in_mongodb += logs
+            .count_documents(doc! {"_id": {"$in": chunk.to_vec()}})
+            .await? as usize;
     }
-    let mut conn = redis::Client::open(redis_url)?.get_multiplexed_async_connection().await?;
+    let mut conn = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
     let keys = model::RedisKeys::default();
     let mut in_redis = 0;
     for chunk in ids.chunks(1000) {
@@ -350,7 +418,14 @@ mod tests {
 
     #[test]
     fn settled_needs_the_whole_hold_and_a_sample_after_it() {
-        let xs = [(0.0, true), (1.0, false), (2.0, true), (3.0, true), (4.0, true), (5.0, true)];
+        let xs = [
+            (0.0, true),
+            (1.0, false),
+            (2.0, true),
+            (3.0, true),
+            (4.0, true),
+            (5.0, true),
+        ];
         let at = |from| settled_at(&xs, |x| x.0, |x| x.1, from, 2.0);
         assert_eq!(at(0.0), Some(2.0));
         // From 4.0 the series ends before 2 s have passed: not settled.
@@ -384,10 +459,24 @@ mod tests {
 
     #[test]
     fn answers_are_counted_by_kind_and_latency_is_of_202s_only() {
-        let a = |status, ms: f64| Answer { sent: 0.0, done: ms / 1000.0, status, id: None };
-        let answers = [a(202, 4.0), a(202, 6.0), a(503, 1.0), a(0, 10_000.0), a(500, 2.0)];
+        let a = |status, ms: f64| Answer {
+            sent: 0.0,
+            done: ms / 1000.0,
+            status,
+            id: None,
+        };
+        let answers = [
+            a(202, 4.0),
+            a(202, 6.0),
+            a(503, 1.0),
+            a(0, 10_000.0),
+            a(500, 2.0),
+        ];
         let x = Answers::of(answers.iter());
-        assert_eq!((x.accepted_202, x.refused_503, x.no_answer, x.other_status), (2, 1, 1, 1));
+        assert_eq!(
+            (x.accepted_202, x.refused_503, x.no_answer, x.other_status),
+            (2, 1, 1, 1)
+        );
         assert_eq!(x.accepted_latency.unwrap().max_ms, 6.0);
         assert_eq!(x.refused_latency.unwrap().p50_ms, 1.0);
         let s = fan_seconds(&answers, 0.0);

@@ -66,7 +66,10 @@ impl GroupLag {
         let committed = self.consumer.committed_offsets(list, timeout).ok()?;
         let (mut lag, mut sum) = (0i64, 0i64);
         for p in partitions {
-            let (low, high) = self.consumer.fetch_watermarks(&self.topic, p, timeout).ok()?;
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, p, timeout)
+                .ok()?;
             let at = match committed.find_partition(&self.topic, p)?.offset() {
                 Offset::Offset(o) => o,
                 // Nothing committed yet: the group starts from the earliest record.
@@ -146,11 +149,10 @@ pub async fn wait_drained(readers: Arc<Vec<GroupLag>>, timeout: Duration) -> boo
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         let r = readers.clone();
-        let drained = tokio::task::spawn_blocking(move || {
-            r.iter().all(|g| matches!(g.read(), Some((0, _))))
-        })
-        .await
-        .unwrap_or(false);
+        let drained =
+            tokio::task::spawn_blocking(move || r.iter().all(|g| matches!(g.read(), Some((0, _)))))
+                .await
+                .unwrap_or(false);
         if drained {
             return true;
         }

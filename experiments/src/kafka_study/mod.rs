@@ -95,7 +95,11 @@ impl Study {
     }
 
     /// Waits until both groups drained, then looks every accepted prediction up.
-    pub async fn landed(&self, answers: &[writer::Answer], docs_before: u64) -> Result<faults::Landed> {
+    pub async fn landed(
+        &self,
+        answers: &[writer::Answer],
+        docs_before: u64,
+    ) -> Result<faults::Landed> {
         let drained = lag::wait_drained(faults::readers(self)?, Duration::from_secs(90)).await;
         let ids: Vec<String> = answers.iter().filter_map(|a| a.id.clone()).collect();
         let mongo = mongodb::Client::with_uri_str(&self.mongo_uri).await?;
@@ -146,7 +150,10 @@ pub struct LagStats {
 
 impl LagStats {
     fn of(samples: &[lag::LagSample]) -> Option<Self> {
-        let values: Vec<f64> = samples.iter().filter_map(|s| s.lag.map(|l| l as f64)).collect();
+        let values: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.lag.map(|l| l as f64))
+            .collect();
         Distribution::of(&values).map(|d| LagStats {
             samples: d.count,
             median: d.p50_ms,
@@ -176,7 +183,12 @@ pub struct Machine {
 }
 
 fn loadavg() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,19 +207,32 @@ pub struct KafkaReport {
 }
 
 fn describe(bootstrap: &str) -> Result<Setup> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
     let timeout = Duration::from_secs(5);
-    let metadata = consumer.fetch_metadata(Some(TOPIC), timeout).context("topic metadata")?;
-    let topic = metadata.topics().first().context("no topic in the metadata")?;
+    let metadata = consumer
+        .fetch_metadata(Some(TOPIC), timeout)
+        .context("topic metadata")?;
+    let topic = metadata
+        .topics()
+        .first()
+        .context("no topic in the metadata")?;
     let mut groups = Vec::new();
     for name in ["logs", "live"] {
-        let list = consumer.fetch_group_list(Some(name), timeout).context("describing the groups")?;
+        let list = consumer
+            .fetch_group_list(Some(name), timeout)
+            .context("describing the groups")?;
         for g in list.groups() {
             groups.push(GroupInfo {
                 name: g.name().into(),
                 state: g.state().into(),
                 protocol: g.protocol().into(),
-                members: g.members().iter().map(|m| format!("{} ({})", m.client_id(), m.client_host())).collect(),
+                members: g
+                    .members()
+                    .iter()
+                    .map(|m| format!("{} ({})", m.client_id(), m.client_host()))
+                    .collect(),
             });
         }
     }
@@ -222,7 +247,9 @@ fn describe(bootstrap: &str) -> Result<Setup> {
 
 /// Runs the whole study on a running local stack and writes its report; returns its folder.
 pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) -> Result<PathBuf> {
-    let run_id = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
+    let run_id = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let loadavg_start = loadavg();
     let study = Study {
@@ -239,12 +266,19 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
 
     study.progress("waiting for ingest to accept and both groups to be idle ...");
     let http = writer::client();
-    retry::poll_until(Duration::from_secs(60), Duration::from_millis(500), || async {
-        match writer::post(&http, &study.input_url(), &study.data[0]).await.0 {
-            202 => Ok(()),
-            s => Err(format!("ingest answered {s}")),
-        }
-    })
+    retry::poll_until(
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || async {
+            match writer::post(&http, &study.input_url(), &study.data[0])
+                .await
+                .0
+            {
+                202 => Ok(()),
+                s => Err(format!("ingest answered {s}")),
+            }
+        },
+    )
     .await
     .context("ingest did not accept a prediction within 60 s")?;
     let readers = faults::readers(&study)?;
@@ -259,17 +293,30 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
         setup.topic,
         setup.partitions,
         setup.replicas,
-        setup.groups.iter().map(|g| format!("{} {} ({} members)", g.name, g.state, g.members.len())).collect::<Vec<_>>().join(", ")
+        setup
+            .groups
+            .iter()
+            .map(|g| format!("{} {} ({} members)", g.name, g.state, g.members.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
 
     // 1. The producer alone.
     let study_topic = format!("kafka-study-{}", run_id.to_lowercase());
     producer::create_topic(&study.bootstrap, &study_topic, setup.partitions as i32).await?;
     let payloads: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
-        study.data.iter().take(2000).map(|p| {
-            let record = model::Accepted::new(p.clone());
-            (record.match_key().id(), serde_json::to_vec(&record).expect("a record serializes"))
-        }).collect(),
+        study
+            .data
+            .iter()
+            .take(2000)
+            .map(|p| {
+                let record = model::Accepted::new(p.clone());
+                (
+                    record.match_key().id(),
+                    serde_json::to_vec(&record).expect("a record serializes"),
+                )
+            })
+            .collect(),
     );
     let mut cells: Vec<(u32, Acks, usize)> = Vec::new();
     for &linger in &config.lingers {
@@ -282,7 +329,16 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
     }
     let mut producer_sweep = Vec::new();
     for (i, (linger, acks, n)) in cells.iter().enumerate() {
-        let cell = producer::cell(&study.bootstrap, &study_topic, payloads.clone(), *linger, *acks, *n, config.cell).await?;
+        let cell = producer::cell(
+            &study.bootstrap,
+            &study_topic,
+            payloads.clone(),
+            *linger,
+            *acks,
+            *n,
+            config.cell,
+        )
+        .await?;
         let l = cell.result.latency.as_ref();
         study.progress(&format!(
             "producer {}/{}: linger.ms {linger:>2}, {acks:?}, {n:>3} in flight: {:>6.0} records/s, ack p50 {:.1} ms p99 {:.1} ms, {:.1} records/request",
@@ -296,7 +352,14 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
 
     // 2. The yardsticks: the stores written directly, and ingest's whole POST → 202.
     study.progress("direct writes to Redis and FerretDB ...");
-    let stores = stores::measure(&study.redis_url, &study.mongo_uri, &run_id, &[1, 16], config.cell).await?;
+    let stores = stores::measure(
+        &study.redis_url,
+        &study.mongo_uri,
+        &run_id,
+        &[1, 16],
+        config.cell,
+    )
+    .await?;
     study.progress("ingest's POST → 202, closed loop ...");
     let mut ingest_closed_loop = Vec::new();
     for n in [1usize, 16] {
@@ -304,7 +367,12 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
         ingest_closed_loop.push(
             closed_loop(n, config.cell, move |i| {
                 let (http, url, data) = (http.clone(), url.clone(), data.clone());
-                async move { writer::post(&http, &url, &data[i as usize % data.len()]).await.0 == 202 }
+                async move {
+                    writer::post(&http, &url, &data[i as usize % data.len()])
+                        .await
+                        .0
+                        == 202
+                }
             })
             .await,
         );
@@ -312,24 +380,59 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
     lag::wait_drained(readers.clone(), Duration::from_secs(60)).await;
 
     // 3. From the POST to /live.
-    study.progress(&format!("following {} predictions one by one to /live ...", config.followed));
+    study.progress(&format!(
+        "following {} predictions one by one to /live ...",
+        config.followed
+    ));
     let metrics = |name: &str| format!("http://{}/metrics", ports.addr(&format!("{name}-admin")));
     let server_writes = vec![
-        ("ingest POST /input".to_string(), metrics("ingest"), "/input".to_string()),
-        ("logs-writer MongoDB insert_many".to_string(), metrics("logs-writer"), "mongodb:insert_many".to_string()),
-        ("live-forwarder ApplyBatch (client)".to_string(), metrics("live-forwarder"), "/usactar.live.v1.LiveStore/ApplyBatch".to_string()),
-        ("live-store ApplyBatch (server)".to_string(), metrics("live-store"), "/usactar.live.v1.LiveStore/ApplyBatch".to_string()),
+        (
+            "ingest POST /input".to_string(),
+            metrics("ingest"),
+            "/input".to_string(),
+        ),
+        (
+            "logs-writer MongoDB insert_many".to_string(),
+            metrics("logs-writer"),
+            "mongodb:insert_many".to_string(),
+        ),
+        (
+            "live-forwarder ApplyBatch (client)".to_string(),
+            metrics("live-forwarder"),
+            "/usactar.live.v1.LiveStore/ApplyBatch".to_string(),
+        ),
+        (
+            "live-store ApplyBatch (server)".to_string(),
+            metrics("live-store"),
+            "/usactar.live.v1.LiveStore/ApplyBatch".to_string(),
+        ),
     ];
-    let visibility = visible::measure(&study.ingress, &study.mongo_uri, &study.data[100..], config.followed, &server_writes).await?;
+    let visibility = visible::measure(
+        &study.ingress,
+        &study.mongo_uri,
+        &study.data[100..],
+        config.followed,
+        &server_writes,
+    )
+    .await?;
 
     // 4. Lag as the load rises.
     let mut lag_under_load = Vec::new();
     for &rate in &config.lag_rates {
-        study.progress(&format!("lag at {rate:.0} predictions/s for {:?} ...", config.level));
+        study.progress(&format!(
+            "lag at {rate:.0} predictions/s for {:?} ...",
+            config.level
+        ));
         lag::wait_drained(readers.clone(), Duration::from_secs(60)).await;
         let clock = Instant::now();
         let writer = writer::Writer::start(&study.input_url(), rate, study.data.clone(), clock);
-        let sampler = lag::LagSampler::start(&study.bootstrap, TOPIC, &["logs", "live"], Duration::from_millis(500), clock)?;
+        let sampler = lag::LagSampler::start(
+            &study.bootstrap,
+            TOPIC,
+            &["logs", "live"],
+            Duration::from_millis(500),
+            clock,
+        )?;
         tokio::time::sleep(config.level).await;
         let (answers, not_sent) = writer.stop().await;
         let samples = sampler.stop().await;
@@ -340,7 +443,10 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
             accepted_per_s: answers.iter().filter(|a| a.status == 202).count() as f64 / seconds,
             answers: Answers::of(answers.iter()),
             not_sent,
-            lag: samples.iter().map(|(g, s)| (g.clone(), LagStats::of(s))).collect(),
+            lag: samples
+                .iter()
+                .map(|(g, s)| (g.clone(), LagStats::of(s)))
+                .collect(),
         };
         study.progress(&format!(
             "  {:.0} accepted/s; lag max logs {:?}, live {:?}",
@@ -353,10 +459,25 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
 
     // 5. Faults.
     let mut fault_runs = Vec::new();
-    for fault in [Fault::ConsumerKill, Fault::ConsumerRestart, Fault::BrokerKill, Fault::BrokerPause] {
+    for fault in [
+        Fault::ConsumerKill,
+        Fault::ConsumerRestart,
+        Fault::BrokerKill,
+        Fault::BrokerPause,
+    ] {
         lag::wait_drained(readers.clone(), Duration::from_secs(60)).await;
-        study.progress(&format!("{fault:?} at {:.0} predictions/s ...", config.fault_rate));
-        let r = faults::run(&study, fault, config.fault_rate, Duration::from_secs(5), Duration::from_secs(60)).await?;
+        study.progress(&format!(
+            "{fault:?} at {:.0} predictions/s ...",
+            config.fault_rate
+        ));
+        let r = faults::run(
+            &study,
+            fault,
+            config.fault_rate,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        )
+        .await?;
         study.progress(&format!(
             "  ingest normal after {:?} s; {} accepted, {} in MongoDB, {} in Redis; {} refused (503), {} unanswered",
             r.ingest_normal_s.map(|t| (t * 10.0).round() / 10.0),
@@ -384,7 +505,10 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
     };
     let dir = config.out.join("kafka").join(&run_id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
     for (file, svg) in report::charts(&report) {
         std::fs::write(dir.join(file), svg)?;
     }

@@ -111,7 +111,10 @@ pub async fn cell(
     // The first record pays for the connection and the metadata; it is not a sample.
     let (key, value) = &payloads[0];
     producer
-        .send(FutureRecord::to(topic).key(key).payload(value), Timeout::After(Duration::from_secs(10)))
+        .send(
+            FutureRecord::to(topic).key(key).payload(value),
+            Timeout::After(Duration::from_secs(10)),
+        )
         .await
         .map_err(|(e, _)| anyhow::anyhow!("the first study record was not acknowledged: {e}"))?;
 
@@ -122,7 +125,10 @@ pub async fn cell(
         async move {
             let (key, value) = &payloads[i as usize % payloads.len()];
             producer
-                .send(FutureRecord::to(&topic).key(key).payload(value), Timeout::Never)
+                .send(
+                    FutureRecord::to(&topic).key(key).payload(value),
+                    Timeout::Never,
+                )
                 .await
                 .is_ok()
         }
@@ -142,10 +148,20 @@ pub async fn cell(
             .sum::<i64>();
         (s.txmsgs, requests)
     });
-    let windows: Vec<_> = log.iter().filter_map(|s| s.topics.get(topic)).filter(|t| t.batchcnt.cnt > 0).collect();
+    let windows: Vec<_> = log
+        .iter()
+        .filter_map(|s| s.topics.get(topic))
+        .filter(|t| t.batchcnt.cnt > 0)
+        .collect();
     let batches: i64 = windows.iter().map(|t| t.batchcnt.cnt).sum();
     let weighted = |avg: fn(&rdkafka::statistics::Topic) -> i64| {
-        (batches > 0).then(|| windows.iter().map(|t| avg(t) as f64 * t.batchcnt.cnt as f64).sum::<f64>() / batches as f64)
+        (batches > 0).then(|| {
+            windows
+                .iter()
+                .map(|t| avg(t) as f64 * t.batchcnt.cnt as f64)
+                .sum::<f64>()
+                / batches as f64
+        })
     };
     let busiest_rtt = log
         .iter()
@@ -157,7 +173,8 @@ pub async fn cell(
         linger_ms,
         acks,
         result,
-        records_per_request: (produce_requests > 0).then(|| messages as f64 / produce_requests as f64),
+        records_per_request: (produce_requests > 0)
+            .then(|| messages as f64 / produce_requests as f64),
         produce_requests,
         batch_records_avg: weighted(|t| t.batchcnt.avg),
         batch_bytes_avg: weighted(|t| t.batchsize.avg),

@@ -28,7 +28,8 @@ impl Distribution {
         }
         let mut sorted = samples_ms.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let rank = |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let rank =
+            |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Some(Distribution {
             count: sorted.len(),
             mean_ms: sorted.iter().sum::<f64>() / sorted.len() as f64,

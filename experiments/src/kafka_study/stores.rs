@@ -49,7 +49,10 @@ pub async fn measure(
             .await,
         );
     }
-    let _: Result<i64, _> = redis::cmd("DEL").arg(&hash).query_async(&mut redis.clone()).await;
+    let _: Result<i64, _> = redis::cmd("DEL")
+        .arg(&hash)
+        .query_async(&mut redis.clone())
+        .await;
 
     let mongo = mongodb::Client::with_uri_str(mongo_uri).await?;
     let db = mongo.database("kafka_study");

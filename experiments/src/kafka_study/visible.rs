@@ -81,7 +81,9 @@ pub async fn measure(
         async move {
             while let Some(Ok(message)) = socket.next().await {
                 let at = wall_ms();
-                let Ok(text) = message.to_text() else { continue };
+                let Ok(text) = message.to_text() else {
+                    continue;
+                };
                 let total = match serde_json::from_str::<PushMessage>(text) {
                     Ok(PushMessage::Snapshot(view)) => view.total,
                     Ok(PushMessage::Live { total, .. }) => total,
@@ -93,7 +95,14 @@ pub async fn measure(
     });
     let first_total = retry::poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
         let totals = totals.clone();
-        async move { totals.lock().expect("totals").last().map(|t| t.1).ok_or("no snapshot yet") }
+        async move {
+            totals
+                .lock()
+                .expect("totals")
+                .last()
+                .map(|t| t.1)
+                .ok_or("no snapshot yet")
+        }
     })
     .await
     .context("/api/live/ws sent no snapshot within 10 s")?;
@@ -147,20 +156,27 @@ pub async fn measure(
     let mongo = mongodb::Client::with_uri_str(mongo_uri).await?;
     let logs = mongo.database("usactar").collection::<Document>("logs");
     let ids: Vec<&str> = followed.iter().map(|f| f.2.as_str()).collect();
-    let docs: Vec<Document> = retry::poll_until(Duration::from_secs(15), Duration::from_millis(200), || {
-        let (logs, ids) = (logs.clone(), ids.clone());
-        async move {
-            let Ok(cursor) = logs.find(doc! {"_id": {"$in": ids.clone()}}).await else {
-                return Err("MongoDB did not answer");
-            };
-            let docs: Vec<Document> = cursor.filter_map(|d| async { d.ok() }).collect().await;
-            (docs.len() == ids.len()).then_some(docs).ok_or("not all in MongoDB yet")
-        }
-    })
-    .await
-    .context("the followed predictions did not all reach MongoDB within 15 s")?;
+    let docs: Vec<Document> =
+        retry::poll_until(Duration::from_secs(15), Duration::from_millis(200), || {
+            let (logs, ids) = (logs.clone(), ids.clone());
+            async move {
+                let Ok(cursor) = logs.find(doc! {"_id": {"$in": ids.clone()}}).await else {
+                    return Err("MongoDB did not answer");
+                };
+                let docs: Vec<Document> = cursor.filter_map(|d| async { d.ok() }).collect().await;
+                (docs.len() == ids.len())
+                    .then_some(docs)
+                    .ok_or("not all in MongoDB yet")
+            }
+        })
+        .await
+        .context("the followed predictions did not all reach MongoDB within 15 s")?;
     mongo.shutdown().await;
-    let time_of = |d: &Document, field: &str| d.get_datetime(field).ok().map(|t| t.timestamp_millis() as f64);
+    let time_of = |d: &Document, field: &str| {
+        d.get_datetime(field)
+            .ok()
+            .map(|t| t.timestamp_millis() as f64)
+    };
 
     let (mut to_received, mut to_accepted, mut whole, mut to_logged, mut to_live) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -169,8 +185,14 @@ pub async fn measure(
         if let Some(seen) = seen {
             to_live.push(seen - accepted);
         }
-        let Some(d) = docs.iter().find(|d| d.get_str("_id").ok() == Some(id.as_str())) else { continue };
-        if let (Some(received), Some(logged)) = (time_of(d, "received_at"), time_of(d, "logged_at")) {
+        let Some(d) = docs
+            .iter()
+            .find(|d| d.get_str("_id").ok() == Some(id.as_str()))
+        else {
+            continue;
+        };
+        if let (Some(received), Some(logged)) = (time_of(d, "received_at"), time_of(d, "logged_at"))
+        {
             to_received.push((received - posted).max(0.0));
             to_accepted.push(accepted - received);
             to_logged.push(logged - accepted);

@@ -77,8 +77,12 @@ impl Writer {
         let outstanding = Arc::new(Semaphore::new(MAX_OUTSTANDING));
         let http = client();
         let ticker = tokio::spawn({
-            let (answers, skipped, cancel, outstanding) =
-                (answers.clone(), skipped.clone(), cancel.clone(), outstanding.clone());
+            let (answers, skipped, cancel, outstanding) = (
+                answers.clone(),
+                skipped.clone(),
+                cancel.clone(),
+                outstanding.clone(),
+            );
             let url = url.to_string();
             async move {
                 let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
@@ -100,7 +104,12 @@ impl Writer {
                         let sent = clock.elapsed().as_secs_f64();
                         let (status, id) = post(&http, &url, &p).await;
                         let done = clock.elapsed().as_secs_f64();
-                        answers.lock().expect("answers").push(Answer { sent, done, status, id });
+                        answers.lock().expect("answers").push(Answer {
+                            sent,
+                            done,
+                            status,
+                            id,
+                        });
                         drop(permit);
                     });
                 }

@@ -83,7 +83,10 @@ async fn a_stalled_store_does_not_wedge_logs_writer() {
         },
     )
     .await;
-    eprintln!("not ready {} ms after the freeze", frozen_at.elapsed().as_millis());
+    eprintln!(
+        "not ready {} ms after the freeze",
+        frozen_at.elapsed().as_millis()
+    );
     let livez = reqwest::get(format!("{}/livez", writer.admin))
         .await
         .unwrap();

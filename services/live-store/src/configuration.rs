@@ -1,6 +1,8 @@
 //! live-store's settings, from `USACTAR_*` variables with defaults for the local stack.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use service_kit::config::{ConfigError, Env};
 
@@ -15,6 +17,9 @@ pub struct Settings {
     pub admin_listen: SocketAddr,
     /// `USACTAR_REDIS_URL`.
     pub redis_url: String,
+    /// `USACTAR_REDIS_CA_FILE`: a PEM CA that a `rediss://` server's certificate must chain to,
+    /// instead of the built-in public roots (a self-signed server). Unset: the public roots.
+    pub redis_ca_file: Option<PathBuf>,
     /// `USACTAR_REDIS_PREFIX`: prepended to every key and channel (tests use their own).
     pub redis_prefix: String,
     /// `USACTAR_DEDUP_WINDOW`: how many of the most recently counted prediction ids are kept to
@@ -31,6 +36,7 @@ impl Settings {
             listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 50051).into())?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9183).into())?,
             redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_ca_file: service_kit::redis::ca_file_setting(env),
             redis_prefix: env.string_or("USACTAR_REDIS_PREFIX", ""),
             dedup_window: {
                 let window = env.parse_or("USACTAR_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)?;

@@ -34,7 +34,11 @@ impl Application {
     /// the connection is made on first use and again after any failure, and readiness says so
     /// meanwhile.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let redis = Reconnecting::open(&settings.redis_url, CALL_TIMEOUT)?;
+        let redis = Reconnecting::open(
+            &settings.redis_url,
+            settings.redis_ca_file.as_deref(),
+            CALL_TIMEOUT,
+        )?;
         let aggregates = Aggregates::new(
             redis,
             RedisKeys::new(settings.redis_prefix.clone()),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ pub struct Settings {
     /// `/metrics`, `/livez`, `/readyz` (`USACTAR_ADMIN_LISTEN`).
     pub admin_listen: SocketAddr,
     pub redis_url: String,
+    /// `USACTAR_REDIS_CA_FILE`: a PEM CA that a `rediss://` server's certificate must chain to,
+    /// instead of the built-in public roots (a self-signed server). Unset: the public roots.
+    pub redis_ca_file: Option<PathBuf>,
     /// Prepended to every Redis key and to the pub/sub channel, so tests can share one server.
     pub redis_prefix: String,
     pub mongo_uri: String,
@@ -49,6 +53,7 @@ impl Settings {
             listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 8082).into())?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9182).into())?,
             redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_ca_file: service_kit::redis::ca_file_setting(env),
             redis_prefix: env.string_or("USACTAR_REDIS_PREFIX", ""),
             mongo_uri: env.string_or(
                 "USACTAR_MONGO_URI",

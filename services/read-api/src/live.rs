@@ -2,6 +2,7 @@
 //! [`model::redis_keys`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,15 +45,17 @@ pub struct LiveReader {
 }
 
 impl LiveReader {
-    /// Connects on first use; fails only if the URL is malformed. `timeout` bounds every call.
+    /// Connects on first use; fails only if the URL or the CA file is bad (see
+    /// [`Reconnecting::open`]). `timeout` bounds every call.
     pub fn new(
         url: &str,
+        ca_file: Option<&Path>,
         keys: RedisKeys,
         fixtures: Option<Arc<Fixtures>>,
         timeout: Duration,
     ) -> redis::RedisResult<Self> {
         Ok(LiveReader {
-            redis: Reconnecting::open(url, timeout)?,
+            redis: Reconnecting::open(url, ca_file, timeout)?,
             keys,
             fixtures,
         })

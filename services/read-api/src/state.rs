@@ -53,6 +53,7 @@ impl AppState {
             .with_label_values(&[] as &[&str]);
         let live = LiveReader::new(
             &settings.redis_url,
+            settings.redis_ca_file.as_deref(),
             RedisKeys::new(settings.redis_prefix.clone()),
             settings.fixtures.clone(),
             settings.backend_timeout,
