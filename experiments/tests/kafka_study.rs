@@ -36,7 +36,7 @@ async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
     )
     .await
     .expect("the cell runs");
-    let latency = cell.result.latency.expect("acknowledged records");
+    let latency = cell.result.latency.clone().expect("acknowledged records");
     assert_eq!(cell.result.errors, 0);
     assert!(latency.count > 10, "{latency:?}");
     // A 5 ms linger holds each record at least that long before it is sent.

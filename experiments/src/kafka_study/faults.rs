@@ -371,7 +371,8 @@ pub async fn run(
     })
 }
 
-/// Looks every accepted id up in MongoDB and in Redis (live-store's `seen:{id}`).
+/// Looks every accepted id up in MongoDB and in Redis (live-store's window of recently counted
+/// ids, `recent-ids`, which holds the last 100,000 by default: more than one study sends).
 pub async fn look_up(
     mongo: &mongodb::Client,
     redis_url: &str,
@@ -392,10 +393,10 @@ pub async fn look_up(
     for chunk in ids.chunks(1000) {
         let mut pipe = redis::pipe();
         for id in chunk {
-            pipe.exists(keys.seen(id));
+            pipe.zscore(keys.recent_ids(), id);
         }
-        let found: Vec<bool> = pipe.query_async(&mut conn).await?;
-        in_redis += found.iter().filter(|f| **f).count();
+        let found: Vec<Option<f64>> = pipe.query_async(&mut conn).await?;
+        in_redis += found.iter().filter(|f| f.is_some()).count();
     }
     Ok((in_mongodb, in_redis))
 }
