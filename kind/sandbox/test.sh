@@ -104,14 +104,17 @@ predictions() {
   echo "  before: MongoDB usactar.logs $mongo0 documents, Redis total $redis0"
   bodies=$(mktemp)
   codes=$(mktemp)
-  # Matches of the fixture list ingest accepts (Qatar 2022, team order as in the fixture).
+  # Matches of the fixture list ingest accepts (Qatar 2022: team order and phase as in the
+  # fixture; the phase of a round as crates/model/src/fixtures.rs maps it).
   python3 - "$SANDBOX_ROOT/crates/model/data/worldcup-2022.json" "$PREDICTIONS" > "$bodies" <<'PY'
 import json, sys
+PHASES = {"Round of 16": 2, "Quarter-finals": 3, "Semi-finals": 4, "Match for third place": 4, "Final": 4}
 matches = json.load(open(sys.argv[1]))["matches"]
 for i in range(int(sys.argv[2])):
     m = matches[i % len(matches)]
+    phase = 1 if m["round"].startswith("Matchday ") else PHASES[m["round"]]
     print(json.dumps({"team1": m["team1"], "team2": m["team2"],
-                      "score": f"{i % 5}-{i // 5 % 4}", "phase": i % 4 + 1}))
+                      "score": f"{i % 5}-{i // 5 % 4}", "phase": phase}))
 PY
   local t0 t1
   t0=$(date +%s.%N)
