@@ -109,7 +109,7 @@ pub fn shows(r: &Report) -> Vec<String> {
         _ => "a new process was running and ready",
     };
     let mut s = format!(
-        "{} at t={} s; {over} at t={} s",
+        "{}. Injected at t={} s; {over} at t={} s",
         f.description,
         num(i.fault_window.from, 1),
         num(i.fault_window.to, 1)

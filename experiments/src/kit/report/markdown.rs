@@ -192,11 +192,11 @@ pub(super) fn markdown(r: &Report) -> String {
             s.label(),
             s.resolution,
             if s.moved { "yes" } else { "no" },
-            opt(s.detect_s, 1),
+            s.detect_s.map(|t| num(t, 1)).unwrap_or_else(|| "never".into()),
             match (s.moved, s.recover_s) {
-                (_, Some(t)) => num(t, 1),
+                (false, _) => String::new(),
+                (true, Some(t)) => num(t, 1),
                 (true, None) => "not while measured".into(),
-                (false, None) => String::new(),
             },
             num(s.disturbed_s, 1),
             figures.join("; ")
