@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use cli_stack::{CtlArgs, UpArgs};
-use experiments::kit::report;
 use experiments::kit::run::{
-    self as experiment, ExperimentConfig, Hypothesis, LocalTarget, Target,
+    self as experiment, ExperimentConfig, Hypothesis, LocalTarget, Outcome, Target,
 };
-use experiments::kit::scenario::{self, FaultParams, Scenario};
+use experiments::kit::scenario::{self, Experiment};
 use experiments::kit::warzone_state::Publish;
+use experiments::kit::{capacity, report};
 use stack::{self, LocalStack, ProcessControl, StackFile};
 
 #[derive(Parser)]
@@ -29,17 +29,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Pod kill: SIGKILL read-api under load; the supervisor restarts it.
+    /// Run experiments by name, or by family (`podkill` runs every `podkill-*`); see `list`.
+    Run {
+        #[arg(required = true, value_name = "EXPERIMENT")]
+        names: Vec<String>,
+        #[command(flatten)]
+        args: ExperimentArgs,
+    },
+    /// The pod kills (`run podkill`): read-api, then ingest.
     Podkill(ExperimentArgs),
-    /// Pod failure: read-api stopped for the fault's duration under load.
+    /// The pod failures (`run podfailure`): read-api, then ingest.
     Podfailure(ExperimentArgs),
-    /// Container kill: SIGKILL live-forwarder (one container of the consumer pod) under load.
+    /// The container kills (`run containerkill`): live-forwarder, then logs-writer.
     Containerkill(ExperimentArgs),
-    /// Network delay on the link from the consumer pod to live-store, under load.
+    /// The link delays (`run netdelay`): 200 ms, 2 s, 6 s.
     Netdelay(ExperimentArgs),
-    /// Every scenario, one after the other, then the summary.
+    /// The broker's kill and pause (`run broker`).
+    Broker(ExperimentArgs),
+    /// The sustainable rate first, then every experiment, repeated, then the summary.
     All(ExperimentArgs),
-    /// Rank the latest run of each scenario into <out>/SUMMARY.md.
+    /// Measure the rate this machine sustains; writes <out>/capacity.json.
+    Capacity(ExperimentArgs),
+    /// Rank the latest batch of each experiment into <out>/SUMMARY.md (and re-answer their
+    /// reports).
     Report {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
@@ -47,7 +59,7 @@ enum Command {
     /// The Kafka questions answered with measurements: producer batching and acks, lag,
     /// a consumer and the broker killed or paused, Kafka against direct store writes.
     Kafka(KafkaArgs),
-    /// The scenarios and what each does.
+    /// The experiments and what each does.
     List,
     /// Start the local stack (Kafka, FerretDB, Redis, Prometheus, NGINX, Toxiproxy, exporters),
     /// print what runs where, and keep it running until Ctrl-C or SIGTERM.
@@ -74,26 +86,37 @@ struct ExperimentArgs {
     /// The steady-state window checked before the fault.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     steady: Duration,
-    /// How long the fault lasts (podfailure's stop, netdelay's delay) or is watched (kills).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long failures, delays and pauses last.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     fault: Duration,
+    /// How long one-shot kills are watched (the fault phase of a kill).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    watch: Duration,
     /// Load kept on after the fault; its second half is checked against the hypothesis.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     recovery: Duration,
-    /// Writers' total rate, predictions per second.
-    #[arg(long, default_value_t = 200.0)]
-    rate: f64,
+    /// Runs of each experiment (default: 3 for `all`, 1 otherwise); figures are their median
+    /// and range.
+    #[arg(long)]
+    repeat: Option<usize>,
+    /// Writers' total rate, predictions per second. Default: --load-fraction of the capacity
+    /// in <out>/capacity.json (measured first when there is none, and always by `all`).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The share of the measured capacity the writers send.
+    #[arg(long, default_value_t = 0.5)]
+    load_fraction: f64,
     /// Writers: simultaneous POST /input requests.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 32)]
     writers: usize,
-    /// Viewers: each reads /api/live twice a second and holds its WebSocket.
-    #[arg(long, default_value_t = 4)]
+    /// Viewers: each reads /api/live every --read-every and holds its WebSocket.
+    #[arg(long, default_value_t = 25)]
     viewers: usize,
-    /// netdelay: the added latency and its jitter.
-    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
-    delay: Duration,
-    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
-    jitter: Duration,
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    read_every: Duration,
+    /// capacity: how long each rate is held.
+    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+    capacity_step: Duration,
     /// Predictions to send (default: 10,000 generated from the real Qatar 2022 matches).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -251,49 +274,66 @@ async fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Up(args) => cli_stack::up(args).await.map(|()| ExitCode::SUCCESS),
         Command::Ctl(args) => cli_stack::ctl(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Podkill(args) => experiments(&[Scenario::PodKill], args, false).await,
-        Command::Podfailure(args) => experiments(&[Scenario::PodFailure], args, false).await,
-        Command::Containerkill(args) => experiments(&[Scenario::ContainerKill], args, false).await,
-        Command::Netdelay(args) => experiments(&[Scenario::NetDelay], args, false).await,
-        Command::All(args) => experiments(&scenario::ALL, args, true).await,
+        Command::Podkill(args) => run_named(&["podkill"], args).await,
+        Command::Podfailure(args) => run_named(&["podfailure"], args).await,
+        Command::Containerkill(args) => run_named(&["containerkill"], args).await,
+        Command::Netdelay(args) => run_named(&["netdelay"], args).await,
+        Command::Broker(args) => run_named(&["broker"], args).await,
+        Command::Kafka(args) => kafka(args).await,
+        Command::Run { names, args } => run_named(&names, args).await,
+        Command::All(args) => experiments(&scenario::CATALOG, args, true).await,
+        Command::Capacity(args) => {
+            let data = predictions(&args)?;
+            let (target, owned) = target(&args).await?;
+            let measured = measure_capacity(&args, &target, &data).await;
+            if let Some(stack) = owned {
+                stack.shutdown().await;
+            }
+            measured.map(|_| ExitCode::SUCCESS)
+        }
         Command::Report { out } => {
-            let (path, harms) = report::summary(&out)?;
-            if harms.is_empty() {
+            let (path, ranking) = report::summary(&out)?;
+            if ranking.rows.is_empty() {
                 anyhow::bail!(
                     "no report under {}; run an experiment first (e.g. `experiments all`)",
                     out.display()
                 );
             }
-            print_ranking(&harms);
+            print_ranking(&ranking);
             println!("wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kafka(args) => kafka(args).await,
         Command::List => {
-            for s in scenario::ALL {
-                println!("{:<14} {}", s.name(), scenario::describe(s));
+            for e in scenario::CATALOG {
+                println!("{:<30} {}", e.name, e.describe());
             }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn print_ranking(harms: &[report::Harm]) {
-    println!("most harmful first (data lost, failed requests, time to recover, worst p99):");
-    for (i, h) in harms.iter().enumerate() {
+fn print_ranking(ranking: &report::Ranking) {
+    println!("{}.", ranking.rule);
+    for r in &ranking.rows {
         println!(
-            "  {}. {:<14} lost {:>3}  failed {:>5}  recovered {:>7}  worst p99 {:>6.0} ms  {}",
-            i + 1,
-            h.scenario.name(),
-            h.data_lost,
-            h.failed_requests,
-            h.time_to_recover_s
-                .map(|t| format!("{t:.1}s"))
-                .unwrap_or("never".into()),
-            h.worst_p99_ms,
-            if h.passed { "passed" } else { "FAILED" }
+            "  {:>2}. {:<30} lost {:>5.1}  user-s {:>7.1} ({:.1}-{:.1})  recovered {:>5.1}s ({:.1}-{:.1})  passed {}/{}",
+            r.rank,
+            r.experiment,
+            r.data_lost.median,
+            r.user_seconds.median,
+            r.user_seconds.min,
+            r.user_seconds.max,
+            r.recover_s.median,
+            r.recover_s.min,
+            r.recover_s.max,
+            r.passed,
+            r.repeats,
         );
     }
+    println!(
+        "  the order held in {} of {} repeats",
+        ranking.order_held_in, ranking.repeats
+    );
 }
 
 /// A stack to run experiments on: the one `up` runs in this state folder, or a new one started
@@ -344,82 +384,169 @@ async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<Loca
     Ok((target, Some(stack)))
 }
 
-async fn experiments(
-    scenarios: &[Scenario],
-    args: ExperimentArgs,
-    summary: bool,
-) -> Result<ExitCode> {
-    if args.rate <= 0.0 || args.writers == 0 {
-        anyhow::bail!("--rate and --writers must be positive");
-    }
-    let data = match &args.data {
+fn predictions(args: &ExperimentArgs) -> Result<Vec<loadgen::Prediction>> {
+    Ok(match &args.data {
         Some(path) => loadgen::load_data(path)?,
         None => loadgen::datagen::generate(2022, 10_000),
-    };
-    let (target, owned) = target(&args).await?;
-    let publish = match &target {
-        Target::Local(l) => Publish::local(&args.state_dir, &l.ports.addr("ingress")),
-        Target::Kube { .. } => Publish::default(),
-    };
-    let mut outcome = Ok(());
-    let mut all_passed = true;
-    for s in scenarios {
-        let config = ExperimentConfig {
-            scenario: *s,
-            warmup: args.warmup,
-            steady: args.steady,
-            fault: args.fault,
-            recovery: args.recovery,
-            rate: args.rate,
-            writers: args.writers,
-            viewers: args.viewers,
-            params: FaultParams {
-                duration: args.fault,
-                delay: args.delay,
-                jitter: args.jitter,
-            },
-            hypothesis: Hypothesis {
-                min_ingest_success: args.min_ingest_success,
-                max_ingest_p99_ms: args.max_ingest_p99.as_secs_f64() * 1000.0,
-                min_read_success: args.min_read_success,
-                max_lag: args.max_lag,
-            },
-            out: args.out.clone(),
-            data: data.clone(),
-        };
-        match experiment::run_published(&config, &target, &publish).await {
-            Ok((r, dir)) => {
-                println!(
-                    "{}: {} — {} failed requests, detected {}, recovered {}, {} accepted / {} in MongoDB / {} in Redis",
-                    s.name(),
-                    if r.passed { "PASSED" } else { "FAILED" },
-                    r.impact.failed_requests.values().sum::<u64>(),
-                    r.impact.time_to_detect_s.map(|t| format!("after {t:.0}s")).unwrap_or("never".into()),
-                    r.impact.time_to_recover_s.map(|t| format!("after {t:.0}s")).unwrap_or("not while measured".into()),
-                    r.invariant.accepted, r.invariant.mongodb, r.invariant.redis,
-                );
-                for f in &r.failures {
-                    println!("  - {f}");
-                }
-                println!("  report: {}", dir.join("report.md").display());
-                all_passed &= r.passed;
-            }
-            Err(e) => {
-                outcome = Err(e.context(format!("{} could not run", s.name())));
-                break;
+    })
+}
+
+async fn measure_capacity(
+    args: &ExperimentArgs,
+    target: &Target,
+    data: &[loadgen::Prediction],
+) -> Result<capacity::Capacity> {
+    eprintln!("measuring the sustainable rate ...");
+    let c = capacity::measure(target, data, args.writers, args.capacity_step).await?;
+    capacity::write(&args.out, &c)?;
+    match c.sustainable_rps {
+        Some(rps) => println!(
+            "sustainable: {rps:.0} predictions/s (written to {})",
+            capacity::path(&args.out).display()
+        ),
+        None => anyhow::bail!("not even {:.0} predictions/s were sustained", capacity::RATES[0]),
+    }
+    Ok(c)
+}
+
+/// Runs the experiments named, or of the families named (`podkill` runs every `podkill-*`).
+async fn run_named(names: &[impl AsRef<str>], args: ExperimentArgs) -> Result<ExitCode> {
+    let mut chosen: Vec<Experiment> = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        let found = scenario::select(name);
+        if found.is_empty() {
+            anyhow::bail!("no experiment is named {name:?} (see `experiments list`)");
+        }
+        for e in found {
+            if !chosen.contains(&e) {
+                chosen.push(e);
             }
         }
     }
-    if outcome.is_ok() && summary {
-        let (path, harms) = report::summary(&args.out)?;
-        print_ranking(&harms);
-        println!("wrote {}", path.display());
+    experiments(&chosen, args, false).await
+}
+
+async fn experiments(
+    chosen: &[Experiment],
+    args: ExperimentArgs,
+    all: bool,
+) -> Result<ExitCode> {
+    if args.rate.is_some_and(|r| r <= 0.0)
+        || args.writers == 0
+        || !(args.load_fraction > 0.0 && args.load_fraction <= 1.0)
+        || args.repeat == Some(0)
+    {
+        anyhow::bail!(
+            "--rate, --writers and --repeat must be positive, --load-fraction in (0, 1]"
+        );
     }
+    let data = predictions(&args)?;
+    let (target, owned) = target(&args).await?;
+    let outcome = run_all(chosen, &args, all, &target, &data).await;
     if let Some(stack) = owned {
         eprintln!("stopping the local stack ...");
         stack.shutdown().await;
     }
-    outcome.map(|()| match all_passed {
+    outcome
+}
+
+async fn run_all(
+    chosen: &[Experiment],
+    args: &ExperimentArgs,
+    all: bool,
+    target: &Target,
+    data: &[loadgen::Prediction],
+) -> Result<ExitCode> {
+    let (rate, capacity_rps, fraction) = match args.rate {
+        Some(rate) => (rate, None, None),
+        None => {
+            let capacity = match capacity::read(&args.out) {
+                Some(c) if !all => c,
+                _ => measure_capacity(args, target, data).await?,
+            };
+            let cap = capacity
+                .sustainable_rps
+                .context("the capacity file holds no sustained rate")?;
+            (cap * args.load_fraction, Some(cap), Some(args.load_fraction))
+        }
+    };
+    let repeats = args.repeat.unwrap_or(if all { 3 } else { 1 });
+    let batch = experiment::run_id();
+    let publish = match target {
+        Target::Local(l) => Publish::local(&args.state_dir, &l.ports.addr("ingress")),
+        Target::Kube { .. } => Publish::default(),
+    };
+    let mut all_passed = true;
+    for repeat in 1..=repeats {
+        for e in chosen {
+            let config = ExperimentConfig {
+                experiment: *e,
+                warmup: args.warmup,
+                steady: args.steady,
+                fault: if e.fault.is_one_shot() {
+                    args.watch
+                } else {
+                    args.fault
+                },
+                recovery: args.recovery,
+                rate,
+                capacity_rps,
+                load_fraction: fraction,
+                writers: args.writers,
+                viewers: args.viewers,
+                read_every: args.read_every,
+                hypothesis: Hypothesis {
+                    min_ingest_success: args.min_ingest_success,
+                    max_ingest_p99_ms: args.max_ingest_p99.as_secs_f64() * 1000.0,
+                    min_read_success: args.min_read_success,
+                    max_lag: args.max_lag,
+                },
+                out: args.out.clone(),
+                data: data.to_vec(),
+                batch: batch.clone(),
+                repeat,
+                repeats,
+            };
+            match experiment::run_published(&config, target, &publish)
+                .await
+                .with_context(|| format!("{} could not run", e.name))?
+            {
+                Outcome::Unsupported(u, dir) => {
+                    println!(
+                        "{}: unsupported on this target ({}): {}\n  report: {}",
+                        e.name,
+                        u.target,
+                        u.reason,
+                        dir.join("report.md").display()
+                    );
+                }
+                Outcome::Ran(r, dir) => {
+                    let i = &r.impact;
+                    println!(
+                        "{} (repeat {repeat}/{repeats}): {} — detected {} by {}, recovered {}, {:.1} failure user-s, {:.1} stale page viewer-s, {} accepted / {} in MongoDB / {} in Redis",
+                        e.name,
+                        if r.passed { "PASSED" } else { "FAILED" },
+                        i.time_to_detect_s.map(|t| format!("after {t:.1}s")).unwrap_or("never".into()),
+                        i.detected_by.as_deref().unwrap_or("nothing"),
+                        i.time_to_recover_s.map(|t| format!("after {t:.1}s")).unwrap_or("not while measured".into()),
+                        i.failure_user_seconds.values().sum::<f64>(),
+                        i.stale_page_seconds,
+                        r.invariant.accepted, r.invariant.mongodb, r.invariant.redis,
+                    );
+                    for f in &r.failures {
+                        println!("  - {f}");
+                    }
+                    println!("  report: {}", dir.join("report.md").display());
+                    all_passed &= r.passed;
+                }
+            }
+        }
+    }
+    let (path, ranking) = report::summary(&args.out)?;
+    print_ranking(&ranking);
+    println!("wrote {}", path.display());
+    Ok(match all_passed {
         true => ExitCode::SUCCESS,
         false => ExitCode::from(EXPERIMENT_FAILED),
     })

@@ -23,7 +23,7 @@ mod stats;
 
 pub use model::{parse_data, validate, DataError, Prediction};
 pub use run::{run, start, Error, Outcome, Progress, RunConfig, RunHandle, Summary};
-pub use stats::{Latency, SecondStats};
+pub use stats::{Latency, RequestRecord, SecondStats};
 
 /// Reads and validates a data file (one object, a JSON array, or NDJSON).
 pub fn load_data(path: &std::path::Path) -> Result<Vec<Prediction>, LoadError> {

@@ -171,6 +171,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         requests: args.n,
         timeout: args.timeout,
         rate: args.rate,
+        keep_requests: false,
     };
     let handle = loadgen::start(config, data).await?;
     let display = tokio::spawn(show_progress(handle.progress()));

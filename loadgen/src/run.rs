@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::stats::{Answer, ErrorKind, Latency, Recorder, SecondStats};
+use crate::stats::{Answer, ErrorKind, Latency, Recorder, RequestRecord, SecondStats};
 use model::Prediction;
 
 /// What to send, where, how fast and for how long.
@@ -38,6 +38,10 @@ pub struct RunConfig {
     /// Optional cap in requests per second, spread evenly (ticket k is sent no earlier than k/rate
     /// seconds after the start).
     pub rate: Option<f64>,
+    /// Keep one [`RequestRecord`] per answered request in [`Summary::requests`] (the experiment
+    /// kit's sub-second and per-user measures need them; off by default: memory grows with n).
+    #[serde(default)]
+    pub keep_requests: bool,
 }
 
 impl RunConfig {
@@ -53,6 +57,7 @@ impl RunConfig {
             requests,
             timeout,
             rate: None,
+            keep_requests: false,
         }
     }
 }
@@ -107,6 +112,9 @@ pub struct Summary {
     pub latency: Latency,
     /// One row per second of the run; its `requests` add up to succeeded + failed.
     pub series: Vec<SecondStats>,
+    /// Every answered request, when [`RunConfig::keep_requests`] asked for them; in no order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestRecord>,
 }
 
 impl Summary {
@@ -302,7 +310,7 @@ async fn execute(
         tickets: AtomicU64::new(0),
         answered: AtomicU64::new(0),
         unanswered: AtomicU64::new(0),
-        recorder: Recorder::new(config.concurrence, start),
+        recorder: Recorder::new(config.concurrence, start, config.keep_requests),
         stop: CancellationToken::new(),
         done: CancellationToken::new(),
     });
@@ -369,6 +377,7 @@ async fn execute(
         _ => Outcome::Cancelled,
     };
     let (series, latency, failed_by_status) = shared.recorder.finish(elapsed);
+    let requests = shared.recorder.take_requests();
     let live = &shared.recorder.live;
     let succeeded = live.succeeded.load(Ordering::SeqCst);
     let failed = live.failed.load(Ordering::SeqCst);
@@ -386,6 +395,7 @@ async fn execute(
         requests_per_sec: (succeeded + failed) as f64 / elapsed.as_secs_f64().max(1e-9),
         latency,
         series,
+        requests,
     })
 }
 
@@ -495,7 +505,7 @@ async fn send_one(user: &mut GooseUser, shared: &Shared) {
             return;
         }
     };
-    shared.recorder.record(shard, started.elapsed(), answer);
+    shared.recorder.record(shard, started, answer);
     if shared.answered.fetch_add(1, Ordering::AcqRel) + 1 == shared.total {
         shared.done.cancel();
     }

@@ -81,8 +81,21 @@ impl Bucket {
     }
 }
 
+/// One answered request (kept only when the run asks for them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// The goose user that sent it.
+    pub user: u32,
+    /// When it was sent and when its answer (or error) came, in seconds since the run's start.
+    pub sent_s: f64,
+    pub answered_s: f64,
+    /// Answered 2xx.
+    pub ok: bool,
+}
+
 #[derive(Default)]
 struct Shard {
+    requests: Vec<RequestRecord>,
     /// Seconds (since the start) not yet drained; usually one.
     seconds: BTreeMap<u64, Bucket>,
     /// Whole-run latencies at three significant figures.
@@ -130,6 +143,7 @@ pub(crate) struct Recorder {
     shards: Vec<Mutex<Shard>>,
     collected: Mutex<Collected>,
     pub live: Live,
+    keep_requests: bool,
 }
 
 #[derive(Default)]
@@ -139,7 +153,7 @@ struct Collected {
 }
 
 impl Recorder {
-    pub fn new(shards: usize, start: Instant) -> Self {
+    pub fn new(shards: usize, start: Instant, keep_requests: bool) -> Self {
         Self {
             start,
             shards: (0..shards.max(1))
@@ -147,16 +161,27 @@ impl Recorder {
                 .collect(),
             collected: Mutex::new(Collected::default()),
             live: Live::default(),
+            keep_requests,
         }
+    }
+
+    /// The kept request records of every shard.
+    pub fn take_requests(&self) -> Vec<RequestRecord> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            all.append(&mut shard.lock().expect("shard lock").requests);
+        }
+        all
     }
 
     pub fn sent(&self) {
         self.live.sent.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Records one finished request; `shard` is the user's index.
-    pub fn record(&self, shard: usize, latency: Duration, answer: Answer) {
+    /// Records one finished request, sent at `sent`; `shard` is the user's index.
+    pub fn record(&self, shard: usize, sent: Instant, answer: Answer) {
         let now = Instant::now();
+        let latency = now.duration_since(sent);
         let second = now.duration_since(self.start).as_secs();
         let micros = u64::try_from(latency.as_micros())
             .unwrap_or(MAX_MICROS)
@@ -178,6 +203,14 @@ impl Recorder {
                 .saturating_record(micros);
             if !ok {
                 *s.failed_by.entry(answer.key()).or_default() += 1;
+            }
+            if self.keep_requests {
+                s.requests.push(RequestRecord {
+                    user: shard as u32,
+                    sent_s: sent.saturating_duration_since(self.start).as_secs_f64(),
+                    answered_s: now.duration_since(self.start).as_secs_f64(),
+                    ok,
+                });
             }
         }
         let counter = if ok {

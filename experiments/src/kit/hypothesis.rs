@@ -40,7 +40,7 @@ fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -
 pub fn hypothesis_probes(
     h: &Hypothesis,
     client: &BTreeMap<String, Vec<GoldenSecond>>,
-    lag: &BTreeMap<String, Vec<(f64, f64)>>,
+    lag: &BTreeMap<String, Vec<(f64, Option<f64>)>>,
     from: f64,
     to: f64,
 ) -> Vec<Probe> {
@@ -58,7 +58,7 @@ pub fn hypothesis_probes(
         .flat_map(|v| {
             v.iter()
                 .filter(|(t, _)| *t >= from && *t < to)
-                .map(|(_, v)| *v)
+                .filter_map(|(_, v)| *v)
         })
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     vec![
@@ -81,7 +81,7 @@ pub fn hypothesis_probes(
             |v| v >= h.min_read_success,
         ),
         probe(
-            "consumer lag, records (max)",
+            "consumer lag from the broker, records (max)",
             format!("<= {}", h.max_lag),
             max_lag,
             |v| v <= h.max_lag,

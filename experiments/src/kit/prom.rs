@@ -1,5 +1,5 @@
 //! The kit's own PromQL: the local services' golden signals (their `usactar_*` metrics, labelled
-//! by the stack's scrape config), consumer lag and the link's latency, asked per second over an
+//! by the stack's scrape config), and consumer lag, asked per second over an
 //! experiment's time range through chaos's Prometheus client. (On a cluster the golden signals
 //! come from Linkerd's metrics instead: `chaos::linkerd`.)
 
@@ -56,6 +56,7 @@ pub async fn golden(
                 p50_ms: p50.get(t).copied(),
                 p95_ms: p95.get(t).copied(),
                 p99_ms: p99.get(t).copied(),
+                mean_ms: None,
             }
         })
         .collect())
@@ -88,15 +89,4 @@ pub async fn lag(
             ))
         })
         .collect())
-}
-
-/// The median latency of live-forwarder's ApplyBatch calls over a window: the delay those
-/// requests actually saw across the link.
-pub async fn forward_latency_ms(
-    prom: &Prometheus,
-    start: SystemTime,
-    end: SystemTime,
-) -> chaos::Result<Option<f64>> {
-    let bucket = "usactar_request_duration_seconds_bucket{service=\"live-forwarder\",route=\"/usactar.live.v1.LiveStore/ApplyBatch\"}";
-    prom.median_over(bucket, 1000.0, start, end).await
 }

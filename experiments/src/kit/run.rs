@@ -1,6 +1,7 @@
-//! One experiment, start to finish: quiesce, load, steady-state check, fault, recovery, check
-//! again, data invariant, golden metrics, report.
+//! One experiment, start to finish: quiesce, load and samplers, steady-state check, fault,
+//! recovery, check again, data invariant, the measures, report.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -8,34 +9,59 @@ use anyhow::{Context, Result};
 
 use crate::kit::hypothesis::hypothesis_probes;
 pub use crate::kit::hypothesis::Hypothesis;
-use crate::kit::impact::{impact, Windows};
+use crate::kit::impact::{impact, Measurements, Window};
 use crate::kit::invariant::{check_invariant, quiesce};
-use crate::kit::load::{writer_points, Viewers};
-use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet};
-use crate::kit::scenario::{self, FaultParams, Scenario};
+use crate::kit::load::Viewers;
+use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet, Unsupported};
+use crate::kit::sampler::Samplers;
+use crate::kit::scenario::Experiment;
+use crate::kit::signals::{self, Request, BIN_S};
 pub use crate::kit::target::{LocalTarget, Target};
 use crate::kit::warzone_state::{self, Publish, Screenshot, Warzone};
 
 #[derive(Debug, Clone)]
 pub struct ExperimentConfig {
-    pub scenario: Scenario,
+    pub experiment: Experiment,
     pub warmup: Duration,
     pub steady: Duration,
+    /// How long failures, delays and pauses last; how long one-shot kills are watched.
     pub fault: Duration,
     pub recovery: Duration,
     /// Predictions per second, in total, from the writers.
     pub rate: f64,
+    /// The sustainable rate measured by `experiments capacity`, and the share of it in `rate`.
+    pub capacity_rps: Option<f64>,
+    pub load_fraction: Option<f64>,
     pub writers: usize,
     pub viewers: usize,
-    pub params: FaultParams,
+    /// How often each viewer reads `/api/live`.
+    pub read_every: Duration,
     pub hypothesis: Hypothesis,
     pub out: PathBuf,
     pub data: Vec<loadgen::Prediction>,
+    /// The invocation's id (its repeats share it), this repeat (1-based) and how many.
+    pub batch: String,
+    pub repeat: usize,
+    pub repeats: usize,
 }
 
-/// Runs one experiment against the local stack and writes its report. The report says whether
-/// it passed; an `Err` means the experiment itself could not run.
-pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<(Report, PathBuf)> {
+/// What running an experiment gave.
+pub enum Outcome {
+    Ran(Box<Report>, PathBuf),
+    /// The target cannot inject this fault; said within seconds, nothing was run.
+    Unsupported(Unsupported, PathBuf),
+}
+
+/// A run id from the wall clock, e.g. `20261129T092334Z`.
+pub fn run_id() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "")
+}
+
+/// Runs one experiment and writes its report. The report says whether it passed; an `Err`
+/// means the experiment itself could not run.
+pub async fn run(config: &ExperimentConfig, target: &Target) -> Result<Outcome> {
     run_published(config, target, &Publish::default()).await
 }
 
@@ -44,11 +70,23 @@ pub async fn run_published(
     config: &ExperimentConfig,
     target: &Target,
     publish: &Publish,
-) -> Result<(Report, PathBuf)> {
-    let s = config.scenario;
+) -> Result<Outcome> {
+    let e = config.experiment;
+    let run_id = run_id();
+    if let Some(reason) = target.unsupported(&e) {
+        let u = Unsupported {
+            experiment: e.name.to_string(),
+            run_id,
+            batch: config.batch.clone(),
+            target: target.name().to_string(),
+            reason,
+        };
+        let dir = report::write_unsupported(&config.out, &u)?;
+        return Ok(Outcome::Unsupported(u, dir));
+    }
     target.prepare().await?;
 
-    eprintln!("[{}] waiting for the pipeline to be idle ...", s.name());
+    eprintln!("[{}] waiting for the pipeline to be idle ...", e.name);
     let before = quiesce(target, Duration::from_secs(60))
         .await
         .context("counting MongoDB and Redis")?;
@@ -62,10 +100,8 @@ pub async fn run_published(
         total + Duration::from_secs(120),
     );
     load.rate = Some(config.rate);
+    load.keep_requests = true;
 
-    let run_id = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace([':', '-'], "");
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall0 = SystemTime::now();
     let t0 = Instant::now();
@@ -75,14 +111,16 @@ pub async fn run_published(
         t0,
         config.warmup + config.steady + config.fault / 2,
     );
-    let viewers = Viewers::start(&target.api(), config.viewers, t0);
+    let samplers = Samplers::start(target.admins(), target.kafka(), t0);
+    let viewers = Viewers::start(&target.api(), config.viewers, config.read_every, t0);
     let writers = loadgen::start(load, config.data.clone())
         .await
         .context("starting the writers (loadgen)")?;
+    // loadgen's clock starts here: its records are shifted onto the experiment's.
     let offset = t0.elapsed().as_secs_f64();
     let mut progress = writers.progress();
     let ticker = tokio::spawn({
-        let name = s.name();
+        let name = e.name;
         let (w, st, f) = (
             config.warmup.as_secs_f64(),
             config.steady.as_secs_f64(),
@@ -117,92 +155,139 @@ pub async fn run_published(
 
     let fault_at = config.warmup + config.steady;
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
-    eprintln!("[{}] injecting: {}", s.name(), scenario::describe(s));
-    let fault_wall_start = SystemTime::now();
+    eprintln!("[{}] injecting: {}", e.name, e.describe());
     warzone.fault_started();
     let mut fault = target
-        .inject(s, config.params, &run_id, t0)
+        .inject(e, config.fault, &run_id, t0)
         .await
         .context("injecting the fault")?;
-    let fault_wall_end = SystemTime::now();
     warzone.fault_over(&fault);
     eprintln!(
         "[{}] fault over after {:.1}s; keeping the load on through recovery",
-        s.name(),
+        e.name,
         fault.end_s - fault.start_s
     );
-    let planned_end = total;
-    tokio::time::sleep(planned_end.saturating_sub(t0.elapsed())).await;
 
     let summary = writers.wait().await.context("the writers failed")?;
     ticker.abort();
-    let (read_points, sockets) = viewers.stop().await;
+    let viewed = viewers.stop().await;
     let load_end = t0.elapsed().as_secs_f64();
     let wall_end = SystemTime::now();
+    let sampled = samplers.stop().await;
     warzone.checking();
 
-    // The data invariant: wait for the pipeline to drain.
     eprintln!(
         "[{}] load done ({} accepted); checking that every prediction arrived once ...",
-        s.name(),
-        summary.succeeded
+        e.name, summary.succeeded
     );
     let invariant = check_invariant(target, before, summary.succeeded).await?;
 
-    // Server side, from Prometheus (it scrapes every second; give it two).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writer_requests: Vec<Request> = summary
+        .requests
+        .iter()
+        .map(|r| {
+            let mut r = Request::from(r);
+            r.sent += offset;
+            r.answered += offset;
+            r
+        })
+        .collect();
+    let end = load_end.floor();
     let mut set = SeriesSet::default();
-    set.client
-        .insert("ingest".into(), writer_points(&summary, offset));
-    set.client.insert("read-api".into(), read_points);
-    for service in ["ingest", "read-api", "live-store"] {
-        match target.server_series(service, wall0, wall_end).await {
-            Ok(points) => {
-                set.server.insert(service.into(), points);
+    set.client.insert(
+        "ingest".into(),
+        signals::golden_seconds(&writer_requests, end),
+    );
+    set.client.insert(
+        "read-api".into(),
+        signals::golden_seconds(&viewed.reads, end),
+    );
+    for (name, scrapes) in &sampled.scrapes {
+        set.server
+            .insert(name.clone(), signals::server_seconds(scrapes, end));
+    }
+    let mut prometheus = BTreeMap::new();
+    if sampled.scrapes.is_empty() {
+        // A cluster: the server side from Linkerd's metrics in Prometheus, per second.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for service in ["ingest", "read-api", "live-store"] {
+            match target.server_series(service, wall0, wall_end).await {
+                Ok(points) => {
+                    prometheus.insert(service.to_string(), points);
+                }
+                Err(err) => eprintln!(
+                    "[{}] warning: no server-side series for {service}: {err}",
+                    e.name
+                ),
             }
-            Err(e) => eprintln!(
-                "[{}] warning: no server-side series for {service}: {e}",
-                s.name()
-            ),
+        }
+        set.server.extend(prometheus.clone());
+    }
+    set.lag = if sampled.lag.is_empty() {
+        target.lag(wall0, wall_end).await
+    } else {
+        sampled.lag.clone()
+    };
+
+    // The link's delay as the calls saw it: exact means of live-forwarder's call durations.
+    if let Some(calls) = sampled.scrapes.get("live-forwarder") {
+        if fault.configured.delay_ms.is_some() || fault.configured.rate_kb_s.is_some() {
+            let w = config.warmup.as_secs_f64();
+            let m = &mut fault.measured;
+            m.link_mean_before_ms =
+                signals::mean_ms_over(calls, w, w + config.steady.as_secs_f64());
+            m.link_mean_during_ms = signals::mean_ms_over(calls, fault.start_s, fault.end_s);
+            m.added_delay_ms = m
+                .link_mean_before_ms
+                .zip(m.link_mean_during_ms)
+                .map(|(b, d)| d - b);
         }
     }
-    set.lag = target.lag(wall0, wall_end).await;
-    if s == Scenario::NetDelay {
-        let steady_start = wall0 + config.warmup;
-        let before = target.link_latency_ms(steady_start, fault_wall_start).await;
-        let during = target
-            .link_latency_ms(fault_wall_start, fault_wall_end)
-            .await;
-        fault.measured.link_p50_before_ms = before;
-        fault.measured.link_p50_during_ms = during;
-        fault.measured.added_delay_ms = before.zip(during).map(|(b, d)| d - b);
-    }
 
-    // Windows.
     let w = config.warmup.as_secs_f64();
-    let steady = (w, w + config.steady.as_secs_f64());
-    // Per-second points cover [t, t+1): windows start at the second the fault falls in.
-    let during_end = fault.end_s.max(fault.start_s + config.fault.as_secs_f64()) + 2.0;
+    let steady = Window {
+        from: w,
+        to: w + config.steady.as_secs_f64(),
+    };
+    let impact = impact(
+        &Measurements {
+            writers: &writer_requests,
+            writer_users: config.writers,
+            viewed: &viewed,
+            scrapes: &sampled.scrapes,
+            prometheus: &prometheus,
+            lag: &set.lag,
+            baseline_total: before.1.max(0) as u64,
+        },
+        &fault,
+        steady,
+        load_end,
+    );
+    set.stale_viewers = {
+        let stale = signals::stale_viewers(
+            &viewed.pushes,
+            &signals::accepted_times(&writer_requests),
+            before.1.max(0) as u64,
+            impact.stale_after_s,
+            0.0,
+            end,
+        );
+        let per_second = (1.0 / BIN_S).round() as usize;
+        stale
+            .chunks(per_second)
+            .enumerate()
+            .map(|(t, c)| (t as f64, c.iter().sum::<usize>() as f64 / c.len() as f64))
+            .collect()
+    };
+
     let after_len = (config.recovery.as_secs_f64() / 2.0).clamp(3.0, 10.0);
-    let after = (load_end - after_len, load_end);
+    let after = (end - after_len, end);
     let h = &config.hypothesis;
     let hypotheses = Hypotheses {
-        before: hypothesis_probes(h, &set.client, &set.lag, steady.0, steady.1),
+        before: hypothesis_probes(h, &set.client, &set.lag, steady.from, steady.to),
         after: hypothesis_probes(h, &set.client, &set.lag, after.0, after.1),
     };
     warzone.probes_decided(&hypotheses);
-
-    let impact = impact(
-        &set,
-        &fault,
-        &summary,
-        sockets,
-        Windows {
-            steady,
-            during_end,
-            load_end,
-        },
-    );
 
     let mut failures = Vec::new();
     for (when, probes) in [
@@ -232,8 +317,11 @@ pub async fn run_published(
     }
 
     let mut report = Report {
-        scenario: s,
+        experiment: e.name.to_string(),
         run_id: run_id.clone(),
+        batch: config.batch.clone(),
+        repeat: config.repeat,
+        repeats: config.repeats,
         started_at,
         target: target.name().into(),
         passed: failures.is_empty(),
@@ -244,8 +332,11 @@ pub async fn run_published(
             fault_s: config.fault.as_secs_f64(),
             recovery_s: config.recovery.as_secs_f64(),
             rate: config.rate,
+            capacity_rps: config.capacity_rps,
+            load_fraction: config.load_fraction,
             writers: config.writers,
             viewers: config.viewers,
+            read_every_s: config.read_every.as_secs_f64(),
         },
         fault,
         hypotheses,
@@ -254,9 +345,8 @@ pub async fn run_published(
         series: set,
         answers: Default::default(),
     };
-    let others = report::latest_reports(&config.out);
-    report::answer(&mut report, &others);
-    let dir = config.out.join(s.name()).join(&run_id);
+    report.answers.how_it_shows = report::answers_shows(&report);
+    let dir = report::report_dir(&config.out, e.name, &run_id);
     report::write(&dir, &report).with_context(|| format!("writing {}", dir.display()))?;
     let shot = shot
         .await
@@ -264,5 +354,5 @@ pub async fn run_published(
     warzone_state::add_to_report(&dir, shot)
         .with_context(|| format!("adding the /warzone screenshot to {}", dir.display()))?;
     warzone.finished(&report, &dir);
-    Ok((report, dir))
+    Ok(Outcome::Ran(Box::new(report), dir))
 }

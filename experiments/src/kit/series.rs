@@ -1,5 +1,5 @@
-//! Per-second golden-metrics series and the math the reports stand on: windows, percentiles,
-//! when a fault was detected and when the system recovered.
+//! Per-second golden-metrics series: windows and percentiles. (Detection and recovery are
+//! measured at 100 ms from raw samples: `signals`.)
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,9 @@ pub struct GoldenSecond {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Mean latency (server side, from the exact sum and count of the durations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ms: Option<f64>,
 }
 
 /// Nearest-rank percentile of `values` (`q` in 0..=1); `None` for no values.
@@ -81,75 +84,6 @@ pub fn stats(points: &[GoldenSecond]) -> WindowStats {
     }
 }
 
-/// When a second counts as disturbed, relative to the steady window before the fault.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Disturbance {
-    /// Success below this is disturbed.
-    pub min_success: f64,
-    /// p99 above `p99_factor` times the steady window's worst p99 (and at least `p99_floor_ms`
-    /// above it): one slow second in the steady window is normal, so the worst is the bar.
-    pub p99_factor: f64,
-    pub p99_floor_ms: f64,
-    /// Request rate below this share of the steady rate (when the steady rate is > 0).
-    pub min_rate_share: f64,
-}
-
-impl Default for Disturbance {
-    fn default() -> Self {
-        Disturbance {
-            min_success: 0.99,
-            p99_factor: 2.0,
-            p99_floor_ms: 100.0,
-            min_rate_share: 0.5,
-        }
-    }
-}
-
-impl Disturbance {
-    pub fn is_disturbed(&self, point: &GoldenSecond, steady: &WindowStats) -> bool {
-        let failing = point.success.is_some_and(|s| s < self.min_success);
-        let slow = match (point.p99_ms, steady.worst_p99_ms) {
-            (Some(p99), Some(base)) => p99 > (base * self.p99_factor).max(base + self.p99_floor_ms),
-            _ => false,
-        };
-        let starved = steady.mean_rps > 0.0 && point.rps < steady.mean_rps * self.min_rate_share;
-        failing || slow || starved
-    }
-}
-
-/// Seconds from `fault_at` to the first disturbed second, if any.
-pub fn time_to_detect(
-    points: &[GoldenSecond],
-    fault_at: f64,
-    steady: &WindowStats,
-    rule: &Disturbance,
-) -> Option<f64> {
-    // A point covers [t, t+1): the one the fault falls in counts.
-    points
-        .iter()
-        .filter(|p| p.t + 1.0 > fault_at)
-        .find(|p| rule.is_disturbed(p, steady))
-        .map(|p| (p.t - fault_at).max(0.0))
-}
-
-/// Seconds from `fault_at` until the end of the last disturbed second: after that, every second
-/// is normal. `Some(0.0)` when nothing was disturbed; `None` when the series ends disturbed
-/// (never recovered while measured).
-pub fn time_to_recover(
-    points: &[GoldenSecond],
-    fault_at: f64,
-    steady: &WindowStats,
-    rule: &Disturbance,
-) -> Option<f64> {
-    let after: Vec<&GoldenSecond> = points.iter().filter(|p| p.t + 1.0 > fault_at).collect();
-    let last_disturbed = after.iter().rposition(|p| rule.is_disturbed(p, steady));
-    match last_disturbed {
-        None => Some(0.0),
-        Some(i) if i + 1 == after.len() => None,
-        Some(i) => Some((after[i].t + 1.0 - fault_at).max(0.0)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +97,7 @@ mod tests {
             p50_ms: Some(p99 / 3.0),
             p95_ms: Some(p99 / 1.5),
             p99_ms: Some(p99),
+            mean_ms: None,
         }
     }
 
@@ -175,50 +110,6 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), None);
     }
 
-    #[test]
-    fn detection_and_recovery_of_an_outage() {
-        // 10 s steady at 100 rps, a 3 s outage at t=10, then normal again.
-        let mut points: Vec<GoldenSecond> =
-            (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
-        for p in &mut points[10..13] {
-            p.success = Some(0.2);
-        }
-        let steady = stats(&window(&points, 0.0, 10.0));
-        assert_eq!(steady.success, Some(1.0));
-        let rule = Disturbance::default();
-        assert_eq!(time_to_detect(&points, 10.0, &steady, &rule), Some(0.0));
-        assert_eq!(time_to_recover(&points, 10.0, &steady, &rule), Some(3.0));
-        // Never recovered while measured.
-        points.last_mut().unwrap().success = Some(0.0);
-        assert_eq!(time_to_recover(&points, 10.0, &steady, &rule), None);
-    }
-
-    #[test]
-    fn an_undisturbed_series_recovers_in_zero() {
-        let points: Vec<GoldenSecond> =
-            (0..20).map(|t| point(t as f64, 100.0, 1.0, 10.0)).collect();
-        let steady = stats(&window(&points, 0.0, 10.0));
-        let rule = Disturbance::default();
-        assert_eq!(time_to_detect(&points, 10.0, &steady, &rule), None);
-        assert_eq!(time_to_recover(&points, 10.0, &steady, &rule), Some(0.0));
-    }
-
-    #[test]
-    fn slowness_and_starvation_count_as_disturbed() {
-        let steady = WindowStats {
-            seconds: 10,
-            mean_rps: 100.0,
-            success: Some(1.0),
-            p99_ms: Some(10.0),
-            worst_p99_ms: Some(12.0),
-        };
-        let rule = Disturbance::default();
-        // The bar is the steady window's worst p99 (12 ms): 2x, but at least 100 ms more.
-        assert!(!rule.is_disturbed(&point(0.0, 100.0, 1.0, 110.0), &steady));
-        assert!(rule.is_disturbed(&point(0.0, 100.0, 1.0, 113.0), &steady));
-        assert!(rule.is_disturbed(&point(0.0, 40.0, 1.0, 10.0), &steady));
-    }
-
     proptest! {
         #[test]
         fn percentiles_are_ordered_and_within_range(values in proptest::collection::vec(0.0f64..1e6, 1..200)) {
@@ -228,24 +119,6 @@ mod tests {
             let min = values.iter().copied().fold(f64::INFINITY, f64::min);
             let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             prop_assert!(min <= p50 && p50 <= p95 && p95 <= p99 && p99 <= max);
-        }
-
-        #[test]
-        fn recovery_is_never_before_detection(
-            disturbed in proptest::collection::vec(any::<bool>(), 1..60),
-        ) {
-            let points: Vec<GoldenSecond> = disturbed.iter().enumerate()
-                .map(|(t, d)| point(t as f64, 100.0, if *d { 0.0 } else { 1.0 }, 10.0))
-                .collect();
-            let steady = WindowStats { seconds: 10, mean_rps: 100.0, success: Some(1.0), p99_ms: Some(10.0), worst_p99_ms: Some(10.0) };
-            let rule = Disturbance::default();
-            let detect = time_to_detect(&points, 0.0, &steady, &rule);
-            let recover = time_to_recover(&points, 0.0, &steady, &rule);
-            match (detect, recover) {
-                (None, r) => prop_assert_eq!(r, Some(0.0)),
-                (Some(d), Some(r)) => prop_assert!(r > d),
-                (Some(_), None) => prop_assert!(*disturbed.last().unwrap()),
-            }
         }
 
         #[test]

@@ -11,9 +11,7 @@ use chaos::prometheus::{unix_seconds, Range, Series};
 use chaos::{linkerd, Cluster};
 
 use crate::kit::prom;
-use crate::kit::scenario::{
-    self, describe, Configured, FaultParams, FaultRecord, Measured, Scenario,
-};
+use crate::kit::scenario::{self, Configured, Experiment, Fault, FaultRecord, Measured};
 use crate::kit::series::GoldenSecond;
 use stack::{ControlClient, Ports};
 
@@ -97,26 +95,59 @@ impl Target {
         }
     }
 
+    /// Why this target cannot run `e`, if it cannot: said before anything starts.
+    pub fn unsupported(&self, e: &Experiment) -> Option<String> {
+        match self {
+            Target::Local(_) => e.unsupported_locally(),
+            Target::Kube { .. } => e.on_cluster().err(),
+        }
+    }
+
+    /// The services' admin listeners the kit scrapes every 100 ms (local stack only: on a
+    /// cluster the server side comes from Linkerd's metrics in Prometheus).
+    pub fn admins(&self) -> Vec<(String, String)> {
+        match self {
+            Target::Local(l) => stack::local::SERVICES
+                .iter()
+                .map(|s| (s.to_string(), l.ports.addr(&format!("{s}-admin"))))
+                .collect(),
+            Target::Kube { .. } => Vec::new(),
+        }
+    }
+
+    /// Kafka's bootstrap address, the topic and the consumer groups whose lag the kit reads
+    /// from the broker (local stack only).
+    pub fn kafka(&self) -> Option<(String, String, Vec<String>)> {
+        match self {
+            Target::Local(l) => Some((
+                l.ports.addr("kafka"),
+                "predictions".to_string(),
+                vec!["logs".to_string(), "live".to_string()],
+            )),
+            Target::Kube { .. } => None,
+        }
+    }
+
     /// Injects the fault and returns once it is over.
     pub async fn inject(
         &self,
-        s: Scenario,
-        params: FaultParams,
+        e: Experiment,
+        duration: Duration,
         run_id: &str,
         started: Instant,
     ) -> Result<FaultRecord> {
         match self {
             Target::Local(l) => Ok(scenario::inject_local(
-                s,
+                e,
                 &l.control,
                 &format!("http://{}", l.ports.addr("toxiproxy")),
-                params,
+                duration,
                 started,
             )
             .await?),
             Target::Kube {
                 clusters, gateway, ..
-            } => inject_kube(clusters, gateway, s, params, run_id, started).await,
+            } => inject_kube(clusters, gateway, e, duration, run_id, started).await,
         }
     }
 
@@ -159,14 +190,20 @@ impl Target {
                         p50_ms: at(&g.p50, p.t),
                         p95_ms: at(&g.p95, p.t),
                         p99_ms: at(&g.p99, p.t),
+                        mean_ms: None,
                     })
                     .collect())
             }
         }
     }
 
-    /// Consumer lag per consumer, per second (the services' own metric).
-    pub async fn lag(&self, t0: SystemTime, end: SystemTime) -> BTreeMap<String, Vec<(f64, f64)>> {
+    /// Consumer lag per consumer, per second, from the consumers' own metric in Prometheus
+    /// (a cluster; locally the kit reads it from the broker).
+    pub async fn lag(
+        &self,
+        t0: SystemTime,
+        end: SystemTime,
+    ) -> BTreeMap<String, Vec<(f64, Option<f64>)>> {
         let lag = match self {
             Target::Local(l) => {
                 prom::lag(&prom::local(l.ports.addr("prometheus")), t0, t0, end).await
@@ -176,25 +213,9 @@ impl Target {
             }
         };
         lag.unwrap_or_default()
-    }
-
-    /// The median latency of calls from the consumer pod to live-store over a window.
-    pub async fn link_latency_ms(&self, start: SystemTime, end: SystemTime) -> Option<f64> {
-        let latency = match self {
-            Target::Local(l) => {
-                let prometheus = prom::local(l.ports.addr("prometheus"));
-                prom::forward_latency_ms(&prometheus, start, end).await
-            }
-            Target::Kube { clusters, .. } => {
-                // Linkerd's outbound latency from the consumer pod: what live-forwarder felt.
-                let buckets = linkerd::outbound_latency_buckets(&clusters.placement.consumer_app);
-                clusters
-                    .prometheus(Cluster::A)
-                    .median_over(&buckets, 1.0, start, end)
-                    .await
-            }
-        };
-        latency.ok().flatten()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|(t, v)| (t, Some(v))).collect()))
+            .collect()
     }
 }
 
@@ -221,15 +242,16 @@ async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
 async fn inject_kube(
     clusters: &chaos::KubeTarget,
     gateway: &[String],
-    s: Scenario,
-    params: FaultParams,
+    e: Experiment,
+    duration: Duration,
     run_id: &str,
     started: Instant,
 ) -> Result<FaultRecord> {
+    let s = e.on_cluster().map_err(anyhow::Error::msg)?;
     let chaos_params = chaos::Params {
-        duration: params.duration,
-        latency: params.delay,
-        jitter: params.jitter,
+        duration,
+        latency: Duration::from_millis(e.delay_ms),
+        jitter: Duration::from_millis(e.jitter_ms),
         external_targets: gateway.to_vec(),
         run_id: run_id.to_string(),
         ..chaos::Params::default()
@@ -237,7 +259,7 @@ async fn inject_kube(
     let start_s = started.elapsed().as_secs_f64();
     let injected = clusters.inject(s, &chaos_params).await?;
     let recovered = tokio::select! {
-        r = clusters.wait_recovered(&injected, params.duration + Duration::from_secs(180)) => r,
+        r = clusters.wait_recovered(&injected, duration + Duration::from_secs(180)) => r,
         _ = tokio::signal::ctrl_c() => {
             clusters.cleanup(&injected).await?;
             anyhow::bail!("interrupted: the chaos resource was deleted");
@@ -246,12 +268,12 @@ async fn inject_kube(
     clusters.cleanup(&injected).await?;
     let recovered = recovered?;
     let mut configured = Configured::default();
-    if matches!(s, Scenario::PodFailure | Scenario::NetDelay) {
-        configured.duration_s = Some(params.duration.as_secs_f64());
+    if !e.fault.is_one_shot() {
+        configured.duration_s = Some(duration.as_secs_f64());
     }
-    if s == Scenario::NetDelay {
-        configured.delay_ms = Some(params.delay.as_secs_f64() * 1000.0);
-        configured.jitter_ms = Some(params.jitter.as_secs_f64() * 1000.0);
+    if e.fault == Fault::Delay {
+        configured.delay_ms = Some(e.delay_ms as f64);
+        configured.jitter_ms = Some(e.jitter_ms as f64);
     }
     let measured = Measured {
         downtime_s: recovered
@@ -261,9 +283,10 @@ async fn inject_kube(
         ..Measured::default()
     };
     Ok(FaultRecord {
-        scenario: s,
-        target: s.target().to_string(),
-        description: format!("{} (Chaos Mesh {})", describe(s), injected.name),
+        experiment: e.name.to_string(),
+        fault: e.fault,
+        component: e.component.to_string(),
+        description: format!("{} (Chaos Mesh {})", e.describe(), injected.name),
         start_s,
         end_s: started.elapsed().as_secs_f64(),
         configured,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::kit::hypothesis::Hypothesis;
 use crate::kit::report::{Hypotheses, Report};
 use crate::kit::run::ExperimentConfig;
-use crate::kit::scenario::{describe, FaultRecord};
+use crate::kit::scenario::FaultRecord;
 
 /// Where to publish, and which page to photograph: both absent for a run nobody watches
 /// (the kit's own tests).
@@ -87,7 +87,7 @@ pub struct ExperimentState {
     pub scenario: &'static str,
     /// The component the fault hits.
     pub target: &'static str,
-    pub description: &'static str,
+    pub description: String,
     pub run_id: String,
     pub on: &'static str,
     /// The plan: warm-up, steady, fault, recovery.
@@ -126,7 +126,7 @@ impl Warzone {
         t0: Instant,
         wall0: SystemTime,
     ) -> Warzone {
-        let s = config.scenario;
+        let e = config.experiment;
         let start = unix_seconds(wall0);
         let mut at = start;
         let phases = [
@@ -148,9 +148,9 @@ impl Warzone {
         .collect();
         let state = ExperimentState {
             version: 1,
-            scenario: s.name(),
-            target: s.target(),
-            description: describe(s),
+            scenario: e.name,
+            target: e.component,
+            description: e.describe(),
             run_id: run_id.to_string(),
             on: target_name,
             phases,
@@ -438,7 +438,7 @@ mod tests {
             version: 1,
             scenario: "podkill",
             target: "read-api",
-            description: "d",
+            description: "d".into(),
             run_id: "r".into(),
             on: "local",
             phases: vec![

@@ -1,25 +1,113 @@
-//! `report.md`: one report in Markdown, and the number formats every text of the kit uses.
+//! `report.md` and `SUMMARY.md` in Markdown, and the number formats every text of the kit uses.
+//! Every number printed is a number of `report.json` (a test checks it), so nothing here
+//! computes a figure: it only formats them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::Report;
+use super::answers::DiffRow;
+use super::harm::{Ranking, Spread};
+use super::{Report, Unsupported};
 
-pub(super) fn fmt_opt(v: Option<f64>, unit: &str) -> String {
-    v.map(|v| format!("{v:.1}{unit}"))
-        .unwrap_or_else(|| "n/a".into())
+/// `v` with `decimals` decimals.
+pub(super) fn num(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
 }
 
-pub(super) fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.2}%", v * 100.0))
-        .unwrap_or_else(|| "n/a".into())
+/// A value, or "not measured" where there is none.
+pub(super) fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map(|v| num(v, decimals))
+        .unwrap_or_else(|| "not measured".into())
+}
+
+fn spread(s: &Spread) -> String {
+    if s.min == s.max {
+        num(s.median, 1)
+    } else {
+        format!("{} ({}–{})", num(s.median, 1), num(s.min, 1), num(s.max, 1))
+    }
+}
+
+fn opt_spread(s: &Option<Spread>) -> String {
+    s.as_ref().map(spread).unwrap_or_else(|| "none".into())
+}
+
+fn differs_table(md: &mut String, rows: &[DiffRow]) {
+    let _ = writeln!(md, "Medians of the repeats, with their range in brackets.\n");
+    let _ = writeln!(md, "| experiment | repeats | signals that moved (in how many repeats) | time to detect, s | seen first by | time to recover, s | not recovered | failure user-s | stale page viewer-s | data lost |\n|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let moved: Vec<String> = r.moved.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let sides: Vec<String> = r
+            .first_side
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.experiment,
+            r.repeats,
+            if moved.is_empty() {
+                "none".into()
+            } else {
+                moved.join(", ")
+            },
+            opt_spread(&r.detect_s),
+            sides.join(", "),
+            opt_spread(&r.recover_s),
+            r.not_recovered,
+            spread(&r.failure_user_s),
+            spread(&r.stale_page_s),
+            spread(&r.data_lost),
+        );
+    }
+}
+
+fn ranking_table(md: &mut String, ranking: &Ranking) {
+    let _ = writeln!(md, "Rule: {}.\n", ranking.rule);
+    let _ = writeln!(md, "| rank | experiment | data lost | user-seconds (failed + stale) | time to recover, s | not recovered | passed | above the next by |\n|---|---|---|---|---|---|---|---|");
+    for r in &ranking.rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} of {} | {} |",
+            r.rank,
+            r.experiment,
+            spread(&r.data_lost),
+            spread(&r.user_seconds),
+            spread(&r.recover_s),
+            r.not_recovered,
+            r.passed,
+            r.repeats,
+            r.above_next_by.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe order held in {} of {} repeats taken one by one (every pair not tied ordered the same way).\n",
+        ranking.order_held_in, ranking.repeats
+    );
 }
 
 pub(super) fn markdown(r: &Report) -> String {
     let mut md = String::new();
     let verdict = if r.passed { "PASSED" } else { "FAILED" };
-    let _ = writeln!(md, "# {} — {} ({verdict})\n", r.scenario.name(), r.run_id);
-    let _ = writeln!(md, "Target: {}. Started {}. Load: {:.0} predictions/s from {} writers, {} viewers. Phases: warm-up {:.0}s, steady {:.0}s, fault {:.0}s, recovery {:.0}s.\n",
-        r.target, r.started_at, r.config.rate, r.config.writers, r.config.viewers, r.config.warmup_s, r.config.steady_s, r.config.fault_s, r.config.recovery_s);
+    let _ = writeln!(
+        md,
+        "# {} — {} (repeat {} of {}, {verdict})\n",
+        r.experiment, r.run_id, r.repeat, r.repeats
+    );
+    let c = &r.config;
+    let load = match (c.capacity_rps, c.load_fraction) {
+        (Some(cap), Some(f)) => format!(
+            "{} predictions/s ({} of the {} predictions/s `experiments capacity` measured as sustainable)",
+            num(c.rate, 0),
+            num(f, 2),
+            num(cap, 0)
+        ),
+        _ => format!("{} predictions/s", num(c.rate, 0)),
+    };
+    let _ = writeln!(md, "Target: {}. Started {}. Load: {load} from {} writers; {} viewers, each reading /api/live every {} s and holding its WebSocket. Phases: warm-up {} s, steady {} s, fault {} s, recovery {} s.\n",
+        r.target, r.started_at, c.writers, c.viewers, num(c.read_every_s, 1), num(c.warmup_s, 0), num(c.steady_s, 0), num(c.fault_s, 0), num(c.recovery_s, 0));
     if !r.failures.is_empty() {
         let _ = writeln!(md, "## Why it failed\n");
         for f in &r.failures {
@@ -31,66 +119,87 @@ pub(super) fn markdown(r: &Report) -> String {
     let _ = writeln!(
         md,
         "**How does it show on the golden-metrics graph, and what happens?** {}\n",
-        r.answers.how_it_shows
+        r.answers.how_it_shows.join(" ")
     );
     let _ = writeln!(
         md,
-        "**How does it differ from the other experiments?** {}\n",
-        r.answers.how_it_differs
+        "**How does it differ from the other experiments?**\n"
     );
-    let _ = writeln!(
-        md,
-        "**Which experiment is the most harmful?** {}\n",
-        r.answers.most_harmful
-    );
-    let _ = writeln!(md, "## The fault\n\n{}\n", r.fault.description);
+    if r.answers.how_it_differs.is_empty() {
+        let _ = writeln!(md, "No experiment has a report yet to compare with.\n");
+    } else {
+        differs_table(&mut md, &r.answers.how_it_differs);
+        md.push('\n');
+    }
+    let _ = writeln!(md, "**Which experiment is the most harmful?**\n");
+    if r.answers.ranking.rows.is_empty() {
+        let _ = writeln!(md, "Not ranked yet.\n");
+    } else {
+        ranking_table(&mut md, &r.answers.ranking);
+    }
+
+    let f = &r.fault;
+    let _ = writeln!(md, "## The fault\n\n{}\n", f.description);
     let _ = writeln!(md, "| | configured | measured |\n|---|---|---|");
     let _ = writeln!(
         md,
-        "| duration | {} | downtime {} |",
-        fmt_opt(r.fault.configured.duration_s, " s"),
-        fmt_opt(r.fault.measured.downtime_s, " s")
+        "| duration, s | {} | fault window t={}–{} s; down or paused {} s |",
+        opt(f.configured.duration_s, 1),
+        num(r.impact.fault_window.from, 1),
+        num(r.impact.fault_window.to, 1),
+        opt(f.measured.downtime_s, 2)
     );
-    if r.fault.configured.delay_ms.is_some() {
+    if f.configured.delay_ms.is_some() || f.configured.rate_kb_s.is_some() {
         let _ = writeln!(
             md,
-            "| delay | {} ± {} | +{} at the median (link p50 {} → {}) |",
-            fmt_opt(r.fault.configured.delay_ms, " ms"),
-            fmt_opt(r.fault.configured.jitter_ms, " ms"),
-            fmt_opt(r.fault.measured.added_delay_ms, " ms"),
-            fmt_opt(r.fault.measured.link_p50_before_ms, " ms"),
-            fmt_opt(r.fault.measured.link_p50_during_ms, " ms")
+            "| link | delay {} ms ± {} ms, bandwidth {} KB/s | mean call {} ms → {} ms, +{} ms |",
+            opt(f.configured.delay_ms, 0),
+            opt(f.configured.jitter_ms, 0),
+            opt(f.configured.rate_kb_s, 0),
+            opt(f.measured.link_mean_before_ms, 1),
+            opt(f.measured.link_mean_during_ms, 1),
+            opt(f.measured.added_delay_ms, 1)
         );
     }
-    if let (Some(a), Some(b)) = (r.fault.measured.pid_before, r.fault.measured.pid_after) {
+    if let (Some(a), Some(b)) = (f.measured.pid_before, f.measured.pid_after) {
         let _ = writeln!(
             md,
             "| process | | pid {a} → {b}, restarts {} → {} |",
-            r.fault.measured.restarts_before.unwrap_or(0),
-            r.fault.measured.restarts_after.unwrap_or(0)
+            f.measured.restarts_before.unwrap_or(0),
+            f.measured.restarts_after.unwrap_or(0)
         );
     }
-    let _ = writeln!(md, "\n## Timeline\n\n![requests per second](rate.svg)\n![success rate](success.svg)\n![p99 latency](p99.svg)\n![consumer lag](lag.svg)\n");
-    let _ = writeln!(
-        md,
-        "Time to detect: {}. Time to recover: {}.\n",
-        fmt_opt(r.impact.time_to_detect_s, " s"),
-        fmt_opt(r.impact.time_to_recover_s, " s")
-    );
-    let _ = writeln!(md, "| component | steady req/s | steady success | steady p99 | fault req/s | fault success | fault p99 | worst p99 | failed requests |\n|---|---|---|---|---|---|---|---|---|");
-    for (c, steady) in &r.impact.steady {
-        let during = r.impact.during.get(c).copied().unwrap_or_default();
+    let _ = writeln!(md, "\n## Timeline\n\nShaded: the fault window (as measured) and the impact window (until every signal was steady again). The last, partial second of the load is left out; gaps are seconds with nothing measured.\n\n![requests per second](rate.svg)\n![success rate](success.svg)\n![latency of successes](latency.svg)\n![consumer lag and /live freshness](lag.svg)\n");
+    let _ = writeln!(md, "## Signals\n\nDisturbed: see `experiments/src/kit/signals.rs` for each definition. Figures: steady window → impact window.\n");
+    let _ = writeln!(md, "| signal | read at | moved | first disturbed, s after the fault | steady again, s after | disturbed, s | figures |\n|---|---|---|---|---|---|---|");
+    for s in &r.impact.signals {
+        let figures: Vec<String> = s
+            .figures
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}{u} → {}{u}",
+                    f.name,
+                    opt(f.steady, 1),
+                    opt(f.impact, 1),
+                    u = f.unit
+                )
+            })
+            .collect();
         let _ = writeln!(
             md,
-            "| {c} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} |",
-            steady.mean_rps,
-            pct(steady.success),
-            fmt_opt(steady.p99_ms, " ms"),
-            during.mean_rps,
-            pct(during.success),
-            fmt_opt(during.p99_ms, " ms"),
-            fmt_opt(during.worst_p99_ms, " ms"),
-            r.impact.failed_requests.get(c).copied().unwrap_or(0)
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            s.label(),
+            s.resolution,
+            if s.moved { "yes" } else { "no" },
+            s.detect_s.map(|t| num(t, 1)).unwrap_or_else(|| "never".into()),
+            match (s.moved, s.recover_s) {
+                (false, _) => String::new(),
+                (true, Some(t)) => num(t, 1),
+                (true, None) => "not while measured".into(),
+            },
+            num(s.disturbed_s, 1),
+            figures.join("; ")
         );
     }
     let _ = writeln!(
@@ -109,24 +218,76 @@ pub(super) fn markdown(r: &Report) -> String {
                 "| {when} | {} | {} | {} | {} |",
                 p.name,
                 p.expected,
-                p.observed
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or("n/a".into()),
+                opt(p.observed, 3),
                 if p.passed { "ok" } else { "FAILED" }
             );
         }
     }
     let i = &r.invariant;
-    let _ = writeln!(md, "\n## Data integrity\n\n| accepted by ingest | documents in MongoDB | counted in Redis | duplicates | lost | |\n|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} |\n",
-        i.accepted, i.mongodb, i.redis, i.duplicates, i.lost, if i.passed { "ok" } else { "FAILED" });
+    let _ = writeln!(md, "\n## Data integrity\n\n| accepted by ingest | documents in MongoDB | counted in Redis | duplicates | lost | stored without a 202 | |\n|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} |\n",
+        i.accepted, i.mongodb, i.redis, i.duplicates, i.lost, i.stored_without_202, if i.passed { "ok" } else { "FAILED" });
     let _ = writeln!(
         md,
-        "Both stores matched {} after the load stopped.\n",
-        fmt_opt(i.settled_after_s, " s")
+        "Both stores matched after the load stopped: {}.\n",
+        match i.settled_after_s {
+            Some(s) => format!("after {} s", num(s, 1)),
+            None => "not within the wait".into(),
+        }
     );
     let _ = writeln!(
         md,
-        "Server-side series (from Prometheus) and every number above are in `report.json`."
+        "Every number above, and the per-second series, are in `report.json`."
     );
+    md
+}
+
+pub(super) fn summary(
+    batches: &[(String, Vec<Report>)],
+    rows: &[DiffRow],
+    ranking: &Ranking,
+    unsupported: &BTreeMap<String, Unsupported>,
+) -> String {
+    let mut md = String::from("# Usactar experiments: summary\n\n");
+    if let Some(r) = batches.iter().flat_map(|(_, runs)| runs.first()).next() {
+        let c = &r.config;
+        let _ = writeln!(
+            md,
+            "The latest batch of each experiment on the {} target. Load: {} predictions/s{} from {} writers, {} viewers each reading /api/live every {} s with a WebSocket open; phases: warm-up {} s, steady {} s, fault {} s (kills: watched that long), recovery {} s.\n",
+            r.target,
+            num(c.rate, 0),
+            match (c.capacity_rps, c.load_fraction) {
+                (Some(cap), Some(f)) => format!(" ({} of the {} predictions/s measured as sustainable)", num(f, 2), num(cap, 0)),
+                _ => String::new(),
+            },
+            c.writers,
+            c.viewers,
+            num(c.read_every_s, 1),
+            num(c.warmup_s, 0),
+            num(c.steady_s, 0),
+            num(c.fault_s, 0),
+            num(c.recovery_s, 0)
+        );
+    }
+    let _ = writeln!(md, "## Which experiment is the most harmful\n");
+    ranking_table(&mut md, ranking);
+    let _ = writeln!(md, "## How they differ\n");
+    differs_table(&mut md, rows);
+    if !unsupported.is_empty() {
+        let _ = writeln!(md, "\n## Not run on this target\n");
+        for u in unsupported.values() {
+            let _ = writeln!(md, "- {} ({}): {}.", u.experiment, u.target, u.reason);
+        }
+    }
+    let _ = writeln!(md, "\n## How each shows (the latest repeat)\n");
+    for (name, runs) in batches {
+        if let Some(r) = runs.last() {
+            let _ = writeln!(
+                md,
+                "### [{name}]({name}/{}/report.md)\n\n{}\n",
+                r.run_id,
+                r.answers.how_it_shows.join(" ")
+            );
+        }
+    }
     md
 }
