@@ -148,10 +148,7 @@ pub fn settled_at<T>(
     (0..after.len()).find_map(|i| {
         let start = time(&after[i]);
         let rest = &after[i..];
-        let held = rest
-            .iter()
-            .take_while(|x| time(x) <= start + hold)
-            .all(|x| ok(x));
+        let held = rest.iter().take_while(|x| time(x) <= start + hold).all(&ok);
         let outlived = rest.iter().any(|x| time(x) > start + hold);
         (held && outlived).then_some(start)
     })

@@ -115,8 +115,8 @@ pub async fn measure(
     let input = format!("{ingress}/input");
     // (post wall ms, 202 wall ms, id, push wall ms)
     let mut followed = Vec::new();
-    let mut expected = first_total;
-    for p in data.iter().cycle().take(count) {
+    // The live total each prediction must reach once it is counted.
+    for (expected, p) in (first_total + 1..).zip(data.iter().cycle().take(count)) {
         let posted = wall_ms();
         let (status, id) = writer::post(&http, &input, p).await;
         let accepted = wall_ms();
@@ -124,7 +124,6 @@ pub async fn measure(
             (202, Some(id)) => id,
             _ => anyhow::bail!("ingest answered {status} to a prediction on an idle pipeline"),
         };
-        expected += 1;
         let seen = retry::poll_until(Duration::from_secs(10), Duration::from_millis(2), || {
             let totals = totals.clone();
             async move {

@@ -129,6 +129,9 @@ pub fn consumer(settings: &Settings, metrics: &Metrics) -> Result<PredictionCons
 
 /// Runs the loop until `shutdown`. On shutdown it finishes the batch in hand if its write
 /// succeeds, stores its offsets, and commits synchronously before returning.
+// Each argument is a separate collaborator the consumer's start-up builds and the loop hands on
+// to the batch writer; a struct holding them would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<S: Sink>(
     consumer: PredictionConsumer,
     mut sink: S,
@@ -302,7 +305,9 @@ async fn write_isolating<S: Sink>(
     shutdown: &CancellationToken,
 ) -> Option<Vec<(usize, String)>> {
     let mut refused = Vec::new();
-    let mut pending: Vec<Range<usize>> = vec![0..records.len()];
+    // Ranges still to write: the whole batch first, then the halves of any refused range.
+    let mut pending: Vec<Range<usize>> = Vec::with_capacity(1);
+    pending.push(0..records.len());
     while let Some(range) = pending.pop() {
         if range.is_empty() {
             continue;
