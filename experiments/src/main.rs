@@ -404,7 +404,10 @@ async fn measure_capacity(
             "sustainable: {rps:.0} predictions/s (written to {})",
             capacity::path(&args.out).display()
         ),
-        None => anyhow::bail!("not even {:.0} predictions/s were sustained", capacity::RATES[0]),
+        None => anyhow::bail!(
+            "not even {:.0} predictions/s were sustained",
+            capacity::RATES[0]
+        ),
     }
     Ok(c)
 }
@@ -427,19 +430,13 @@ async fn run_named(names: &[impl AsRef<str>], args: ExperimentArgs) -> Result<Ex
     experiments(&chosen, args, false).await
 }
 
-async fn experiments(
-    chosen: &[Experiment],
-    args: ExperimentArgs,
-    all: bool,
-) -> Result<ExitCode> {
+async fn experiments(chosen: &[Experiment], args: ExperimentArgs, all: bool) -> Result<ExitCode> {
     if args.rate.is_some_and(|r| r <= 0.0)
         || args.writers == 0
         || !(args.load_fraction > 0.0 && args.load_fraction <= 1.0)
         || args.repeat == Some(0)
     {
-        anyhow::bail!(
-            "--rate, --writers and --repeat must be positive, --load-fraction in (0, 1]"
-        );
+        anyhow::bail!("--rate, --writers and --repeat must be positive, --load-fraction in (0, 1]");
     }
     let data = predictions(&args)?;
     let (target, owned) = target(&args).await?;
@@ -468,7 +465,11 @@ async fn run_all(
             let cap = capacity
                 .sustainable_rps
                 .context("the capacity file holds no sustained rate")?;
-            (cap * args.load_fraction, Some(cap), Some(args.load_fraction))
+            (
+                cap * args.load_fraction,
+                Some(cap),
+                Some(args.load_fraction),
+            )
         }
     };
     let repeats = args.repeat.unwrap_or(if all { 3 } else { 1 });

@@ -138,7 +138,10 @@ async fn podfailure_keeps_read_api_down_for_the_duration() {
         .iter()
         .find(|s| s.component == "read-api" && s.side == "server")
         .unwrap();
-    assert!(read_api_server.moved, "its scrapes failed while it was down");
+    assert!(
+        read_api_server.moved,
+        "its scrapes failed while it was down"
+    );
     // The fault window is the hold as measured, not the configured one plus a margin.
     let w = r.impact.fault_window;
     assert!((w.to - w.from - down).abs() < 0.5, "{w:?} vs {down}");
@@ -195,13 +198,22 @@ fn assert_report_matches_its_json(r: &Report) {
                 || format!("{:.decimals$}", -v) == token
                 || (*v == value)
         });
-        assert!(found, "report.md prints {token}, which report.json does not hold");
+        assert!(
+            found,
+            "report.md prints {token}, which report.json does not hold"
+        );
     }
     let still = md
         .lines()
         .flat_map(|l| l.split("Did not move: ").nth(1))
         .next()
-        .map(|rest| rest.split(". ").next().unwrap().trim_end_matches('.').to_string());
+        .map(|rest| {
+            rest.split(". ")
+                .next()
+                .unwrap()
+                .trim_end_matches('.')
+                .to_string()
+        });
     for label in still.iter().flat_map(|s| s.split(", ")) {
         let (component, side) = label.rsplit_once(" (").unwrap();
         let side = side.trim_end_matches(')');
@@ -211,7 +223,10 @@ fn assert_report_matches_its_json(r: &Report) {
             .iter()
             .find(|s| s.component == component && s.side == side)
             .unwrap_or_else(|| panic!("{label} is a signal of the report"));
-        assert!(signal.disturbed.is_empty(), "{label} said still but disturbed");
+        assert!(
+            signal.disturbed.is_empty(),
+            "{label} said still but disturbed"
+        );
         // The per-second series agree: no failing second after the fault.
         let series = match side {
             "client" => r.series.client.get(component),
@@ -233,16 +248,16 @@ fn assert_report_matches_its_json(r: &Report) {
 
 /// The report's Markdown, as written next to its JSON.
 fn render_markdown(r: &Report) -> String {
-    let dir = out_dir()
-        .join(&r.experiment)
-        .join(&r.run_id);
+    let dir = out_dir().join(&r.experiment).join(&r.run_id);
     std::fs::read_to_string(dir.join("report.md")).unwrap()
 }
 
 fn numbers_in_json(v: &Value, out: &mut Vec<f64>) {
     match v {
         Value::Number(n) => out.push(n.as_f64().unwrap()),
-        Value::String(s) => out.extend(numbers_in_text(s).iter().map(|t| t.parse::<f64>().unwrap())),
+        Value::String(s) => {
+            out.extend(numbers_in_text(s).iter().map(|t| t.parse::<f64>().unwrap()))
+        }
         Value::Array(a) => a.iter().for_each(|x| numbers_in_json(x, out)),
         Value::Object(m) => m.values().for_each(|x| numbers_in_json(x, out)),
         _ => {}
@@ -258,7 +273,10 @@ fn numbers_in_text(text: &str) -> Vec<String> {
     while i < chars.len() {
         if chars[i].is_ascii_digit() {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || (chars[i] == '.' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()))) {
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (chars[i] == '.' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())))
+            {
                 i += 1;
             }
             let before = start.checked_sub(1).map(|k| chars[k]);
@@ -294,7 +312,16 @@ async fn an_experiment_built_to_fail_is_reported_as_failed() {
             "--recovery",
             "4s",
         ])
-        .args(["--watch", "2s", "--rate", "100", "--writers", "4", "--viewers", "3"])
+        .args([
+            "--watch",
+            "2s",
+            "--rate",
+            "100",
+            "--writers",
+            "4",
+            "--viewers",
+            "3",
+        ])
         .args(["--max-ingest-p99", "1us"])
         .arg("--state-dir")
         .arg(&stack.state_dir)
@@ -331,7 +358,10 @@ async fn an_experiment_built_to_fail_is_reported_as_failed() {
         .map(|p| p.name.as_str())
         .collect();
     assert_eq!(failed, ["ingest p99 ms (client, median of seconds)"]);
-    assert!(out.join("SUMMARY.md").exists(), "the summary is written after the run");
+    assert!(
+        out.join("SUMMARY.md").exists(),
+        "the summary is written after the run"
+    );
     assert!(
         report.invariant.passed,
         "the data is still intact: only the hypothesis failed"

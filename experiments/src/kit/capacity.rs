@@ -36,7 +36,9 @@ pub struct Capacity {
     pub sustainable_rps: Option<f64>,
 }
 
-pub const RATES: [f64; 9] = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0];
+pub const RATES: [f64; 9] = [
+    250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0,
+];
 
 pub async fn measure(
     target: &Target,
@@ -50,12 +52,8 @@ pub async fn measure(
             .await
             .context("counting MongoDB and Redis")?;
         let n = (rate * step.as_secs_f64()).round() as u64;
-        let mut config = loadgen::RunConfig::new(
-            format!("{}/input", target.ingress()),
-            writers,
-            n,
-            step * 3,
-        );
+        let mut config =
+            loadgen::RunConfig::new(format!("{}/input", target.ingress()), writers, n, step * 3);
         config.rate = Some(rate);
         config.keep_requests = true;
         let summary = loadgen::run(config, data.to_vec())

@@ -235,7 +235,14 @@ mod tests {
                 // A gap at t=2 (no value) and one from 4 to 7 (no point).
                 panel(
                     "ingest",
-                    vec![(0.0, Some(1.0)), (1.0, Some(2.0)), (2.0, None), (3.0, Some(3.0)), (4.0, Some(1.0)), (7.0, Some(2.0))],
+                    vec![
+                        (0.0, Some(1.0)),
+                        (1.0, Some(2.0)),
+                        (2.0, None),
+                        (3.0, Some(3.0)),
+                        (4.0, Some(1.0)),
+                        (7.0, Some(2.0)),
+                    ],
                 ),
                 panel("read-api", vec![]),
             ],
@@ -251,8 +258,16 @@ mod tests {
         assert!(svg.contains("podkill-read-api, run 1"));
         assert!(svg.contains("seconds since the load started"));
         assert!(svg.contains("fault 2.0–3.0 s"));
-        assert_eq!(svg.matches("<polyline").count(), 3, "three joined stretches");
-        assert_eq!(svg.matches("fill-opacity=\"0.2\"").count(), 2, "shaded in each panel");
+        assert_eq!(
+            svg.matches("<polyline").count(),
+            3,
+            "three joined stretches"
+        );
+        assert_eq!(
+            svg.matches("fill-opacity=\"0.2\"").count(),
+            2,
+            "shaded in each panel"
+        );
         assert_eq!(nice(0.0), 1.0);
         assert_eq!(nice(73.0), 100.0);
     }

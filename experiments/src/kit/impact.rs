@@ -151,9 +151,8 @@ fn stretches(bins: &Bins) -> Vec<(f64, f64)> {
 }
 
 fn rate_in(requests: &[Request], w: Window) -> Option<f64> {
-    (!w.is_empty()).then(|| {
-        requests.iter().filter(|r| w.contains(r.answered)).count() as f64 / w.len()
-    })
+    (!w.is_empty())
+        .then(|| requests.iter().filter(|r| w.contains(r.answered)).count() as f64 / w.len())
 }
 
 fn client_figures(requests: &[Request], steady: Window, impact: Window) -> Vec<Figure> {
@@ -173,7 +172,12 @@ fn client_figures(requests: &[Request], steady: Window, impact: Window) -> Vec<F
     };
     let (s, i) = (of(steady), of(impact));
     vec![
-        figure("answers", "/s", rate_in(requests, steady), rate_in(requests, impact)),
+        figure(
+            "answers",
+            "/s",
+            rate_in(requests, steady),
+            rate_in(requests, impact),
+        ),
         figure("success", "%", s.0, i.0),
         figure("failed requests", "", Some(s.1), Some(i.1)),
         figure("p99 of successes", " ms", s.2, i.2),
@@ -261,9 +265,12 @@ pub fn impact(m: &Measurements, fault: &FaultRecord, steady: Window, load_end: f
     let writer_slow =
         signals::slow_bar_ms(&signals::ok_latencies(m.writers, steady.from, steady.to))
             .unwrap_or(f64::INFINITY);
-    let viewer_slow =
-        signals::slow_bar_ms(&signals::ok_latencies(&viewed.reads, steady.from, steady.to))
-            .unwrap_or(f64::INFINITY);
+    let viewer_slow = signals::slow_bar_ms(&signals::ok_latencies(
+        &viewed.reads,
+        steady.from,
+        steady.to,
+    ))
+    .unwrap_or(f64::INFINITY);
     let accepted = signals::accepted_times(m.writers);
     let steady_visible: Vec<f64> = viewed
         .pushes
@@ -320,7 +327,10 @@ pub fn impact(m: &Measurements, fault: &FaultRecord, steady: Window, load_end: f
             continue;
         }
         let mut bins = Bins::new(0.0, end);
-        for p in points.iter().filter(|p| p.success.is_some_and(|s| s < 0.99)) {
+        for p in points
+            .iter()
+            .filter(|p| p.success.is_some_and(|s| s < 0.99))
+        {
             bins.mark(p.t, p.t + 1.0 - BIN_S / 2.0);
         }
         found.push((name.clone(), "server", bins, "1 s"));
@@ -414,7 +424,10 @@ pub fn impact(m: &Measurements, fault: &FaultRecord, steady: Window, load_end: f
                 ("server", _) => match m.scrapes.get(component) {
                     Some(s) => server_figures(s, steady, impact_window),
                     None => seconds_figures(
-                        m.prometheus.get(component).map(Vec::as_slice).unwrap_or(&[]),
+                        m.prometheus
+                            .get(component)
+                            .map(Vec::as_slice)
+                            .unwrap_or(&[]),
                         steady,
                         impact_window,
                     ),
@@ -484,11 +497,21 @@ pub fn impact(m: &Measurements, fault: &FaultRecord, steady: Window, load_end: f
         failure_user_seconds: BTreeMap::from([
             (
                 "writers".to_string(),
-                round1(signals::failure_user_seconds(m.writers, 0.0, end, writer_slow)),
+                round1(signals::failure_user_seconds(
+                    m.writers,
+                    0.0,
+                    end,
+                    writer_slow,
+                )),
             ),
             (
                 "viewers".to_string(),
-                round1(signals::failure_user_seconds(&viewed.reads, 0.0, end, viewer_slow)),
+                round1(signals::failure_user_seconds(
+                    &viewed.reads,
+                    0.0,
+                    end,
+                    viewer_slow,
+                )),
             ),
         ]),
         users: BTreeMap::from([

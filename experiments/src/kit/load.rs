@@ -153,8 +153,14 @@ mod tests {
 
     #[test]
     fn live_pushes_carry_the_grand_total() {
-        assert_eq!(push_total(r#"{"type":"live","total":42,"matches":[]}"#), Some(42));
-        assert_eq!(push_total(r#"{"type":"snapshot","total":7,"phases":[]}"#), Some(7));
+        assert_eq!(
+            push_total(r#"{"type":"live","total":42,"matches":[]}"#),
+            Some(42)
+        );
+        assert_eq!(
+            push_total(r#"{"type":"snapshot","total":7,"phases":[]}"#),
+            Some(7)
+        );
         assert_eq!(push_total(r#"{"type":"error","error":"x"}"#), None);
     }
 }

@@ -153,7 +153,11 @@ pub fn latest_batches(reports: Vec<Report>) -> Vec<(String, Vec<Report>)> {
         let Some(runs) = by.remove(e.name) else {
             continue;
         };
-        let latest = runs.iter().map(|r| r.batch.clone()).max().unwrap_or_default();
+        let latest = runs
+            .iter()
+            .map(|r| r.batch.clone())
+            .max()
+            .unwrap_or_default();
         let mut runs: Vec<Report> = runs.into_iter().filter(|r| r.batch == latest).collect();
         runs.sort_by_key(|r| r.repeat);
         out.push((e.name.to_string(), runs));
@@ -221,7 +225,11 @@ pub fn charts(r: &Report) -> Vec<(&'static str, String)> {
     let mut shades = vec![Shade {
         name: "fault".into(),
         from: r.impact.fault_window.from,
-        to: r.impact.fault_window.to.max(r.impact.fault_window.from + 0.2),
+        to: r
+            .impact
+            .fault_window
+            .to
+            .max(r.impact.fault_window.from + 0.2),
         color: "#e76f51",
     }];
     if r.impact.impact_window.to > r.impact.fault_window.to {
@@ -330,10 +338,22 @@ pub fn charts(r: &Report) -> Vec<(&'static str, String)> {
         },
     ];
     vec![
-        ("rate.svg", chart::svg(&title("requests"), &rate, &shades, end)),
-        ("success.svg", chart::svg(&title("success"), &success, &shades, end)),
-        ("latency.svg", chart::svg(&title("latency"), &latency, &shades, end)),
-        ("lag.svg", chart::svg(&title("lag and freshness"), &lag, &shades, end)),
+        (
+            "rate.svg",
+            chart::svg(&title("requests"), &rate, &shades, end),
+        ),
+        (
+            "success.svg",
+            chart::svg(&title("success"), &success, &shades, end),
+        ),
+        (
+            "latency.svg",
+            chart::svg(&title("latency"), &latency, &shades, end),
+        ),
+        (
+            "lag.svg",
+            chart::svg(&title("lag and freshness"), &lag, &shades, end),
+        ),
     ]
 }
 

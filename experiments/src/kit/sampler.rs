@@ -63,10 +63,10 @@ pub fn parse_counters(text: &str) -> Counters {
     c
 }
 
-/// Background samplers; `stop` returns what they saw.
-
 /// Consumer lag per group: (second of the run, records behind; `None` where not measured).
 pub type LagSeries = BTreeMap<String, Vec<(f64, Option<f64>)>>;
+
+/// Background samplers; `stop` returns what they saw.
 pub struct Samplers {
     cancel: CancellationToken,
     scrapes: Vec<(String, tokio::task::JoinHandle<Vec<Scrape>>)>,
@@ -179,9 +179,7 @@ fn broker_lag(
     while !stop.load(Ordering::SeqCst) {
         let t = started.elapsed().as_secs_f64();
         for (group, consumer) in &consumers {
-            let lag = consumer
-                .as_ref()
-                .and_then(|c| group_lag(c, topic, timeout));
+            let lag = consumer.as_ref().and_then(|c| group_lag(c, topic, timeout));
             out.lock()
                 .expect("lag lock")
                 .entry(group.clone())

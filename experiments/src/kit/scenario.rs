@@ -37,7 +37,10 @@ pub enum Fault {
 impl Fault {
     /// Over at once (the fault phase then watches the restart), or held for a duration.
     pub fn is_one_shot(self) -> bool {
-        matches!(self, Fault::PodKill | Fault::ContainerKill | Fault::BrokerKill)
+        matches!(
+            self,
+            Fault::PodKill | Fault::ContainerKill | Fault::BrokerKill
+        )
     }
 }
 
@@ -83,8 +86,16 @@ pub const CATALOG: [Experiment; 13] = [
     exp("podkill-ingest", Fault::PodKill, "ingest"),
     exp("podfailure-read-api", Fault::PodFailure, "read-api"),
     exp("podfailure-ingest", Fault::PodFailure, "ingest"),
-    exp("containerkill-live-forwarder", Fault::ContainerKill, "live-forwarder"),
-    exp("containerkill-logs-writer", Fault::ContainerKill, "logs-writer"),
+    exp(
+        "containerkill-live-forwarder",
+        Fault::ContainerKill,
+        "live-forwarder",
+    ),
+    exp(
+        "containerkill-logs-writer",
+        Fault::ContainerKill,
+        "logs-writer",
+    ),
     // 200 ms bites only when batches queue behind it, i.e. under high load; 2 s bites at any
     // load; 6 s is past live-forwarder's 5 s call deadline, so every call times out and is
     // retried (idempotence is what keeps the counts exact).
@@ -118,14 +129,34 @@ impl Experiment {
     pub fn describe(&self) -> String {
         let c = self.component;
         match self.fault {
-            Fault::PodKill => format!("pod kill: SIGKILL {c}; the supervisor starts a new one as a Deployment would"),
-            Fault::PodFailure => format!("pod failure: {c} stopped for the fault's duration, then started again"),
-            Fault::ContainerKill => format!("container kill: SIGKILL the {c} container of the consumer pod"),
-            Fault::Delay => format!("network delay: {} ms ± {} ms on the {c} (Toxiproxy latency)", self.delay_ms, self.jitter_ms),
-            Fault::Bandwidth => format!("bandwidth limit: {} KB/s on the {c} (Toxiproxy bandwidth)", self.rate_kb_s),
-            Fault::BrokerKill => "broker kill: SIGKILL the Kafka broker; the supervisor starts it again".into(),
-            Fault::BrokerPause => "broker pause: SIGSTOP the Kafka broker for the fault's duration, then SIGCONT".into(),
-            Fault::Kernel => "kernel fault: failed kernel requests in the consumer pod (Chaos Mesh KernelChaos)".into(),
+            Fault::PodKill => format!(
+                "pod kill: SIGKILL {c}; the supervisor starts a new one as a Deployment would"
+            ),
+            Fault::PodFailure => {
+                format!("pod failure: {c} stopped for the fault's duration, then started again")
+            }
+            Fault::ContainerKill => {
+                format!("container kill: SIGKILL the {c} container of the consumer pod")
+            }
+            Fault::Delay => format!(
+                "network delay: {} ms ± {} ms on the {c} (Toxiproxy latency)",
+                self.delay_ms, self.jitter_ms
+            ),
+            Fault::Bandwidth => format!(
+                "bandwidth limit: {} KB/s on the {c} (Toxiproxy bandwidth)",
+                self.rate_kb_s
+            ),
+            Fault::BrokerKill => {
+                "broker kill: SIGKILL the Kafka broker; the supervisor starts it again".into()
+            }
+            Fault::BrokerPause => {
+                "broker pause: SIGSTOP the Kafka broker for the fault's duration, then SIGCONT"
+                    .into()
+            }
+            Fault::Kernel => {
+                "kernel fault: failed kernel requests in the consumer pod (Chaos Mesh KernelChaos)"
+                    .into()
+            }
         }
     }
 
@@ -342,7 +373,8 @@ pub async fn inject_local(
         }
         Fault::Kernel => {
             return Err(fail(
-                e.unsupported_locally().expect("kernel is unsupported locally"),
+                e.unsupported_locally()
+                    .expect("kernel is unsupported locally"),
             ));
         }
     }

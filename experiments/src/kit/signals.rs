@@ -170,7 +170,10 @@ impl Bins {
         // The epsilon keeps a bound that sits on a bin's edge from spilling into the next bin.
         let first = ((a - self.from) / BIN_S + 1e-9).floor().max(0.0) as usize;
         let end = ((b - self.from) / BIN_S - 1e-9).ceil().max(0.0) as usize;
-        let last = end.saturating_sub(1).max(first).min(self.disturbed.len() - 1);
+        let last = end
+            .saturating_sub(1)
+            .max(first)
+            .min(self.disturbed.len() - 1);
         for bin in self.disturbed.iter_mut().take(last + 1).skip(first) {
             *bin = true;
         }
@@ -292,7 +295,9 @@ pub fn mean_ms_over(scrapes: &[Scrape], from: f64, to: f64) -> Option<f64> {
     let (sum, count) = intervals(scrapes)
         .iter()
         .filter(|i| i.to >= from && i.to < to)
-        .fold((0.0, 0.0), |(s, c), i| (s + i.duration_sum_s, c + i.duration_count));
+        .fold((0.0, 0.0), |(s, c), i| {
+            (s + i.duration_sum_s, c + i.duration_count)
+        });
     (count > 0.0).then(|| sum / count * 1000.0)
 }
 
@@ -507,7 +512,10 @@ mod tests {
         assert_eq!(s[0].rps, 3.0);
         assert_eq!(s[0].success, Some(2.0 / 3.0));
         assert_eq!(s[0].p99_ms.map(|v| v.round()), Some(30.0));
-        assert_eq!((s[1].rps, s[1].success, s[1].p50_ms), (1.0, Some(0.0), None));
+        assert_eq!(
+            (s[1].rps, s[1].success, s[1].p50_ms),
+            (1.0, Some(0.0), None)
+        );
     }
 
     #[test]
@@ -581,7 +589,11 @@ mod tests {
         assert_eq!(base.worst_mean_ms.map(|m| m.round()), Some(5.0));
         let bins = server_bins(&s, 0.0, 10.0, &base);
         assert_eq!(bins.time_to_detect(5.0), Some(0.0));
-        assert_eq!(bins.time_to_recover(5.0), Some(1.1), "the restart's interval ends at 6.0");
+        assert_eq!(
+            bins.time_to_recover(5.0),
+            Some(1.1),
+            "the restart's interval ends at 6.0"
+        );
 
         // A consumer that calls every 200 ms, then not from 5.0 s to 6.9 s.
         let calls = |i: usize| match i {
@@ -602,7 +614,8 @@ mod tests {
 
     #[test]
     fn lag_is_disturbed_above_its_bar_and_while_unreadable() {
-        let mut samples: Vec<(f64, Option<f64>)> = (0..20).map(|t| (t as f64, Some(100.0))).collect();
+        let mut samples: Vec<(f64, Option<f64>)> =
+            (0..20).map(|t| (t as f64, Some(100.0))).collect();
         samples[12].1 = Some(5000.0);
         samples[13].1 = None;
         samples[14].1 = Some(600.0); // below 100 + 500: not disturbed
@@ -638,7 +651,14 @@ mod tests {
             .map(|(k, a)| (a + 0.2, 1000 + k as u64 + 1))
             .filter(|(t, _)| !(4.0..7.0).contains(t))
             .collect();
-        let stale = stale_seconds(&stale_viewers(&vec![pushes.clone()], &accepted, 1000, 1.0, 0.0, 10.0));
+        let stale = stale_seconds(&stale_viewers(
+            &vec![pushes.clone()],
+            &accepted,
+            1000,
+            1.0,
+            0.0,
+            10.0,
+        ));
         // The last push before the gap (3.9 s) shows what was accepted until 3.7 s; the one
         // accepted at 3.8 s is 1 s old at 4.8 s; the push at 7.0 s shows it: 2.2 s stale.
         assert!((2.1..=2.3).contains(&stale), "{stale}");
@@ -648,6 +668,9 @@ mod tests {
         assert!(lat.iter().all(|l| (l - 0.2).abs() < 1e-9));
         let (lat, _) = visible_latencies(&pushes, &accepted, 1000, 4.0, 5.0);
         // Accepted at 4.0 .. 4.9, all shown at 7.0.
-        assert!((lat[0] - 3.0).abs() < 1e-9 && (lat[9] - 2.1).abs() < 1e-9, "{lat:?}");
+        assert!(
+            (lat[0] - 3.0).abs() < 1e-9 && (lat[9] - 2.1).abs() < 1e-9,
+            "{lat:?}"
+        );
     }
 }

@@ -80,10 +80,8 @@ pub fn differs(batches: &[(String, Vec<Report>)]) -> Vec<DiffRow> {
                 })
                 .unwrap_or(zero),
                 stale_page_s: spread(&|r| Some(r.impact.stale_page_seconds)).unwrap_or(zero),
-                data_lost: spread(&|r| {
-                    Some((r.invariant.lost + r.invariant.duplicates) as f64)
-                })
-                .unwrap_or(zero),
+                data_lost: spread(&|r| Some((r.invariant.lost + r.invariant.duplicates) as f64))
+                    .unwrap_or(zero),
             }
         })
         .collect()

@@ -124,9 +124,7 @@ impl RankRow {
 /// More harmful first: the first criterion whose ranges do not overlap decides; `None` if every
 /// range overlaps (a tie).
 fn decide(a: &[Spread; 3], b: &[Spread; 3]) -> Option<(Ordering, usize)> {
-    (0..3).find_map(|k| {
-        (!a[k].overlaps(&b[k])).then(|| (b[k].median.total_cmp(&a[k].median), k))
-    })
+    (0..3).find_map(|k| (!a[k].overlaps(&b[k])).then(|| (b[k].median.total_cmp(&a[k].median), k)))
 }
 
 /// Ranks the repeats of each experiment (`groups`: experiment → its runs, in repeat order).
@@ -180,12 +178,13 @@ pub fn rank(groups: &[(String, Vec<Harm>)]) -> Ranking {
         }
     }
     for i in 0..rows.len() {
-        let above = rows
-            .get(i + 1)
-            .map(|next| match decide(&rows[i].0.spreads(), &next.0.spreads()) {
-                Some((_, k)) => CRITERIA[k].to_string(),
-                None => "tied".to_string(),
-            });
+        let above =
+            rows.get(i + 1).map(
+                |next| match decide(&rows[i].0.spreads(), &next.0.spreads()) {
+                    Some((_, k)) => CRITERIA[k].to_string(),
+                    None => "tied".to_string(),
+                },
+            );
         rows[i].0.above_next_by = above;
         rows[i].0.rank = match i {
             0 => 1,
@@ -253,12 +252,24 @@ mod tests {
     fn lost_data_outranks_everything_and_overlapping_ranges_tie() {
         let ranking = rank(&[
             // Loses data in every repeat: first, whatever else.
-            group("loses", &[(1.0, 0.0, 1.0), (2.0, 0.0, 1.0), (1.0, 0.0, 1.0)]),
+            group(
+                "loses",
+                &[(1.0, 0.0, 1.0), (2.0, 0.0, 1.0), (1.0, 0.0, 1.0)],
+            ),
             // Higher user-seconds than "mild", but the ranges overlap; recovery decides.
-            group("busy", &[(0.0, 10.0, 9.0), (0.0, 30.0, 8.0), (0.0, 20.0, 9.5)]),
-            group("mild", &[(0.0, 12.0, 2.0), (0.0, 5.0, 3.0), (0.0, 9.0, 2.5)]),
+            group(
+                "busy",
+                &[(0.0, 10.0, 9.0), (0.0, 30.0, 8.0), (0.0, 20.0, 9.5)],
+            ),
+            group(
+                "mild",
+                &[(0.0, 12.0, 2.0), (0.0, 5.0, 3.0), (0.0, 9.0, 2.5)],
+            ),
             // Same as "mild" within every spread: tied with it.
-            group("twin", &[(0.0, 6.0, 2.2), (0.0, 11.0, 2.9), (0.0, 8.0, 2.6)]),
+            group(
+                "twin",
+                &[(0.0, 6.0, 2.2), (0.0, 11.0, 2.9), (0.0, 8.0, 2.6)],
+            ),
         ]);
         let order: Vec<_> = ranking
             .rows
@@ -286,6 +297,9 @@ mod tests {
             group("b", &[(0.0, 9.0, 1.0), (0.0, 12.0, 1.0), (0.0, 14.0, 1.0)]),
         ]);
         assert_eq!(ranking.rows[0].rank, ranking.rows[1].rank);
-        assert_eq!(ranking.rows[0].experiment, "b", "the medians' order among the tied");
+        assert_eq!(
+            ranking.rows[0].experiment, "b",
+            "the medians' order among the tied"
+        );
     }
 }

@@ -33,7 +33,10 @@ fn opt_spread(s: &Option<Spread>) -> String {
 }
 
 fn differs_table(md: &mut String, rows: &[DiffRow]) {
-    let _ = writeln!(md, "Medians of the repeats, with their range in brackets.\n");
+    let _ = writeln!(
+        md,
+        "Medians of the repeats, with their range in brackets.\n"
+    );
     let _ = writeln!(md, "| experiment | repeats | signals that moved (in how many repeats) | time to detect, s | seen first by | time to recover, s | not recovered | failure user-s | stale page viewer-s | data lost |\n|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let moved: Vec<String> = r.moved.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -121,10 +124,7 @@ pub(super) fn markdown(r: &Report) -> String {
         "**How does it show on the golden-metrics graph, and what happens?** {}\n",
         r.answers.how_it_shows.join(" ")
     );
-    let _ = writeln!(
-        md,
-        "**How does it differ from the other experiments?**\n"
-    );
+    let _ = writeln!(md, "**How does it differ from the other experiments?**\n");
     if r.answers.how_it_differs.is_empty() {
         let _ = writeln!(md, "No experiment has a report yet to compare with.\n");
     } else {
@@ -192,7 +192,9 @@ pub(super) fn markdown(r: &Report) -> String {
             s.label(),
             s.resolution,
             if s.moved { "yes" } else { "no" },
-            s.detect_s.map(|t| num(t, 1)).unwrap_or_else(|| "never".into()),
+            s.detect_s
+                .map(|t| num(t, 1))
+                .unwrap_or_else(|| "never".into()),
             match (s.moved, s.recover_s) {
                 (false, _) => String::new(),
                 (true, Some(t)) => num(t, 1),
