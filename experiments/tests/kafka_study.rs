@@ -63,10 +63,19 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
         .await
         .expect("topic");
     let reader = GroupLag::new(&bootstrap, &topic, &group).expect("reader");
-    // No record, nothing committed: nothing behind.
+    // No record, nothing committed: nothing behind. A read answers None until the new topic's
+    // metadata reached the broker's answers (or a call timed out on a busy machine): retry.
     let empty = tokio::task::spawn_blocking({
         let (b, t, g) = (bootstrap.clone(), topic.clone(), group.clone());
-        move || GroupLag::new(&b, &t, &g).unwrap().read()
+        move || {
+            let fresh = GroupLag::new(&b, &t, &g).unwrap();
+            (0..30).find_map(|_| {
+                fresh.read().or_else(|| {
+                    std::thread::sleep(Duration::from_millis(500));
+                    None
+                })
+            })
+        }
     });
     assert_eq!(empty.await.unwrap(), Some((0, 0)));
 
@@ -92,9 +101,16 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
     at.add_partition_offset(&topic, 0, Offset::Offset(20))
         .unwrap();
     c.commit(&at, CommitMode::Sync).expect("commit");
-    let read = tokio::task::spawn_blocking(move || reader.read())
-        .await
-        .unwrap();
+    let read = tokio::task::spawn_blocking(move || {
+        (0..30).find_map(|_| {
+            reader.read().or_else(|| {
+                std::thread::sleep(Duration::from_millis(500));
+                None
+            })
+        })
+    })
+    .await
+    .unwrap();
     assert_eq!(read, Some((30, 20)));
     producer::delete_topic(&bootstrap, &topic).await;
 }
