@@ -112,7 +112,7 @@ describe("/warzone", { concurrency: false }, () => {
       assert.ok(phases.indexOf(a) >= 0 && phases.indexOf(a) < phases.indexOf(b), `phase ${a} then ${b}: ${phases.join(" → ")}`);
     }
     // The fault on the timeline: the mark, with the fault's line drawn in the charts.
-    assert.match(await page.getByTestId("fault-mark").textContent(), /Fault \(podkill on read-api\) at \d\d:\d\d:\d\d, over at/);
+    assert.match(await page.getByTestId("fault-mark").textContent(), /Fault \(podkill-read-api on read-api\) at \d\d:\d\d:\d\d, over at/);
     assert.ok((await page.locator(".wz-fault-line").count()) > 0, "the fault's line in the charts");
     // The verdict links a report that read-api serves.
     const report = await fetch(`${stack.base}/api/warzone/report`).then((r) => r.text());
