@@ -17,12 +17,19 @@ pub struct Service {
     configure: fn(ProcessSpec, &Context) -> ProcessSpec,
 }
 
+/// Locally nothing routes by readiness (NGINX has one server per upstream), so the delay after
+/// SIGTERM that lets a Kubernetes Service drop the pod first (`USACTAR_SHUTDOWN_DELAY`, 5 s)
+/// would only make every stop 5 s late: a pod failure would last its duration plus 5 s, and
+/// the experiments' recovery window would start inside the fault.
+const NO_SHUTDOWN_DELAY: &str = "0s";
+
 pub static LIVE_STORE: Service = Service {
     name: "live-store",
     ports: &["live-store", "live-store-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("live-store"))
+            .env("USACTAR_SHUTDOWN_DELAY", NO_SHUTDOWN_DELAY)
             .env("USACTAR_REDIS_URL", redis_url(p))
             .address(format!("grpc://{}", p.addr("live-store")))
     },
@@ -34,6 +41,7 @@ pub static READ_API: Service = Service {
     configure: |spec, cx| {
         let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("read-api"))
+            .env("USACTAR_SHUTDOWN_DELAY", NO_SHUTDOWN_DELAY)
             .env("USACTAR_REDIS_URL", redis_url(p))
             .env("USACTAR_MONGO_URI", super::mongo_uri(p))
             // The /warzone page's sources: this Prometheus, and the folder the kit publishes
@@ -56,6 +64,7 @@ pub static INGEST: Service = Service {
     configure: |spec, cx| {
         let p = cx.ports;
         spec.env("USACTAR_LISTEN", p.addr("ingest"))
+            .env("USACTAR_SHUTDOWN_DELAY", NO_SHUTDOWN_DELAY)
             .env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
             .address(format!("http://{}/input", p.addr("ingest")))
     },
