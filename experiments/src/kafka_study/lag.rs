@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -23,10 +24,12 @@ pub struct LagSample {
     pub committed: Option<i64>,
 }
 
-/// Reads the committed offsets of `group` without joining it.
+/// Reads the committed offsets of `group` without joining it. The one broker-side lag reader:
+/// the kit's samplers (`kit::sampler`) use it too.
 pub struct GroupLag {
     topic: String,
     consumer: BaseConsumer,
+    timeout: Duration,
 }
 
 impl GroupLag {
@@ -35,23 +38,34 @@ impl GroupLag {
             .set("bootstrap.servers", bootstrap)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
+            // A dead or paused broker is what some runs measure: its errors are the data
+            // (`None`), not log lines.
+            .set_log_level(RDKafkaLogLevel::Emerg)
             .create()?;
         Ok(GroupLag {
             topic: topic.to_string(),
             consumer,
+            timeout: Duration::from_millis(1000),
         })
     }
 
-    /// (lag, committed sum), blocking for at most about a second per call to the broker.
+    /// How long each call to the broker may block (1 s unless set).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// (lag, committed sum), blocking for at most `timeout` per call to the broker.
     pub fn read(&self) -> Option<(i64, i64)> {
-        let timeout = Duration::from_millis(1000);
+        let timeout = self.timeout;
         let metadata = self
             .consumer
             .fetch_metadata(Some(self.topic.as_str()), timeout)
             .ok()?;
         let partitions: Vec<i32> = metadata
             .topics()
-            .first()?
+            .iter()
+            .find(|t| t.name() == self.topic)?
             .partitions()
             .iter()
             .map(|p| p.id())
@@ -70,8 +84,8 @@ impl GroupLag {
                 .consumer
                 .fetch_watermarks(&self.topic, p, timeout)
                 .ok()?;
-            let at = match committed.find_partition(&self.topic, p)?.offset() {
-                Offset::Offset(o) => o,
+            let at = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
                 // Nothing committed yet: the group starts from the earliest record.
                 _ => low,
             };

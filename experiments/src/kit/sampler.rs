@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use crate::kafka_study::lag::GroupLag;
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::signals::{Counters, Scrape};
@@ -160,18 +158,13 @@ fn broker_lag(
     stop: &AtomicBool,
     started: Instant,
 ) -> LagSeries {
-    let timeout = Duration::from_millis(800);
-    let consumers: Vec<(String, Option<BaseConsumer>)> = groups
+    let consumers: Vec<(String, Option<GroupLag>)> = groups
         .iter()
         .map(|g| {
-            let c = ClientConfig::new()
-                .set("bootstrap.servers", bootstrap)
-                .set("group.id", g)
-                .set("enable.auto.commit", "false")
-                .set_log_level(RDKafkaLogLevel::Emerg)
-                .create::<BaseConsumer>()
-                .ok();
-            (g.clone(), c)
+            let reader = GroupLag::new(bootstrap, topic, g)
+                .ok()
+                .map(|r| r.with_timeout(Duration::from_millis(800)));
+            (g.clone(), reader)
         })
         .collect();
     let out = Mutex::new(BTreeMap::<String, Vec<(f64, Option<f64>)>>::new());
@@ -179,7 +172,10 @@ fn broker_lag(
     while !stop.load(Ordering::SeqCst) {
         let t = started.elapsed().as_secs_f64();
         for (group, consumer) in &consumers {
-            let lag = consumer.as_ref().and_then(|c| group_lag(c, topic, timeout));
+            let lag = consumer
+                .as_ref()
+                .and_then(|r| r.read())
+                .map(|(lag, _)| lag as f64);
             out.lock()
                 .expect("lag lock")
                 .entry(group.clone())
@@ -195,36 +191,6 @@ fn broker_lag(
         }
     }
     out.into_inner().expect("lag lock")
-}
-
-fn group_lag(consumer: &BaseConsumer, topic: &str, timeout: Duration) -> Option<f64> {
-    let metadata = consumer.fetch_metadata(Some(topic), timeout).ok()?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)?
-        .partitions()
-        .iter()
-        .map(|p| p.id())
-        .collect();
-    if partitions.is_empty() {
-        return None;
-    }
-    let mut tpl = TopicPartitionList::new();
-    for p in &partitions {
-        tpl.add_partition(topic, *p);
-    }
-    let committed = consumer.committed_offsets(tpl, timeout).ok()?;
-    let mut lag = 0i64;
-    for p in &partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, *p, timeout).ok()?;
-        let at = match committed.find_partition(topic, *p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => o,
-            _ => low,
-        };
-        lag += (high - at).max(0);
-    }
-    Some(lag as f64)
 }
 
 #[cfg(test)]
