@@ -165,7 +165,23 @@ pub struct NetworkChaosSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<DelaySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<BandwidthSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
+}
+
+/// `spec.bandwidth`: tc's token bucket filter (tbf). `rate` takes tc's units (`bps` is bytes
+/// per second); `limit` and `buffer` are bytes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BandwidthSpec {
+    pub rate: String,
+    pub limit: u32,
+    pub buffer: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peakrate: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minburst: Option<u32>,
 }
 
 /// `spec.failKernRequest`: which kernel allocation fails, how often (bpfki).
@@ -232,9 +248,60 @@ pub struct ChaosCondition {
 pub struct ExperimentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_phase: Option<String>,
+    /// One per selected pod (or container): what Chaos Mesh did to it, and whether it failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_records: Vec<Record>,
+}
+
+/// `status.experiment.containerRecords[]`: one target of the fault.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<RecordEvent>,
+}
+
+/// One injection or recovery attempt on a target: `type` `Succeeded` or `Failed`, with the
+/// reason Chaos Mesh gives.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEvent {
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    #[serde(default)]
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl ChaosStatus {
+    /// The first failed injection Chaos Mesh recorded, as `<target>: <message>`: the fault
+    /// cannot be applied (a missing qdisc, no BPFKI), and waiting longer will not change that.
+    pub fn failed_injection(&self) -> Option<String> {
+        let records = &self.experiment.as_ref()?.container_records;
+        records.iter().find_map(|r| {
+            r.events
+                .iter()
+                .find(|e| e.type_ == "Failed" && e.operation == "Apply")
+                .map(|e| format!("{}: {}", r.id, e.message.as_deref().unwrap_or("failed")))
+        })
+    }
+
+    /// How many injection attempts failed, over every target.
+    pub fn failed_attempts(&self) -> usize {
+        self.experiment.as_ref().map_or(0, |x| {
+            x.container_records
+                .iter()
+                .flat_map(|r| &r.events)
+                .filter(|e| e.type_ == "Failed" && e.operation == "Apply")
+                .count()
+        })
+    }
+
     /// Whether condition `type_` is `True`.
     pub fn is(&self, type_: &str) -> bool {
         self.conditions

@@ -20,6 +20,13 @@ pub enum Error {
         name: String,
         condition: &'static str,
     },
+    /// Chaos Mesh tried and failed to inject: this target cannot run the fault.
+    #[error("Chaos Mesh could not inject {kind} {name}: {reason}")]
+    NotInjected {
+        kind: String,
+        name: String,
+        reason: String,
+    },
     #[error("Prometheus at {url}: {source}")]
     Http {
         url: String,
@@ -28,7 +35,7 @@ pub enum Error {
     },
     #[error("Prometheus query `{query}` failed: {message}")]
     Query { query: String, message: String },
-    #[error("unknown scenario {0:?} (podkill, podfailure, containerkill, netdelay, kernel)")]
+    #[error("unknown scenario {0:?} (see chaos::Scenario::ALL)")]
     UnknownScenario(String),
 }
 

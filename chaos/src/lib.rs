@@ -7,11 +7,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> chaos::Result<()> {
-//! use chaos::{KubeTarget, Params, Scenario};
+//! use chaos::{KubeTarget, Params, Scenario, Workload};
 //! use std::time::Duration;
 //!
 //! let target = KubeTarget::from_contexts(Some("kind-usactar-a"), Some("kind-usactar-b")).await?;
-//! let injected = target.inject(Scenario::PodKill, &Params::default()).await?;
+//! let injected = target.inject(Scenario::PodKill(Workload::ReadApi), &Params::default()).await?;
 //! // Whatever happens next (an error, Ctrl-C), the caller deletes the fault.
 //! let recovered = target.wait_recovered(&injected, Duration::from_secs(120)).await;
 //! target.cleanup(&injected).await?;
@@ -29,7 +29,9 @@ mod target;
 
 pub use error::{Error, Result};
 pub use prometheus::Prometheus;
-pub use scenario::{build, go_duration, ChaosObject, Cluster, Params, Placement, Scenario};
+pub use scenario::{
+    build, go_duration, ChaosObject, Cluster, Container, Params, Placement, Scenario, Workload,
+};
 pub use target::{CleanupGuard, Injected, KubeTarget, DEFAULT_PROMETHEUS, FIELD_MANAGER};
 
 /// Picks rustls's crypto provider for the kube client. In a workspace build other crates turn on

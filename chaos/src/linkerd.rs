@@ -10,11 +10,15 @@ use std::time::Duration;
 use crate::prometheus::{Prometheus, Range, Series};
 use crate::Result;
 
-/// Which proxies to read: the inbound side of `deployment` (optionally in `namespace`).
+/// Which proxies to read: the inbound side of `deployment` (the server: what it answered), or
+/// the outbound side (the client: what its calls got back), optionally only the calls to
+/// `dst_deployment`; optionally in `namespace`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub deployment: String,
     pub namespace: Option<String>,
+    pub outbound: bool,
+    pub dst_deployment: Option<String>,
     /// The rate window. irate reads the last two samples in it, so it must hold at least two
     /// scrapes (linkerd-viz scrapes every 10 s): 30 s by default.
     pub window: Duration,
@@ -25,7 +29,19 @@ impl Target {
         Self {
             deployment: deployment.into(),
             namespace: None,
+            outbound: false,
+            dst_deployment: None,
             window: Duration::from_secs(30),
+        }
+    }
+
+    /// The calls `caller` made (to `dst`, when given: a mirrored service across clusters has no
+    /// deployment label here, so leave it out and read all of the caller's HTTP and gRPC).
+    pub fn outbound(caller: impl Into<String>, dst: Option<&str>) -> Self {
+        Self {
+            outbound: true,
+            dst_deployment: dst.map(str::to_owned),
+            ..Self::deployment(caller)
         }
     }
 
@@ -36,9 +52,13 @@ impl Target {
 
     fn labels(&self, extra: &str) -> String {
         let mut labels = format!(
-            r#"direction="inbound",deployment="{}""#,
+            r#"direction="{}",deployment="{}""#,
+            if self.outbound { "outbound" } else { "inbound" },
             escape(&self.deployment)
         );
+        if let Some(dst) = &self.dst_deployment {
+            labels.push_str(&format!(r#",dst_deployment="{}""#, escape(dst)));
+        }
         if let Some(ns) = &self.namespace {
             labels.push_str(&format!(r#",namespace="{}""#, escape(ns)));
         }
@@ -165,6 +185,13 @@ mod tests {
             r#"histogram_quantile(0.99, sum(irate(response_latency_ms_bucket{direction="inbound",deployment="ingest"}[30s])) by (le))"#
         );
         assert!(success_rate(&t).contains(r#"classification="success""#));
+        assert_eq!(
+            request_rate(&Target::outbound(
+                "ingress-nginx-controller",
+                Some("ingest")
+            )),
+            r#"sum(irate(response_total{direction="outbound",deployment="ingress-nginx-controller",dst_deployment="ingest"}[30s]))"#
+        );
         assert_eq!(
             outbound_latency_buckets("consumer"),
             r#"response_latency_ms_bucket{direction="outbound",deployment="consumer"}"#

@@ -3,18 +3,19 @@
 
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::{DeleteParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::await_condition;
 use kube::{Api, Client, Config};
 
 use crate::apply::{
-    apply_and_wait, delete, deployment_ready, ignore_missing, wait_condition, within,
+    apply_and_wait, delete, deployment_ready, force_gone, ignore_missing, ignore_missing_list,
+    stateful_set_ready, wait_condition, within,
 };
 use crate::crd::{KernelChaos, NetworkChaos, PodChaos, ALL_RECOVERED};
 use crate::prometheus::Prometheus;
-use crate::scenario::{build, ChaosObject, Cluster, Params, Placement, Scenario};
+use crate::scenario::{build, ChaosObject, Cluster, Params, Placement, Scenario, Workload};
 use crate::{Error, Result};
 
 /// The server-side apply field manager: `kubectl get podchaos -o yaml --show-managed-fields`
@@ -157,23 +158,42 @@ impl KubeTarget {
         let name = injected.name.as_str();
         let deadline = tokio::time::Instant::now() + timeout;
         if injected.scenario.is_one_shot() {
-            let deployment = match injected.scenario {
-                Scenario::PodKill => &self.placement.read_api_app,
-                _ => &self.placement.consumer_app,
+            let (ns, workload) = match injected.scenario.workload() {
+                Some(w) => self.placement.workload(w),
+                None => (
+                    self.placement.consumer_namespace.as_str(),
+                    self.placement.consumer_app.as_str(),
+                ),
             };
-            let api: Api<Deployment> = Api::namespaced(client, ns);
             let dip = Duration::from_secs(10).min(timeout);
-            let not_ready = await_condition(api.clone(), deployment, |d: Option<&Deployment>| {
-                !deployment_ready(d)
-            });
-            // No dip within the window is fine: the replacement was faster than we looked.
-            let _ = tokio::time::timeout(dip, not_ready).await;
-            within(
-                deadline,
-                format!("Deployment {ns}/{deployment} ready again"),
-                await_condition(api, deployment, deployment_ready),
-            )
-            .await?;
+            // Kafka runs as a StatefulSet, the services as Deployments.
+            if injected.scenario.workload() == Some(Workload::Kafka) {
+                let api: Api<StatefulSet> = Api::namespaced(client, ns);
+                let not_ready =
+                    await_condition(api.clone(), workload, |s: Option<&StatefulSet>| {
+                        !stateful_set_ready(s)
+                    });
+                // No dip within the window is fine: the replacement was faster than we looked.
+                let _ = tokio::time::timeout(dip, not_ready).await;
+                within(
+                    deadline,
+                    format!("StatefulSet {ns}/{workload} ready again"),
+                    await_condition(api, workload, stateful_set_ready),
+                )
+                .await?;
+            } else {
+                let api: Api<Deployment> = Api::namespaced(client, ns);
+                let not_ready = await_condition(api.clone(), workload, |d: Option<&Deployment>| {
+                    !deployment_ready(d)
+                });
+                let _ = tokio::time::timeout(dip, not_ready).await;
+                within(
+                    deadline,
+                    format!("Deployment {ns}/{workload} ready again"),
+                    await_condition(api, workload, deployment_ready),
+                )
+                .await?;
+            }
         } else {
             match &injected.object {
                 ChaosObject::Pod(_) => {
@@ -195,8 +215,16 @@ impl KubeTarget {
     /// out of an experiment, Ctrl-C included (e.g. `tokio::select!` on `tokio::signal::ctrl_c()`
     /// around the run, then `cleanup`): Chaos Mesh recovers a fault when its object is deleted.
     pub async fn cleanup(&self, injected: &Injected) -> Result<()> {
+        let client = self.client(injected.cluster).clone();
         delete(
-            self.client(injected.cluster).clone(),
+            client.clone(),
+            &injected.object,
+            &injected.namespace,
+            &injected.name,
+        )
+        .await?;
+        force_gone(
+            client,
             &injected.object,
             &injected.namespace,
             &injected.name,
@@ -209,10 +237,7 @@ impl KubeTarget {
     pub async fn cleanup_all(&self) -> Result<()> {
         let lp = ListParams::default().labels(MANAGED_BY);
         let dp = DeleteParams::default();
-        let namespaces = [
-            &self.placement.read_api_namespace,
-            &self.placement.consumer_namespace,
-        ];
+        let namespaces = self.placement.namespaces();
         for client in [&self.a, &self.b] {
             for ns in namespaces {
                 let pods: Api<PodChaos> = Api::namespaced(client.clone(), ns);
@@ -221,6 +246,17 @@ impl KubeTarget {
                 ignore_missing(pods.delete_collection(&dp, &lp).await.map(drop))?;
                 ignore_missing(nets.delete_collection(&dp, &lp).await.map(drop))?;
                 ignore_missing(kernels.delete_collection(&dp, &lp).await.map(drop))?;
+                // Objects that never injected keep their finalizer (see `force_gone`).
+                for o in ignore_missing_list(nets.list(&lp).await)? {
+                    let object = ChaosObject::Network(o.clone());
+                    let name = o.metadata.name.clone().unwrap_or_default();
+                    force_gone(client.clone(), &object, ns, &name).await?;
+                }
+                for o in ignore_missing_list(kernels.list(&lp).await)? {
+                    let object = ChaosObject::Kernel(o.clone());
+                    let name = o.metadata.name.clone().unwrap_or_default();
+                    force_gone(client.clone(), &object, ns, &name).await?;
+                }
             }
         }
         Ok(())

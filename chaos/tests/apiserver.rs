@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chaos::crd::{ChaosCondition, ChaosStatus, KernelChaos, NetworkChaos, PodChaos};
-use chaos::{KubeTarget, Params, Placement, Scenario, FIELD_MANAGER};
+use chaos::{Container, KubeTarget, Params, Placement, Scenario, Workload, FIELD_MANAGER};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -293,7 +293,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
     // Never injected (no controller): a timeout error, and the object is gone.
     target.inject_timeout = Duration::from_secs(3);
     let err = target
-        .inject(Scenario::PodFailure, &params)
+        .inject(Scenario::PodFailure(Workload::ReadApi), &params)
         .await
         .unwrap_err();
     assert!(matches!(err, chaos::Error::Timeout { .. }), "{err}");
@@ -329,7 +329,10 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
         "usactar-podkill-envtest".into(),
         Duration::from_secs(60),
     ));
-    let injected = target.inject(Scenario::PodKill, &params).await.unwrap();
+    let injected = target
+        .inject(Scenario::PodKill(Workload::ReadApi), &params)
+        .await
+        .unwrap();
     let guard = target.guard(&injected);
     let flip = {
         let deployments = deployments.clone();
@@ -355,7 +358,11 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
 
     // cleanup_all finds what a crashed run left behind, by label.
     target.inject_timeout = Duration::from_secs(1);
-    let leftover = chaos::build(Scenario::ContainerKill, &Placement::default(), &params);
+    let leftover = chaos::build(
+        Scenario::ContainerKill(Container::LiveForwarder),
+        &Placement::default(),
+        &params,
+    );
     let chaos::ChaosObject::Pod(object) = leftover else {
         unreachable!()
     };

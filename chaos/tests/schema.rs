@@ -8,7 +8,7 @@
 //! the API server: a structural CRD silently prunes a misspelled field, which would turn a fault
 //! into a no-op, and that is exactly what this test must catch.
 
-use chaos::{build, Params, Placement, Scenario};
+use chaos::{build, Container, Params, Placement, Scenario, Workload};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -221,6 +221,7 @@ fn params() -> Params {
         latency: Duration::from_millis(250),
         jitter: Duration::from_millis(40),
         external_targets: vec!["172.18.0.3".into()],
+        rate_bytes_s: 65536,
         kernel_probability: 150, // out of range on purpose: the builder clamps it
         run_id: "t1".into(),
     }
@@ -239,15 +240,20 @@ fn every_scenario_matches_chaos_mesh_crd_schema() {
 #[test]
 fn the_semantic_rules_the_schema_cannot_express_hold() {
     let p = Placement::default();
-    let pod_failure = build(Scenario::PodFailure, &p, &params()).to_json();
+    let pod_failure = build(Scenario::PodFailure(Workload::ReadApi), &p, &params()).to_json();
     // Chaos Mesh: "duration ... is required when the action is PodFailureAction".
     assert_eq!(pod_failure["spec"]["duration"], "45s");
-    let container_kill = build(Scenario::ContainerKill, &p, &params()).to_json();
+    let container_kill = build(
+        Scenario::ContainerKill(Container::LiveForwarder),
+        &p,
+        &params(),
+    )
+    .to_json();
     assert_eq!(
         container_kill["spec"]["containerNames"],
         json!(["live-forwarder"])
     );
-    let pod_kill = build(Scenario::PodKill, &p, &params()).to_json();
+    let pod_kill = build(Scenario::PodKill(Workload::ReadApi), &p, &params()).to_json();
     // One-shot: a duration would be ignored, and misleading in the report.
     assert!(pod_kill["spec"].get("duration").is_none());
     // Modes that need a value are not used without one.
@@ -261,7 +267,12 @@ fn the_semantic_rules_the_schema_cannot_express_hold() {
 
 #[test]
 fn the_validator_rejects_what_the_crd_rejects() {
-    let object = build(Scenario::PodKill, &Placement::default(), &params()).to_json();
+    let object = build(
+        Scenario::PodKill(Workload::ReadApi),
+        &Placement::default(),
+        &params(),
+    )
+    .to_json();
     let schema = pod_chaos();
 
     let mut bad = object.clone();

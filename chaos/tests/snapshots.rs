@@ -11,6 +11,7 @@ fn scenarios_render_as_reviewed() {
         latency: Duration::from_millis(200),
         jitter: Duration::from_millis(50),
         external_targets: vec!["172.18.0.3".into()],
+        rate_bytes_s: 65536,
         kernel_probability: 10,
         run_id: "0190b2c4".into(),
     };

@@ -163,6 +163,11 @@ struct ExperimentArgs {
     /// consumer pod reaches it (repeatable).
     #[arg(long)]
     gateway: Vec<String>,
+    /// --target kube: Kafka's bootstrap address reachable from here, for consumer lag read from
+    /// the broker (kind and the sandbox: `<cluster-a node address>:30092`, the kafka-external
+    /// node port). Without it lag is "not measured".
+    #[arg(long)]
+    kafka: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -353,6 +358,7 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
             ingress: args.ingress.trim_end_matches('/').to_string(),
             api: args.api.trim_end_matches('/').to_string(),
             gateway: args.gateway.clone(),
+            kafka: args.kafka.clone(),
         };
         return Ok((kube, None));
     }

@@ -47,12 +47,14 @@ b_ip=$NODE_IP
 export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
 # What differs from kind: b's API server and gateway by b's node address on the bridge; the
 # ingress (ingress.yaml); proxy.await=false (linkerd-await is its own repository, not built
-# here); Chaos Mesh's chart from build-chaos-mesh.sh with each node's containerd socket; no
+# here); linkerd-viz's Prometheus scraping every 2 s instead of 10 s, so the experiments'
+# golden metrics resolve a fault of a few seconds (irate reads the last two scrapes); Chaos Mesh's chart from build-chaos-mesh.sh with each node's containerd socket; no
 # monitoring charts.
 step "kind/platform.sh" env CTX_A=kind-usactar-a CTX_B=kind-usactar-b \
   USACTAR_KIND_STATE="$SANDBOX_STATE" \
   USACTAR_B_API_SERVER="https://$b_ip:6443" USACTAR_B_GATEWAY_ADDRESS="$b_ip" \
   USACTAR_LINKERD_INSTALL_ARGS="--set proxy.await=false" \
+  USACTAR_VIZ_INSTALL_ARGS="${USACTAR_VIZ_INSTALL_ARGS---set prometheus.globalConfig.scrape_interval=2s --set prometheus.globalConfig.scrape_timeout=2s}" \
   USACTAR_INGRESS_NGINX_MANIFEST="$here/ingress.yaml" \
   USACTAR_OVERLAYS=deploy/overlays/kind/sandbox \
   USACTAR_CHAOS_MESH_CHART="$SANDBOX_BIN/chaos-mesh/chart" \

@@ -34,6 +34,7 @@ fn probe(name: &str, expected: String, observed: Option<f64>, ok: impl Fn(f64) -
         expected,
         observed,
         passed: observed.is_some_and(ok),
+        not_measured: false,
     }
 }
 
@@ -80,11 +81,15 @@ pub fn hypothesis_probes(
             read.success,
             |v| v >= h.min_read_success,
         ),
-        probe(
-            "consumer lag from the broker, records (max)",
-            format!("<= {}", h.max_lag),
-            max_lag,
-            |v| v <= h.max_lag,
-        ),
+        Probe {
+            // No lag source at all (not merely a gap): not measured, never failed or passed.
+            not_measured: lag.is_empty(),
+            ..probe(
+                "consumer lag from the broker, records (max)",
+                format!("<= {}", h.max_lag),
+                max_lag,
+                |v| v <= h.max_lag,
+            )
+        },
     ]
 }

@@ -66,6 +66,10 @@ pub struct Probe {
     pub expected: String,
     pub observed: Option<f64>,
     pub passed: bool,
+    /// The signal had no source in this run (consumer lag on a cluster without the broker's
+    /// address): neither passed nor failed.
+    #[serde(default)]
+    pub not_measured: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,7 +341,7 @@ pub fn charts(r: &Report) -> Vec<(&'static str, String)> {
             }],
         },
     ];
-    vec![
+    let mut charts = vec![
         (
             "rate.svg",
             chart::svg(&title("requests"), &rate, &shades, end),
@@ -354,7 +358,37 @@ pub fn charts(r: &Report) -> Vec<(&'static str, String)> {
             "lag.svg",
             chart::svg(&title("lag and freshness"), &lag, &shades, end),
         ),
-    ]
+    ];
+    // On a cluster: Linkerd's golden metrics of every deployment, inbound and outbound.
+    if r.target == "kube" {
+        let golden = |label: &str, unit: &str, f: fn(&GoldenSecond) -> Option<f64>| Panel {
+            name: format!("Linkerd: {label}"),
+            unit: unit.into(),
+            lines: r
+                .series
+                .server
+                .iter()
+                .map(|(name, points)| line(name, points, f))
+                .collect(),
+        };
+        let panels = vec![
+            golden("request rate", "req/s", |p| Some(p.rps)),
+            golden("success rate", "success %", |p| {
+                p.success.map(|s| s * 100.0)
+            }),
+            golden("p99 latency", "ms", |p| p.p99_ms),
+        ];
+        charts.push((
+            "linkerd.svg",
+            chart::svg(
+                &title("Linkerd golden metrics (inbound: deployment; outbound: caller → callee)"),
+                &panels,
+                &shades,
+                end,
+            ),
+        ));
+    }
+    charts
 }
 
 /// Re-answers every report of the latest batches under `out` with all of them in hand, and
@@ -379,7 +413,20 @@ pub fn summary(out: &Path) -> std::io::Result<(PathBuf, Ranking)> {
     for u in unsupported {
         latest_unsupported.insert(u.experiment.clone(), u);
     }
-    let md = markdown::summary(&batches, &rows, &ranking, &latest_unsupported);
+    let mut md = markdown::summary(&batches, &rows, &ranking, &latest_unsupported);
+    // `<out>/kube/` holds the same experiments run on clusters (kind/sandbox/experiments.sh).
+    let (kube, kube_unsupported) = all_reports(&out.join("kube"));
+    if !kube.is_empty() || !kube_unsupported.is_empty() {
+        let mut kube_not_run: BTreeMap<String, Unsupported> = BTreeMap::new();
+        for u in kube_unsupported {
+            kube_not_run.insert(u.experiment.clone(), u);
+        }
+        md.push_str(&markdown::side_by_side(
+            &batches,
+            &latest_batches(kube),
+            &kube_not_run,
+        ));
+    }
     let path = out.join("SUMMARY.md");
     std::fs::create_dir_all(out)?;
     std::fs::write(&path, md)?;

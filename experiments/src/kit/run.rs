@@ -16,7 +16,7 @@ use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet, Unsup
 use crate::kit::sampler::Samplers;
 use crate::kit::scenario::Experiment;
 use crate::kit::signals::{self, Request, BIN_S};
-pub use crate::kit::target::{LocalTarget, Target};
+pub use crate::kit::target::{Injection, LocalTarget, Target};
 use crate::kit::warzone_state::{self, Publish, Screenshot, Warzone};
 
 #[derive(Debug, Clone)]
@@ -157,10 +157,34 @@ pub async fn run_published(
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
     eprintln!("[{}] injecting: {}", e.name, e.describe());
     warzone.fault_started();
-    let mut fault = target
+    let mut fault = match target
         .inject(e, config.fault, &run_id, t0)
         .await
-        .context("injecting the fault")?;
+        .context("injecting the fault")?
+    {
+        Injection::Done(f) => *f,
+        Injection::Refused { reason, after_s } => {
+            // Nothing was injected: stop the load and say so, rather than measure a no-op.
+            eprintln!(
+                "[{}] unsupported on this target ({after_s:.1}s): {reason}",
+                e.name
+            );
+            writers.cancel();
+            let _ = writers.wait().await;
+            ticker.abort();
+            viewers.stop().await;
+            samplers.stop().await;
+            let u = Unsupported {
+                experiment: e.name.to_string(),
+                run_id,
+                batch: config.batch.clone(),
+                target: target.name().to_string(),
+                reason: format!("the fault was applied and refused {after_s:.1} s later: {reason}"),
+            };
+            let dir = report::write_unsupported(&config.out, &u)?;
+            return Ok(Outcome::Unsupported(u, dir));
+        }
+    };
     warzone.fault_over(&fault);
     eprintln!(
         "[{}] fault over after {:.1}s; keeping the load on through recovery",
@@ -210,7 +234,7 @@ pub async fn run_published(
     if sampled.scrapes.is_empty() {
         // A cluster: the server side from Linkerd's metrics in Prometheus, per second.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        for service in ["ingest", "read-api", "live-store"] {
+        for service in target.linkerd_signals() {
             match target.server_series(service, wall0, wall_end).await {
                 Ok(points) => {
                     prometheus.insert(service.to_string(), points);
@@ -294,7 +318,7 @@ pub async fn run_published(
         ("before the fault", &hypotheses.before),
         ("after recovery", &hypotheses.after),
     ] {
-        for p in probes.iter().filter(|p| !p.passed) {
+        for p in probes.iter().filter(|p| !p.passed && !p.not_measured) {
             failures.push(format!(
                 "steady-state {when}: {} expected {}, observed {}",
                 p.name,

@@ -162,14 +162,29 @@ impl Experiment {
 
     /// The Chaos Mesh scenario that injects this on a cluster, or why none does.
     pub fn on_cluster(&self) -> Result<Scenario, String> {
+        use chaos::{Container, Workload};
         match (self.fault, self.component) {
-            (Fault::PodKill, "read-api") => Ok(Scenario::PodKill),
-            (Fault::PodFailure, "read-api") => Ok(Scenario::PodFailure),
-            (Fault::ContainerKill, "live-forwarder") => Ok(Scenario::ContainerKill),
+            (Fault::PodKill, "read-api") => Ok(Scenario::PodKill(Workload::ReadApi)),
+            (Fault::PodKill, "ingest") => Ok(Scenario::PodKill(Workload::Ingest)),
+            (Fault::PodFailure, "read-api") => Ok(Scenario::PodFailure(Workload::ReadApi)),
+            (Fault::PodFailure, "ingest") => Ok(Scenario::PodFailure(Workload::Ingest)),
+            (Fault::ContainerKill, "live-forwarder") => {
+                Ok(Scenario::ContainerKill(Container::LiveForwarder))
+            }
+            (Fault::ContainerKill, "logs-writer") => {
+                Ok(Scenario::ContainerKill(Container::LogsWriter))
+            }
             (Fault::Delay, _) => Ok(Scenario::NetDelay),
+            (Fault::Bandwidth, _) => Ok(Scenario::Bandwidth),
+            (Fault::BrokerKill, _) => Ok(Scenario::PodKill(Workload::Kafka)),
+            (Fault::BrokerPause, _) => Err(
+                "Chaos Mesh has no action that freezes a process (SIGSTOP); its pod-failure \
+                 swaps the broker's image for a pause image, which is a restart, not a pause"
+                    .to_string(),
+            ),
             (Fault::Kernel, _) => Ok(Scenario::Kernel),
             _ => Err(format!(
-                "the chaos crate builds no Chaos Mesh object for {} on {} yet",
+                "the chaos crate builds no Chaos Mesh object for {} on {}",
                 fault_name(self.fault),
                 self.component
             )),

@@ -35,6 +35,10 @@ pub enum Target {
         /// The cluster-B gateway address(es) the consumer pod reaches live-store through, for
         /// the network delay.
         gateway: Vec<String>,
+        /// Kafka's bootstrap address as reachable from here (kind and the sandbox: the
+        /// `kafka-external` node port), for consumer lag read from the broker; none: lag is
+        /// not measured.
+        kafka: Option<String>,
     },
 }
 
@@ -116,42 +120,46 @@ impl Target {
     }
 
     /// Kafka's bootstrap address, the topic and the consumer groups whose lag the kit reads
-    /// from the broker (local stack only).
+    /// from the broker every 100 ms.
     pub fn kafka(&self) -> Option<(String, String, Vec<String>)> {
-        match self {
-            Target::Local(l) => Some((
-                l.ports.addr("kafka"),
-                "predictions".to_string(),
-                vec!["logs".to_string(), "live".to_string()],
-            )),
-            Target::Kube { .. } => None,
-        }
+        let bootstrap = match self {
+            Target::Local(l) => l.ports.addr("kafka"),
+            Target::Kube { kafka, .. } => kafka.clone()?,
+        };
+        Some((
+            bootstrap,
+            "predictions".to_string(),
+            vec!["logs".to_string(), "live".to_string()],
+        ))
     }
 
-    /// Injects the fault and returns once it is over.
+    /// Injects the fault and returns once it is over, or at once if the target refused it.
     pub async fn inject(
         &self,
         e: Experiment,
         duration: Duration,
         run_id: &str,
         started: Instant,
-    ) -> Result<FaultRecord> {
+    ) -> Result<Injection> {
         match self {
-            Target::Local(l) => Ok(scenario::inject_local(
-                e,
-                &l.control,
-                &format!("http://{}", l.ports.addr("toxiproxy")),
-                duration,
-                started,
-            )
-            .await?),
+            Target::Local(l) => Ok(Injection::Done(Box::new(
+                scenario::inject_local(
+                    e,
+                    &l.control,
+                    &format!("http://{}", l.ports.addr("toxiproxy")),
+                    duration,
+                    started,
+                )
+                .await?,
+            ))),
             Target::Kube {
                 clusters, gateway, ..
             } => inject_kube(clusters, gateway, e, duration, run_id, started).await,
         }
     }
 
-    /// Per-second golden signals of a component, server side.
+    /// Per-second golden signals of a component, server side, from the local stack's
+    /// Prometheus.
     pub async fn server_series(
         &self,
         service: &str,
@@ -164,41 +172,28 @@ impl Target {
                 Ok(prom::golden(&prometheus, service, t0, t0, end).await?)
             }
             Target::Kube { clusters, .. } => {
-                // ingest runs in cluster A; read-api and live-store in B.
-                let cluster = if service == "ingest" {
-                    Cluster::A
-                } else {
-                    Cluster::B
-                };
-                let g = clusters
-                    .prometheus(cluster)
-                    .golden_metrics(
-                        &linkerd::Target::deployment(service),
-                        Range::per_second(t0, end),
-                    )
-                    .await?;
-                let at = |series: &Series, t: f64| {
-                    series.iter().find(|p| (p.t - t).abs() < 0.5).map(|p| p.v)
-                };
-                let t0 = unix_seconds(t0);
-                Ok(g.request_rate
+                let (cluster, target) = LINKERD_SIGNALS
                     .iter()
-                    .map(|p| GoldenSecond {
-                        t: (p.t - t0).round(),
-                        rps: p.v,
-                        success: at(&g.success_rate, p.t),
-                        p50_ms: at(&g.p50, p.t),
-                        p95_ms: at(&g.p95, p.t),
-                        p99_ms: at(&g.p99, p.t),
-                        mean_ms: None,
-                    })
-                    .collect())
+                    .find(|s| s.0 == service)
+                    .map(|s| (s.1, s.2()))
+                    .with_context(|| format!("no Linkerd signal is named {service}"))?;
+                linkerd_seconds(clusters, cluster, &target, t0, end).await
             }
         }
     }
 
-    /// Consumer lag per consumer, per second, from the consumers' own metric in Prometheus
-    /// (a cluster; locally the kit reads it from the broker).
+    /// The names of the per-second server-side signals a cluster gives (Linkerd's golden
+    /// metrics): each deployment's inbound side, and its callers' outbound side.
+    pub fn linkerd_signals(&self) -> Vec<&'static str> {
+        match self {
+            Target::Local(_) => Vec::new(),
+            Target::Kube { .. } => LINKERD_SIGNALS.iter().map(|s| s.0).collect(),
+        }
+    }
+
+    /// Consumer lag per consumer, per second, from the consumers' own metric in the local
+    /// stack's Prometheus: the fallback when the broker could not be read. Never on a cluster,
+    /// where only the broker's view counts (a dead consumer reports nothing).
     pub async fn lag(
         &self,
         t0: SystemTime,
@@ -208,15 +203,69 @@ impl Target {
             Target::Local(l) => {
                 prom::lag(&prom::local(l.ports.addr("prometheus")), t0, t0, end).await
             }
-            Target::Kube { clusters, .. } => {
-                prom::lag(clusters.prometheus(Cluster::A), t0, t0, end).await
-            }
+            Target::Kube { .. } => return BTreeMap::new(),
         };
         lag.unwrap_or_default()
             .into_iter()
             .map(|(k, v)| (k, v.into_iter().map(|(t, v)| (t, Some(v))).collect()))
             .collect()
     }
+}
+
+/// Linkerd's golden metrics the kit reads on a cluster: (name in reports, cluster, what).
+/// Inbound: what the deployment's pods answered. Outbound: what its callers got back, the
+/// ingresses and the consumer pod (whose only HTTP/gRPC calls are live-forwarder's to
+/// live-store, through the multicluster mirror and cluster B's gateway).
+#[allow(clippy::type_complexity)]
+const LINKERD_SIGNALS: [(&str, Cluster, fn() -> linkerd::Target); 6] = [
+    ("ingest", Cluster::A, || {
+        linkerd::Target::deployment("ingest")
+    }),
+    ("read-api", Cluster::B, || {
+        linkerd::Target::deployment("read-api")
+    }),
+    ("live-store", Cluster::B, || {
+        linkerd::Target::deployment("live-store")
+    }),
+    ("ingress → ingest", Cluster::A, || {
+        linkerd::Target::outbound(INGRESS, Some("ingest"))
+    }),
+    ("ingress → read-api", Cluster::B, || {
+        linkerd::Target::outbound(INGRESS, Some("read-api"))
+    }),
+    ("live-forwarder → live-store", Cluster::A, || {
+        linkerd::Target::outbound("consumer", None)
+    }),
+];
+
+/// The ingress controller's Deployment (kind's ingress-nginx, and the sandbox's stand-in).
+const INGRESS: &str = "ingress-nginx-controller";
+
+async fn linkerd_seconds(
+    clusters: &chaos::KubeTarget,
+    cluster: Cluster,
+    target: &linkerd::Target,
+    t0: SystemTime,
+    end: SystemTime,
+) -> Result<Vec<GoldenSecond>> {
+    let g = clusters
+        .prometheus(cluster)
+        .golden_metrics(target, Range::per_second(t0, end))
+        .await?;
+    let at = |series: &Series, t: f64| series.iter().find(|p| (p.t - t).abs() < 0.5).map(|p| p.v);
+    let t0 = unix_seconds(t0);
+    Ok(g.request_rate
+        .iter()
+        .map(|p| GoldenSecond {
+            t: (p.t - t0).round(),
+            rps: p.v,
+            success: at(&g.success_rate, p.t),
+            p50_ms: at(&g.p50, p.t),
+            p95_ms: at(&g.p95, p.t),
+            p99_ms: at(&g.p99, p.t),
+            mean_ms: None,
+        })
+        .collect())
 }
 
 async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
@@ -237,6 +286,16 @@ async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
     Ok((docs, total.unwrap_or(0)))
 }
 
+/// What became of a fault.
+pub enum Injection {
+    Done(Box<FaultRecord>),
+    /// The target tried and could not inject it (Chaos Mesh's reason), after `after_s`.
+    Refused {
+        reason: String,
+        after_s: f64,
+    },
+}
+
 /// A Chaos Mesh fault: apply, wait for AllInjected, wait until recovered, and always delete,
 /// Ctrl-C included.
 async fn inject_kube(
@@ -246,18 +305,28 @@ async fn inject_kube(
     duration: Duration,
     run_id: &str,
     started: Instant,
-) -> Result<FaultRecord> {
+) -> Result<Injection> {
     let s = e.on_cluster().map_err(anyhow::Error::msg)?;
     let chaos_params = chaos::Params {
         duration,
         latency: Duration::from_millis(e.delay_ms),
         jitter: Duration::from_millis(e.jitter_ms),
         external_targets: gateway.to_vec(),
+        rate_bytes_s: e.rate_kb_s * 1024,
         run_id: run_id.to_string(),
         ..chaos::Params::default()
     };
     let start_s = started.elapsed().as_secs_f64();
-    let injected = clusters.inject(s, &chaos_params).await?;
+    let injected = match clusters.inject(s, &chaos_params).await {
+        Ok(i) => i,
+        Err(err @ chaos::Error::NotInjected { .. }) => {
+            return Ok(Injection::Refused {
+                reason: err.to_string(),
+                after_s: started.elapsed().as_secs_f64() - start_s,
+            })
+        }
+        Err(err) => return Err(err.into()),
+    };
     let recovered = tokio::select! {
         r = clusters.wait_recovered(&injected, duration + Duration::from_secs(180)) => r,
         _ = tokio::signal::ctrl_c() => {
@@ -275,6 +344,9 @@ async fn inject_kube(
         configured.delay_ms = Some(e.delay_ms as f64);
         configured.jitter_ms = Some(e.jitter_ms as f64);
     }
+    if e.fault == Fault::Bandwidth {
+        configured.rate_kb_s = Some(e.rate_kb_s as f64);
+    }
     let measured = Measured {
         downtime_s: recovered
             .duration_since(injected.injected_at)
@@ -282,14 +354,45 @@ async fn inject_kube(
             .map(|d| d.as_secs_f64()),
         ..Measured::default()
     };
-    Ok(FaultRecord {
+    Ok(Injection::Done(Box::new(FaultRecord {
         experiment: e.name.to_string(),
         fault: e.fault,
         component: e.component.to_string(),
-        description: format!("{} (Chaos Mesh {})", e.describe(), injected.name),
+        description: format!(
+            "{} (Chaos Mesh {} {}/{})",
+            describe_on_cluster(&e, s),
+            injected.object.kind(),
+            injected.namespace,
+            injected.name
+        ),
         start_s,
         end_s: started.elapsed().as_secs_f64(),
         configured,
         measured,
-    })
+    })))
+}
+
+/// What the Chaos Mesh object does, in words for reports.
+fn describe_on_cluster(e: &Experiment, s: chaos::Scenario) -> String {
+    let target = s.target();
+    match e.fault {
+        Fault::PodKill | Fault::BrokerKill => {
+            format!("pod kill: Chaos Mesh deletes one {target} pod at once; its controller starts a new one")
+        }
+        Fault::PodFailure => format!(
+            "pod failure: one {target} pod's containers run a pause image for the fault's duration"
+        ),
+        Fault::ContainerKill => {
+            format!("container kill: the {target} container of the consumer pod is killed; the kubelet restarts it")
+        }
+        Fault::Delay => format!(
+            "network delay: {} ms ± {} ms on the consumer pod's traffic to the cluster-B gateway",
+            e.delay_ms, e.jitter_ms
+        ),
+        Fault::Bandwidth => format!(
+            "bandwidth limit: {} KB/s (tc tbf) on everything the consumer pod sends: live-forwarder's calls to live-store, logs-writer's writes to MongoDB, both consumers' fetches",
+            e.rate_kb_s
+        ),
+        Fault::BrokerPause | Fault::Kernel => e.describe(),
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::answers::DiffRow;
-use super::harm::{Ranking, Spread};
+use super::harm::{Harm, Ranking, Spread};
 use super::{Report, Unsupported};
 
 /// `v` with `decimals` decimals.
@@ -170,6 +170,12 @@ pub(super) fn markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(md, "\n## Timeline\n\nShaded: the fault window (as measured) and the impact window (until every signal was steady again). The last, partial second of the load is left out; gaps are seconds with nothing measured.\n\n![requests per second](rate.svg)\n![success rate](success.svg)\n![latency of successes](latency.svg)\n![consumer lag and /live freshness](lag.svg)\n");
+    if r.target == "kube" {
+        let _ = writeln!(
+            md,
+            "![Linkerd's golden metrics, per deployment and direction](linkerd.svg)\n"
+        );
+    }
     let _ = writeln!(md, "## Signals\n\nDisturbed: see `experiments/src/kit/signals.rs` for each definition. Figures: steady window → impact window.\n");
     let _ = writeln!(md, "| signal | read at | moved | first disturbed, s after the fault | steady again, s after | disturbed, s | figures |\n|---|---|---|---|---|---|---|");
     for s in &r.impact.signals {
@@ -221,7 +227,13 @@ pub(super) fn markdown(r: &Report) -> String {
                 p.name,
                 p.expected,
                 opt(p.observed, 3),
-                if p.passed { "ok" } else { "FAILED" }
+                if p.not_measured {
+                    "not measured"
+                } else if p.passed {
+                    "ok"
+                } else {
+                    "FAILED"
+                }
             );
         }
     }
@@ -290,6 +302,141 @@ pub(super) fn summary(
                 r.answers.how_it_shows.join(" ")
             );
         }
+    }
+    md
+}
+
+/// Local and kube runs of each experiment in one table, and what differs, in numbers.
+pub(super) fn side_by_side(
+    local: &[(String, Vec<Report>)],
+    kube: &[(String, Vec<Report>)],
+    kube_not_run: &BTreeMap<String, Unsupported>,
+) -> String {
+    let mut md = String::from("\n## Local and kube side by side\n\n");
+    let load = |batches: &[(String, Vec<Report>)]| {
+        batches
+            .iter()
+            .flat_map(|(_, runs)| runs.first())
+            .next()
+            .map(|r| (r.config.rate, r.config.writers, r.config.viewers))
+    };
+    if let (Some(l), Some(k)) = (load(local), load(kube)) {
+        let _ = writeln!(
+            md,
+            "Load: {} predictions/s from {} writers and {} viewers locally; {} predictions/s from {} writers and {} viewers on the sandbox clusters (half of what each target sustained: the clusters share the same two cores with Linkerd's proxies and control planes). Figures are medians over the repeats (n = repeats); kube reports are in [kube/](kube/SUMMARY.md).\n",
+            num(l.0, 0), l.1, l.2, num(k.0, 0), k.1, k.2
+        );
+    }
+    let _ = writeln!(md, "| experiment | local: failure user-s + stale viewer-s | kube | local: detected | kube: detected | local: recovered | kube: recovered | lost (local / kube) |\n|---|---|---|---|---|---|---|---|");
+    let find = |batches: &'_ [(String, Vec<Report>)], name: &str| {
+        batches
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, runs)| runs.clone())
+            .unwrap_or_default()
+    };
+    let mut notes = Vec::new();
+    for e in crate::kit::scenario::CATALOG {
+        let (l, k) = (find(local, e.name), find(kube, e.name));
+        if l.is_empty() && k.is_empty() && !kube_not_run.contains_key(e.name) {
+            continue;
+        }
+        let harm = |runs: &[Report]| {
+            Spread::of(
+                &runs
+                    .iter()
+                    .map(|r| Harm::of(r).user_seconds)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let detect = |runs: &[Report]| {
+            let s = Spread::of(
+                &runs
+                    .iter()
+                    .filter_map(|r| r.impact.time_to_detect_s)
+                    .collect::<Vec<_>>(),
+            );
+            let by = runs.last().and_then(|r| r.impact.detected_by.clone());
+            match (s, by) {
+                (Some(s), Some(by)) => format!("{} s by {by}", num(s.median, 1)),
+                _ if runs.is_empty() => "—".to_string(),
+                _ => "never".to_string(),
+            }
+        };
+        let recover = |runs: &[Report]| {
+            let s = Spread::of(
+                &runs
+                    .iter()
+                    .filter_map(|r| r.impact.time_to_recover_s)
+                    .collect::<Vec<_>>(),
+            );
+            let missing = runs
+                .iter()
+                .filter(|r| r.impact.time_to_recover_s.is_none())
+                .count();
+            match s {
+                Some(s) if missing == 0 => format!("{} s", num(s.median, 1)),
+                Some(s) => format!("{} s ({missing} not while measured)", num(s.median, 1)),
+                None if runs.is_empty() => "—".to_string(),
+                None => "not while measured".to_string(),
+            }
+        };
+        let lost = |runs: &[Report]| {
+            if runs.is_empty() {
+                "—".to_string()
+            } else {
+                runs.iter()
+                    .map(|r| r.invariant.lost + r.invariant.duplicates)
+                    .sum::<i64>()
+                    .to_string()
+            }
+        };
+        let kube_harm = match (harm(&k), kube_not_run.get(e.name)) {
+            (Some(s), _) => spread(&s),
+            (None, Some(_)) => "unsupported".to_string(),
+            (None, None) => "not run".to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+            e.name,
+            harm(&l).map(|s| spread(&s)).unwrap_or("not run".into()),
+            kube_harm,
+            detect(&l),
+            detect(&k),
+            recover(&l),
+            recover(&k),
+            lost(&l),
+            lost(&k)
+        );
+        if let (Some(hl), Some(hk), Some(rl), Some(rk)) = (harm(&l), harm(&k), l.first(), k.first())
+        {
+            // Per 1,000 requests sent, so the two loads compare.
+            let per_k = |h: f64, r: &Report| {
+                let sent = r.config.rate
+                    * (r.config.warmup_s
+                        + r.config.steady_s
+                        + r.config.fault_s
+                        + r.config.recovery_s);
+                h / sent.max(1.0) * 1000.0
+            };
+            notes.push(format!(
+                "- **{}**: {} user-s on kube against {} locally, {} against {} per 1,000 predictions sent; the fault window lasted {} s on kube and {} s locally ({}).",
+                e.name,
+                num(hk.median, 1),
+                num(hl.median, 1),
+                num(per_k(hk.median, rk), 2),
+                num(per_k(hl.median, rl), 2),
+                num(rk.impact.fault_window.len(), 1),
+                num(rl.impact.fault_window.len(), 1),
+                rk.fault.description
+            ));
+        } else if let Some(u) = kube_not_run.get(e.name) {
+            notes.push(format!("- **{}**: not run on kube: {}.", e.name, u.reason));
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(md, "\n### What differs, in numbers\n\n{}", notes.join("\n"));
     }
     md
 }
