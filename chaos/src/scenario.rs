@@ -347,7 +347,8 @@ pub fn go_duration(d: Duration) -> String {
 
 fn meta(scenario: Scenario, namespace: &str, params: &Params) -> ObjectMeta {
     ObjectMeta {
-        name: Some(format!("usactar-{}-{}", scenario.name(), params.run_id)),
+        // Object names are lowercase RFC 1123: run ids like 20261129T141350Z are not.
+        name: Some(format!("usactar-{}-{}", scenario.name(), params.run_id).to_ascii_lowercase()),
         namespace: Some(namespace.to_owned()),
         labels: Some(
             [

@@ -6,6 +6,7 @@
 #   kind/sandbox/experiments.sh                       # `all --target kube` (3 repeats)
 #   kind/sandbox/experiments.sh all --repeat 1        # one run of each
 #   kind/sandbox/experiments.sh run podkill-read-api  # one experiment
+#   USACTAR_KUBE_OUT=/tmp/x kind/sandbox/experiments.sh ...   # reports elsewhere
 #
 # What it wires (kind/up.sh prints the same for kind, on localhost ports):
 #   - linkerd-viz's Prometheus of cluster a on 127.0.0.1:9090 and of b on :9091, by
@@ -63,4 +64,4 @@ exec "$CARGO_TARGET_DIR/release/experiments" "$cmd" --target kube \
   --ingress "http://$a_ip" --api "http://$b_ip" \
   --prometheus-a http://127.0.0.1:9090 --prometheus-b http://127.0.0.1:9091 \
   --kafka "$a_ip:30092" --gateway "$b_ip" \
-  --out reports/kube "$@"
+  --out "${USACTAR_KUBE_OUT:-reports/kube}" "$@"

@@ -326,11 +326,21 @@ pub fn impact(m: &Measurements, fault: &FaultRecord, steady: Window, load_end: f
         if m.scrapes.contains_key(name) {
             continue;
         }
-        let mut bins = Bins::new(0.0, end);
-        for p in points
+        // Per-second points (Linkerd's, on a cluster): disturbed when failures pass 1 %, or
+        // when fewer than half the steady rate's requests arrive (a caller that cannot reach
+        // the server sends nothing: its proxy sees no failure, only silence).
+        let mut steady_rates: Vec<f64> = points
             .iter()
-            .filter(|p| p.success.is_some_and(|s| s < 0.99))
-        {
+            .filter(|p| p.t >= steady.from && p.t < steady.to)
+            .map(|p| p.rps)
+            .collect();
+        steady_rates.sort_by(f64::total_cmp);
+        let steady_rate = steady_rates.get(steady_rates.len() / 2).copied();
+        let mut bins = Bins::new(0.0, end);
+        for p in points.iter().filter(|p| {
+            p.success.is_some_and(|s| s < 0.99)
+                || steady_rate.is_some_and(|r| r >= 1.0 && p.rps < r / 2.0)
+        }) {
             bins.mark(p.t, p.t + 1.0 - BIN_S / 2.0);
         }
         found.push((name.clone(), "server", bins, "1 s"));

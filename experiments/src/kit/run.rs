@@ -155,7 +155,7 @@ pub async fn run_published(
 
     let fault_at = config.warmup + config.steady;
     tokio::time::sleep(fault_at.saturating_sub(t0.elapsed())).await;
-    eprintln!("[{}] injecting: {}", e.name, e.describe());
+    eprintln!("[{}] injecting: {}", e.name, target.describe(&e));
     warzone.fault_started();
     let mut fault = match target
         .inject(e, config.fault, &run_id, t0)

@@ -133,6 +133,14 @@ impl Target {
         ))
     }
 
+    /// What the fault does on this target, in words.
+    pub fn describe(&self, e: &Experiment) -> String {
+        match (self, e.on_cluster()) {
+            (Target::Kube { .. }, Ok(s)) => describe_on_cluster(e, s),
+            _ => e.describe(),
+        }
+    }
+
     /// Injects the fault and returns once it is over, or at once if the target refused it.
     pub async fn inject(
         &self,
@@ -227,15 +235,17 @@ const LINKERD_SIGNALS: [(&str, Cluster, fn() -> linkerd::Target); 6] = [
     ("live-store", Cluster::B, || {
         linkerd::Target::deployment("live-store")
     }),
-    ("ingress → ingest", Cluster::A, || {
+    ("ingress → ingest (outbound)", Cluster::A, || {
         linkerd::Target::outbound(INGRESS, Some("ingest"))
     }),
-    ("ingress → read-api", Cluster::B, || {
+    ("ingress → read-api (outbound)", Cluster::B, || {
         linkerd::Target::outbound(INGRESS, Some("read-api"))
     }),
-    ("live-forwarder → live-store", Cluster::A, || {
-        linkerd::Target::outbound("consumer", None)
-    }),
+    (
+        "live-forwarder → live-store (outbound)",
+        Cluster::A,
+        || linkerd::Target::outbound("consumer", None),
+    ),
 ];
 
 /// The ingress controller's Deployment (kind's ingress-nginx, and the sandbox's stand-in).
