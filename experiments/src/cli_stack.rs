@@ -118,7 +118,10 @@ pub async fn up(args: UpArgs) -> Result<()> {
 /// Drives a running stack through its control channel.
 pub async fn ctl(args: CtlArgs) -> Result<()> {
     let client = match args.control {
-        Some(addr) => ControlClient::new(&addr),
+        // Another address, the same stack's token.
+        Some(addr) => {
+            ControlClient::new(&addr).with_token(&StackFile::read(&args.state_dir)?.control_token)
+        }
         None => StackFile::read(&args.state_dir)?.control(),
     };
     match args.action {

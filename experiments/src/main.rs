@@ -168,6 +168,13 @@ struct ExperimentArgs {
     /// node port). Without it lag is "not measured".
     #[arg(long)]
     kafka: Option<String>,
+    /// --target kube: MongoDB's URI and Redis' URL reachable from here (e.g. port-forwards to
+    /// cluster B's services), so the data invariant counts the stores directly; without them
+    /// it reads read-api's /api/stats, which gives up after 2 s on a large collection.
+    #[arg(long, requires = "redis")]
+    mongodb: Option<String>,
+    #[arg(long, requires = "mongodb")]
+    redis: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -234,10 +241,7 @@ async fn kafka(args: KafkaArgs) -> Result<ExitCode> {
             let stack = LocalStack::up(config)
                 .await
                 .context("the local stack did not start")?;
-            let found = (
-                stack.ports.clone(),
-                stack::ControlClient::new(&stack.control_addr),
-            );
+            let found = (stack.ports.clone(), stack.control_client());
             owned = Some(stack);
             found
         }
@@ -359,6 +363,7 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
             api: args.api.trim_end_matches('/').to_string(),
             gateway: args.gateway.clone(),
             kafka: args.kafka.clone(),
+            stores: args.mongodb.clone().zip(args.redis.clone()),
         };
         return Ok((kube, None));
     }
@@ -385,7 +390,7 @@ async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<Loca
         .context("the local stack did not start")?;
     let target = LocalTarget {
         ports: stack.ports.clone(),
-        control: stack::ControlClient::new(&stack.control_addr),
+        control: stack.control_client(),
     };
     Ok((target, Some(stack)))
 }

@@ -43,7 +43,7 @@ impl Fixture {
             stack,
             http: reqwest::Client::new(),
             input: format!("http://{}/input", stack.ports.addr("ingress")),
-            control: ControlClient::new(&stack.control),
+            control: stack.control_client(),
             tag: unique("t").replace('_', ""),
         }
     }

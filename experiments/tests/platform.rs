@@ -11,7 +11,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
-use stack::{local::mongo_uri, ControlClient, ProcessControl, ProcessState};
+use stack::{local::mongo_uri, ProcessControl, ProcessState};
 
 const SECONDS_30: Duration = Duration::from_secs(30);
 
@@ -237,7 +237,7 @@ async fn toxiproxy_adds_measurable_latency() {
 #[tokio::test]
 async fn a_killed_process_comes_back_with_one_more_restart() {
     let stack = shared_stack();
-    let control = ControlClient::new(&stack.control);
+    let control = stack.control_client();
     // node-exporter: no other test in this binary talks to it.
     let before = control.status("node-exporter").await.expect("status");
     let killed = control.kill("node-exporter").await.expect("kill");
@@ -276,7 +276,7 @@ async fn a_killed_process_comes_back_with_one_more_restart() {
 #[tokio::test]
 async fn a_held_process_stays_down_for_the_duration() {
     let stack = shared_stack();
-    let control = ControlClient::new(&stack.control);
+    let control = stack.control_client();
     let before = control.status("process-exporter").await.unwrap();
     let start = Instant::now();
     control
@@ -304,4 +304,58 @@ async fn a_held_process_stays_down_for_the_duration() {
     );
     let after = control.status("process-exporter").await.unwrap();
     assert_eq!(after.restarts, before.restarts + 1);
+}
+
+/// Issue 15 M10: a web page (cross-site request, or DNS rebinding to 127.0.0.1) must not drive
+/// the stack. Without the token, with a foreign Host or with an Origin the control channel
+/// refuses and nothing happens; with the token it answers.
+#[tokio::test]
+async fn the_control_channel_refuses_requests_without_its_token_host_or_with_an_origin() {
+    let stack = shared_stack();
+    let control = stack.control_client();
+    let before = control.status("node-exporter").await.expect("status");
+    let http = reqwest::Client::new();
+    let kill = format!("http://{}/processes/node-exporter/kill", stack.control);
+    let port = stack.ports.get("control");
+    let cases: [(&str, reqwest::RequestBuilder, u16); 5] = [
+        ("no token", http.post(&kill), 401),
+        (
+            "a wrong token",
+            http.post(&kill).bearer_auth("0".repeat(64)),
+            401,
+        ),
+        (
+            "the token from a web page",
+            http.post(&kill)
+                .bearer_auth(&stack.control_token)
+                .header("origin", "http://evil.example"),
+            403,
+        ),
+        (
+            "the token under a rebinding host name",
+            http.post(&kill)
+                .bearer_auth(&stack.control_token)
+                .header("host", format!("evil.example:{port}")),
+            403,
+        ),
+        (
+            "shutdown without the token",
+            http.post(format!("http://{}/shutdown", stack.control)),
+            401,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let response = request.send().await.expect("the control channel answers");
+        assert_eq!(response.status().as_u16(), status, "{what}");
+    }
+    let after = control.status("node-exporter").await.expect("status");
+    assert_eq!(after.pid, before.pid, "a refused request changed nothing");
+    assert_eq!(after.state, ProcessState::Running);
+    let listed = http
+        .get(format!("http://{}/processes", stack.control))
+        .bearer_auth(&stack.control_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status().as_u16(), 200);
 }

@@ -14,7 +14,6 @@ use experiments::kit::report::Report;
 use experiments::kit::run::{run, ExperimentConfig, Hypothesis, LocalTarget, Outcome, Target};
 use experiments::kit::scenario::by_name;
 use serde_json::Value;
-use stack::ControlClient;
 
 /// One experiment at a time: each injects a fault into the shared stack.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -52,7 +51,7 @@ fn target() -> Target {
     let stack = shared_pipeline();
     Target::Local(LocalTarget {
         ports: stack.ports.clone(),
-        control: ControlClient::new(&stack.control),
+        control: stack.control_client(),
     })
 }
 

@@ -14,7 +14,8 @@
 #   - the ingresses: a at http://172.30.0.11 (POST /input), b at http://172.30.0.12 (/api);
 #   - Kafka's kafka-external listener, node port 30092 on cluster a's node
 #     (deploy/overlays/kind/a/kafka-external.yaml);
-#   - cluster b's gateway address for the network faults' externalTargets.
+#   - cluster b's gateway address for the network faults' externalTargets;
+#   - cluster b's MongoDB on 127.0.0.1:27117 and Redis on :6479, by port-forward, for the counts.
 # The experiments binary is the release build of this checkout (built when missing or stale).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,21 +40,26 @@ done
 forwards=()
 cleanup() { for pid in "${forwards[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
+# forward CONTEXT NAMESPACE SERVICE LOCAL:REMOTE: a port-forward, up before it returns.
 forward() {
-  local ctx=$1 port=$2 log
-  log=$SANDBOX_LOGS/port-forward-$ctx.log
-  kubectl --context "$ctx" -n linkerd-viz port-forward svc/prometheus "$port:9090" >"$log" 2>&1 &
+  local ctx=$1 ns=$2 svc=$3 ports=$4 log
+  log=$SANDBOX_LOGS/port-forward-$ctx-$svc.log
+  kubectl --context "$ctx" -n "$ns" port-forward "svc/$svc" "$ports" >"$log" 2>&1 &
   forwards+=("$!")
   for _ in $(seq 50); do
-    curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && return 0
+    grep -q "Forwarding from" "$log" && return 0
     sleep 0.2
   done
-  echo "experiments.sh: linkerd-viz's Prometheus of $ctx is not reachable on :$port ($log):" >&2
+  echo "experiments.sh: could not forward $svc of $ctx to :${ports%%:*} ($log):" >&2
   cat "$log" >&2
   return 1
 }
-forward kind-usactar-a 9090
-forward kind-usactar-b 9091
+forward kind-usactar-a linkerd-viz prometheus 9090:9090
+forward kind-usactar-b linkerd-viz prometheus 9091:9090
+# The data invariant counts the stores directly: read-api's /api/stats gives up after 2 s, and
+# FerretDB on SQLite counts tens of thousands of documents slower than that under load.
+forward kind-usactar-b usactar-data mongodb 27117:27017
+forward kind-usactar-b usactar-data redis 6479:6379
 
 cargo build --release --locked -p experiments
 [ $# -gt 0 ] || set -- all
@@ -64,4 +70,5 @@ exec "$CARGO_TARGET_DIR/release/experiments" "$cmd" --target kube \
   --ingress "http://$a_ip" --api "http://$b_ip" \
   --prometheus-a http://127.0.0.1:9090 --prometheus-b http://127.0.0.1:9091 \
   --kafka "$a_ip:30092" --gateway "$b_ip" \
+  --mongodb "mongodb://127.0.0.1:27117/?directConnection=true" --redis redis://127.0.0.1:6479 \
   --out "${USACTAR_KUBE_OUT:-reports/kube}" "$@"

@@ -9,12 +9,19 @@
 //! | POST | /processes/{name}/hold?for=10s | stop it, start it again after the duration |
 //! | POST | /processes/{name}/restart | graceful stop, then start |
 //! | POST | /shutdown | stop the whole stack |
+//!
+//! Any web page the user opens can send requests to 127.0.0.1, and DNS rebinding can make a
+//! page's own host name resolve there; so every request must carry the stack's token
+//! (`Authorization: Bearer <token>`, the token in `<state>/stack.json`, mode 0600), name the
+//! loopback in its `Host`, and carry no `Origin` (browsers send one on every cross-site POST;
+//! no client of this API is a browser). Anything else gets 401 or 403 and changes nothing.
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -63,8 +70,78 @@ struct ControlState {
     shutdown: watch::Sender<bool>,
 }
 
-/// The control API's routes. `shutdown` is set to true when a client asks the stack to stop.
-pub fn router(supervisor: Supervisor, shutdown: watch::Sender<bool>) -> Router {
+/// A new random token for the control channel: 32 bytes from the kernel, hex.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Who may call: the holder of `token`, naming the loopback at `port` as its host.
+#[derive(Clone)]
+struct Guard {
+    token: std::sync::Arc<str>,
+    port: u16,
+}
+
+async fn guard(State(g): State<Guard>, request: Request, next: Next) -> Response {
+    let refuse = |status: StatusCode, why: &str| {
+        (
+            status,
+            Json(ErrorBody {
+                error: why.to_string(),
+            }),
+        )
+            .into_response()
+    };
+    let headers = request.headers();
+    if headers.contains_key(header::ORIGIN) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the control channel takes no requests from web pages (an Origin header was sent)",
+        );
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let loopback = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|name| host == format!("{name}:{}", g.port));
+    if !loopback {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the control channel answers only to its loopback address as Host",
+        );
+    }
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    use subtle::ConstantTimeEq;
+    if !bool::from(offered.as_bytes().ct_eq(g.token.as_bytes())) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the control channel needs the token in <state>/stack.json (Authorization: Bearer <token>)",
+        );
+    }
+    next.run(request).await
+}
+
+/// The control API's routes, for the holder of `token` on loopback port `port`. `shutdown` is
+/// set to true when a client asks the stack to stop.
+pub fn router(
+    supervisor: Supervisor,
+    shutdown: watch::Sender<bool>,
+    token: &str,
+    port: u16,
+) -> Router {
+    let guarded = Guard {
+        token: token.into(),
+        port,
+    };
     Router::new()
         .route("/processes", get(list))
         .route("/processes/{name}", get(one))
@@ -76,6 +153,7 @@ pub fn router(supervisor: Supervisor, shutdown: watch::Sender<bool>) -> Router {
             supervisor,
             shutdown,
         })
+        .layer(middleware::from_fn_with_state(guarded, guard))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -164,6 +242,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, Error> {
 #[derive(Debug, Clone)]
 pub struct ControlClient {
     base: String,
+    token: Option<String>,
     http: reqwest::Client,
 }
 
@@ -172,12 +251,19 @@ impl ControlClient {
     pub fn new(addr: &str) -> Self {
         ControlClient {
             base: format!("http://{addr}"),
+            token: None,
             http: reqwest::Client::builder()
                 // A hold waits for a graceful stop, which may take a stop timeout.
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("a plain HTTP client builds"),
         }
+    }
+
+    /// Sends `token` (from the stack's `stack.json`) with every request.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
     }
 
     /// Asks the runner to stop the whole stack; returns at once.
@@ -191,6 +277,10 @@ impl ControlClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, Error> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
         let response = request
             .send()
             .await

@@ -92,6 +92,8 @@ pub struct LocalStack {
     pub ports: Ports,
     pub state_dir: PathBuf,
     pub control_addr: String,
+    /// The control channel's token (also in `stack.json`).
+    pub control_token: String,
     /// Each server's program and how it was found, in start order.
     pub programs: Vec<(&'static str, Found)>,
     /// The web pages, when NGINX runs.
@@ -156,7 +158,14 @@ impl LocalStack {
 
         let supervisor = Supervisor::start(specs, &state.join("logs"))?;
         let (shutdown_tx, shutdown_requested) = watch::channel(false);
-        let app = control::router(supervisor.clone(), shutdown_tx);
+        let control_token =
+            control::new_token().map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+        let app = control::router(
+            supervisor.clone(),
+            shutdown_tx,
+            &control_token,
+            config.ports.get("control"),
+        );
         let control_task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -166,6 +175,7 @@ impl LocalStack {
             ports: config.ports.clone(),
             state_dir: state.clone(),
             control_addr,
+            control_token,
             programs,
             pages,
             shutdown_requested,
@@ -177,6 +187,7 @@ impl LocalStack {
         }
         StackFile {
             control: stack.control_addr.clone(),
+            control_token: stack.control_token.clone(),
             pid: std::process::id(),
             ports: config
                 .ports
@@ -186,6 +197,11 @@ impl LocalStack {
         }
         .write(&state)?;
         Ok(stack)
+    }
+
+    /// A client of this stack's control channel, with its token.
+    pub fn control_client(&self) -> control::ControlClient {
+        control::ControlClient::new(&self.control_addr).with_token(&self.control_token)
     }
 
     /// Resolves when a client of the control channel asks the stack to stop.

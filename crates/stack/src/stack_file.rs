@@ -19,6 +19,10 @@ pub struct StackFile {
     pub pid: u32,
     /// Every port, by name, as in [`Ports`].
     pub ports: BTreeMap<String, u16>,
+    /// What the control channel asks of its clients (see `control`): whoever can read this
+    /// file (mode 0600) can drive the stack.
+    #[serde(default)]
+    pub control_token: String,
 }
 
 impl StackFile {
@@ -48,7 +52,17 @@ impl StackFile {
     pub fn write(&self, state_dir: &Path) -> Result<()> {
         let path = Self::path(state_dir);
         let text = serde_json::to_vec_pretty(self).expect("the stack file serializes");
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+        // Owner only: the file holds the control token.
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&text))
+            .map_err(|e| Error::io(&path, e))
     }
 
     /// The stack's ports; names this version does not know are left out.
@@ -62,7 +76,7 @@ impl StackFile {
 
     /// A client of its control channel.
     pub fn control(&self) -> ControlClient {
-        ControlClient::new(&self.control)
+        ControlClient::new(&self.control).with_token(&self.control_token)
     }
 }
 
@@ -80,8 +94,15 @@ mod tests {
             control: "127.0.0.1:8475".into(),
             pid: 42,
             ports: ports.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            control_token: "t0ken".into(),
         };
         file.write(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(StackFile::path(&dir))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token's file is the owner's only");
         let read = StackFile::read(&dir).unwrap();
         assert_eq!(read, file);
         assert_eq!(read.ports(), ports);

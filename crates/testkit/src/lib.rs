@@ -14,11 +14,20 @@ use stack::{LocalStack, Ports, StackConfig, Supervisor};
 /// A stack that runs until the test binary exits.
 pub struct TestStack {
     pub ports: Ports,
-    /// The control channel's address, for [`stack::ControlClient`].
+    /// The control channel's address and token, for [`stack::ControlClient`]
+    /// ([`TestStack::control_client`]).
     pub control: String,
+    pub control_token: String,
     pub state_dir: PathBuf,
     /// To drive faults in-process.
     pub supervisor: Supervisor,
+}
+
+impl TestStack {
+    /// A client of the stack's control channel, with its token.
+    pub fn control_client(&self) -> stack::ControlClient {
+        stack::ControlClient::new(&self.control).with_token(&self.control_token)
+    }
 }
 
 /// `<base>/<name>`, emptied first so runs do not see each other.
@@ -48,6 +57,7 @@ pub fn start_in_background(state_dir: PathBuf, only: Option<Vec<String>>) -> Tes
                     let _ = tx.send(Ok(TestStack {
                         ports: stack.ports.clone(),
                         control: stack.control_addr.clone(),
+                        control_token: stack.control_token.clone(),
                         state_dir: stack.state_dir.clone(),
                         supervisor: stack.supervisor.clone(),
                     }));

@@ -39,6 +39,10 @@ pub enum Target {
         /// `kafka-external` node port), for consumer lag read from the broker; none: lag is
         /// not measured.
         kafka: Option<String>,
+        /// MongoDB's URI and Redis' URL as reachable from here (port-forwards to cluster B),
+        /// to count the stores directly; none: through read-api's `/api/stats`, which gives up
+        /// after 2 s, and FerretDB counts a large collection slower than that.
+        stores: Option<(String, String)>,
     },
 }
 
@@ -83,7 +87,17 @@ impl Target {
     /// Documents in MongoDB and the live total in Redis, now.
     pub async fn counts(&self) -> Result<(i64, i64)> {
         match self {
-            Target::Local(l) => local_counts(l).await,
+            Target::Local(l) => {
+                store_counts(
+                    &stack::local::mongo_uri(&l.ports),
+                    &format!("redis://{}", l.ports.addr("redis")),
+                )
+                .await
+            }
+            Target::Kube {
+                stores: Some((mongo, redis)),
+                ..
+            } => store_counts(mongo, redis).await,
             Target::Kube { api, .. } => {
                 // The stores sit in cluster B; read-api reports both counts.
                 let stats: serde_json::Value = reqwest::get(format!("{api}/api/stats"))
@@ -278,17 +292,18 @@ async fn linkerd_seconds(
         .collect())
 }
 
-async fn local_counts(target: &LocalTarget) -> Result<(i64, i64)> {
-    let mongo = mongodb::Client::with_uri_str(stack::local::mongo_uri(&target.ports)).await?;
+/// Documents in `usactar.logs` and the live total, read from the stores themselves.
+async fn store_counts(mongo_uri: &str, redis_url: &str) -> Result<(i64, i64)> {
+    let mongo = mongodb::Client::with_uri_str(mongo_uri).await?;
     let docs = mongo
         .database("usactar")
         .collection::<mongodb::bson::Document>("logs")
         .count_documents(mongodb::bson::doc! {})
         .await? as i64;
     mongo.shutdown().await;
-    let redis = redis::Client::open(format!("redis://{}", target.ports.addr("redis")))?;
+    let redis = redis::Client::open(redis_url)?;
     let mut conn = redis.get_multiplexed_async_connection().await?;
-    // The stack's live-store runs without a key prefix.
+    // live-store runs without a key prefix, locally and in the manifests.
     let total: Option<i64> = redis::cmd("GET")
         .arg(model::RedisKeys::default().total())
         .query_async(&mut conn)
