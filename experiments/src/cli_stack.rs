@@ -115,6 +115,27 @@ pub async fn up(args: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// The stack that runs in `state_dir` (when its control channel answers), or one started there
+/// now (returned, to be stopped by the caller): its ports and a client of its control channel.
+pub async fn reuse_or_start(
+    state_dir: &std::path::Path,
+    ports: &[String],
+) -> Result<(stack::Ports, ControlClient, Option<LocalStack>)> {
+    if let Ok(file) = StackFile::read(state_dir) {
+        let control = file.control();
+        if control.statuses().await.is_ok() {
+            eprintln!("using the stack that runs in {}", state_dir.display());
+            return Ok((file.ports(), control, None));
+        }
+    }
+    let config = stack_config(state_dir, ports)?;
+    eprintln!("starting the local stack in {} ...", state_dir.display());
+    let stack = LocalStack::up(config)
+        .await
+        .context("the local stack did not start")?;
+    Ok((stack.ports.clone(), stack.control_client(), Some(stack)))
+}
+
 /// Drives a running stack through its control channel.
 pub async fn ctl(args: CtlArgs) -> Result<()> {
     let client = match args.control {

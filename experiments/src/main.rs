@@ -1,5 +1,6 @@
 //! `experiments`: the command line of Usactar's experiment kit.
 
+mod cli_kafka;
 mod cli_stack;
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use experiments::kit::run::{
 use experiments::kit::scenario::{self, Experiment};
 use experiments::kit::warzone_state::Publish;
 use experiments::kit::{capacity, report};
-use stack::{self, LocalStack, ProcessControl, StackFile};
+use stack::{self, LocalStack};
 
 #[derive(Parser)]
 #[command(
@@ -58,7 +59,7 @@ enum Command {
     },
     /// The Kafka questions answered with measurements: producer batching and acks, lag,
     /// a consumer and the broker killed or paused, Kafka against direct store writes.
-    Kafka(KafkaArgs),
+    Kafka(cli_kafka::KafkaArgs),
     /// The experiments and what each does.
     List,
     /// Start the local stack (Kafka, FerretDB, Redis, Prometheus, NGINX, Toxiproxy, exporters),
@@ -177,85 +178,6 @@ struct ExperimentArgs {
     redis: Option<String>,
 }
 
-#[derive(clap::Args)]
-struct KafkaArgs {
-    /// Where the report goes: <out>/kafka/<run-id>/.
-    #[arg(long, default_value = "reports")]
-    out: PathBuf,
-    /// Length of each producer cell and of each closed-loop measurement.
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
-    cell: Duration,
-    /// Fans per second of the lag levels (repeatable).
-    #[arg(long = "lag-rate", default_values_t = [300.0, 1000.0])]
-    lag_rates: Vec<f64>,
-    /// Length of each lag level.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    level: Duration,
-    /// Fans per second while a consumer or the broker fails.
-    #[arg(long, default_value_t = 200.0)]
-    fault_rate: f64,
-    /// How long the broker stays paused (SIGSTOP).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    pause: Duration,
-    /// The stack's state folder (reused if `up` runs there, started otherwise).
-    #[arg(long, env = "USACTAR_STATE_DIR", default_value = ".state")]
-    state_dir: PathBuf,
-    /// Ports of a stack started here: NAME=PORT (repeatable).
-    #[arg(long = "port", value_name = "NAME=PORT")]
-    ports: Vec<String>,
-}
-
-/// `experiments kafka`: on the stack that runs in the state folder, or on one started for it.
-async fn kafka(args: KafkaArgs) -> Result<ExitCode> {
-    if args
-        .lag_rates
-        .iter()
-        .chain([&args.fault_rate])
-        .any(|r| *r <= 0.0 || !r.is_finite())
-    {
-        anyhow::bail!("--lag-rate and --fault-rate must be positive");
-    }
-    let config = experiments::kafka_study::StudyConfig {
-        out: args.out,
-        cell: args.cell,
-        lingers: vec![0, 2, 10, 50],
-        in_flight: vec![1, 16, 128],
-        lag_rates: args.lag_rates,
-        level: args.level,
-        fault_rate: args.fault_rate,
-        pause: args.pause,
-        followed: 40,
-    };
-    let mut owned = None;
-    let (ports, control) = match StackFile::read(&args.state_dir) {
-        Ok(file) if file.control().statuses().await.is_ok() => {
-            eprintln!("using the stack that runs in {}", args.state_dir.display());
-            (file.ports(), file.control())
-        }
-        _ => {
-            let config = cli_stack::stack_config(&args.state_dir, &args.ports)?;
-            eprintln!(
-                "starting the local stack in {} ...",
-                args.state_dir.display()
-            );
-            let stack = LocalStack::up(config)
-                .await
-                .context("the local stack did not start")?;
-            let found = (stack.ports.clone(), stack.control_client());
-            owned = Some(stack);
-            found
-        }
-    };
-    let outcome = experiments::kafka_study::run(&config, &ports, control).await;
-    if let Some(stack) = owned {
-        eprintln!("stopping the local stack ...");
-        stack.shutdown().await;
-    }
-    let dir = outcome?;
-    println!("report: {}", dir.join("report.md").display());
-    Ok(ExitCode::SUCCESS)
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     // Errors are for people: the chain of causes on one line each, no backtrace.
@@ -288,7 +210,7 @@ async fn run() -> Result<ExitCode> {
         Command::Containerkill(args) => run_named(&["containerkill"], args).await,
         Command::Netdelay(args) => run_named(&["netdelay"], args).await,
         Command::Broker(args) => run_named(&["broker"], args).await,
-        Command::Kafka(args) => kafka(args).await,
+        Command::Kafka(args) => cli_kafka::kafka(args).await,
         Command::Run { names, args } => run_named(&names, args).await,
         Command::All(args) => experiments(&scenario::CATALOG, args, true).await,
         Command::Capacity(args) => {
@@ -372,27 +294,8 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
 }
 
 async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
-    if let Ok(file) = StackFile::read(&args.state_dir) {
-        let control = file.control();
-        if control.statuses().await.is_ok() {
-            eprintln!("using the stack that runs in {}", args.state_dir.display());
-            let ports = file.ports();
-            return Ok((LocalTarget { ports, control }, None));
-        }
-    }
-    let config = cli_stack::stack_config(&args.state_dir, &args.ports)?;
-    eprintln!(
-        "starting the local stack in {} ...",
-        args.state_dir.display()
-    );
-    let stack = LocalStack::up(config)
-        .await
-        .context("the local stack did not start")?;
-    let target = LocalTarget {
-        ports: stack.ports.clone(),
-        control: stack.control_client(),
-    };
-    Ok((target, Some(stack)))
+    let (ports, control, stack) = cli_stack::reuse_or_start(&args.state_dir, &args.ports).await?;
+    Ok((LocalTarget { ports, control }, stack))
 }
 
 fn predictions(args: &ExperimentArgs) -> Result<Vec<loadgen::Prediction>> {

@@ -11,7 +11,7 @@ import { startStack } from "./stack.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "../dist");
 const shots = join(here, "../screenshots");
-const ADMIN_TOKEN = "e2e-admin-token";
+const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const LOAD_SECONDS = Number(process.env.USACTAR_E2E_LOAD_SECONDS ?? 8);
 const LOAD_TARGET = Number(process.env.USACTAR_E2E_LOAD_RATE ?? 7_500);
 const realPredictions = JSON.parse(readFileSync(join(here, "../../loadgen/data/predictions.json"), "utf8"));
@@ -161,7 +161,7 @@ describe("pages", { concurrency: false }, () => {
       new MutationObserver(() => window.__states.push(el.dataset.state)).observe(el, { attributes: true });
     });
     const t0 = Date.now();
-    const r = await fetch(`${stack.control}/processes/read-api/restart`, { method: "POST" });
+    const r = await fetch(`${stack.control}/processes/read-api/restart`, { method: "POST", headers: stack.controlHeaders });
     assert.ok(r.ok, `restart: ${r.status} ${await r.text()}`);
     await page.waitForFunction(() => window.__states.includes("disconnected"), null, { timeout: 15_000 });
     await waitConnected(page, 30_000);

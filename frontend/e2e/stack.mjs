@@ -1,6 +1,6 @@
 // Starts the real local stack (`experiments up`) on free ports, serving this build, for the e2e.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, createWriteStream } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -109,6 +109,8 @@ async function startOnce(PORT_NAMES, { dist, env = {}, readyTimeoutMs = 200_000,
     port,
     stateDir,
     control: `http://127.0.0.1:${port.control}`,
+    // The control channel wants the token the runner wrote into stack.json.
+    controlHeaders: { authorization: `Bearer ${JSON.parse(readFileSync(join(stateDir, "stack.json"), "utf8")).control_token}` },
     output: () => output,
     async stop() {
       if (!exited) {
@@ -125,7 +127,7 @@ async function startOnce(PORT_NAMES, { dist, env = {}, readyTimeoutMs = 200_000,
 
 // `node e2e/stack.mjs` starts a stack on free ports serving ./dist, for trying the pages by hand.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const s = await startStack({ dist: "dist", env: { USACTAR_ADMIN_TOKEN: process.env.USACTAR_ADMIN_TOKEN ?? "dev-token" } });
+  const s = await startStack({ dist: "dist", env: { USACTAR_ADMIN_TOKEN: process.env.USACTAR_ADMIN_TOKEN ?? "dev-token-0123456789" } });
   console.log(JSON.stringify({ base: s.base, control: s.control, stateDir: s.stateDir, port: s.port }));
   const stop = async () => {
     await s.stop();

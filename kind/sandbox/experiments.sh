@@ -65,7 +65,8 @@ cargo build --release --locked -p experiments
 [ $# -gt 0 ] || set -- all
 cmd=$1
 shift
-exec "$CARGO_TARGET_DIR/release/experiments" "$cmd" --target kube \
+# Not exec: the port-forwards are stopped by the EXIT trap once the experiments are over.
+"$CARGO_TARGET_DIR/release/experiments" "$cmd" --target kube \
   --context-a kind-usactar-a --context-b kind-usactar-b \
   --ingress "http://$a_ip" --api "http://$b_ip" \
   --prometheus-a http://127.0.0.1:9090 --prometheus-b http://127.0.0.1:9091 \

@@ -60,10 +60,7 @@ impl Settings {
                 "mongodb://127.0.0.1:27017/?directConnection=true",
             ),
             mongo_db: env.string_or("USACTAR_MONGO_DB", "usactar"),
-            admin_token: env
-                .get("USACTAR_ADMIN_TOKEN")
-                .filter(|t| !t.trim().is_empty())
-                .map(AdminToken),
+            admin_token: admin_token(env)?,
             backend_timeout: env.duration_or("USACTAR_BACKEND_TIMEOUT", Duration::from_secs(2))?,
             cors_origins: env
                 .string_or("USACTAR_CORS_ORIGINS", "")
@@ -77,6 +74,26 @@ impl Settings {
             fixtures: service_kit::config::fixtures(env)?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
+    }
+}
+
+/// The shortest purge token accepted. With purge attempts limited (`routes::purge`: a burst of
+/// 5 failures, then one per second), 16 random characters cannot be guessed.
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
+/// `USACTAR_ADMIN_TOKEN`: unset or empty disables purge; shorter than [`MIN_ADMIN_TOKEN`] is
+/// refused at start (the error never shows the value).
+fn admin_token(env: &impl Env) -> Result<Option<AdminToken>, ConfigError> {
+    match env.get("USACTAR_ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) {
+        None => Ok(None),
+        Some(t) if t.trim().chars().count() < MIN_ADMIN_TOKEN => Err(ConfigError {
+            key: "USACTAR_ADMIN_TOKEN".into(),
+            value: "(hidden)".into(),
+            reason: format!(
+                "a purge token needs at least {MIN_ADMIN_TOKEN} characters (e.g. `openssl rand -hex 16`)"
+            ),
+        }),
+        Some(t) => Ok(Some(AdminToken(t))),
     }
 }
 
@@ -115,13 +132,22 @@ mod tests {
         assert_eq!(s.mongo_db, "usactar");
         assert!(s.admin_token.is_none());
 
-        let env: HashMap<&str, &str> = [("USACTAR_ADMIN_TOKEN", "s3cret")].into();
+        let env: HashMap<&str, &str> = [("USACTAR_ADMIN_TOKEN", "s3cret-s3cret-s3cret")].into();
         let s = Settings::from_env(&env).unwrap();
         assert!(!format!("{s:?}").contains("s3cret"));
         let token = s.admin_token.unwrap();
-        assert!(token.matches("s3cret"));
-        assert!(!token.matches("s3cre"));
+        assert!(token.matches("s3cret-s3cret-s3cret"));
+        assert!(!token.matches("s3cret-s3cret-s3cre"));
         assert!(!token.matches(""));
+
+        // Too short to resist guessing: refused at start, without echoing it.
+        let env: HashMap<&str, &str> = [("USACTAR_ADMIN_TOKEN", "s3cret")].into();
+        let err = Settings::from_env(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("USACTAR_ADMIN_TOKEN") && err.contains("16"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

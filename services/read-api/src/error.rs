@@ -20,6 +20,9 @@ pub enum AppError {
     PurgeDisabled,
     #[error("purge needs the header Authorization: Bearer <admin token>")]
     Unauthorized,
+    /// Too many failed purge attempts in a row: wait a second.
+    #[error("too many failed purge attempts; retry in a second")]
+    TooManyAttempts,
 }
 
 impl AppError {
@@ -47,6 +50,7 @@ impl AppError {
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::PurgeDisabled => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -73,7 +77,7 @@ impl IntoResponse for AppError {
             field,
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));

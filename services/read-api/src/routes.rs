@@ -71,15 +71,56 @@ pub async fn purge(
     headers: HeaderMap,
 ) -> Result<Json<Purged>, AppError> {
     let token = s.admin_token.as_ref().ok_or(AppError::PurgeDisabled)?;
+    // Checked before the token, so a guesser learns nothing while limited.
+    if !s.purge_attempts.allowed() {
+        return Err(AppError::TooManyAttempts);
+    }
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AppError::Unauthorized)?;
-    if !token.matches(given.trim()) {
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| token.matches(g.trim())) {
+        s.purge_attempts.failed();
         return Err(AppError::Unauthorized);
     }
     let deleted = s.logs.purge().await?;
     tracing::warn!(deleted, "logs purged");
     Ok(Json(Purged { deleted }))
+}
+
+/// Failed purge attempts, as a token bucket: a burst of [`Attempts::BURST`] failures, then one
+/// per second. Anyone can send `DELETE /api/logs`; this bounds how fast a token can be guessed.
+#[derive(Debug)]
+pub struct Attempts {
+    bucket: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts {
+            bucket: std::sync::Mutex::new((Self::BURST, std::time::Instant::now())),
+        }
+    }
+}
+
+impl Attempts {
+    pub const BURST: f64 = 5.0;
+    const PER_SECOND: f64 = 1.0;
+
+    fn refilled(&self) -> std::sync::MutexGuard<'_, (f64, std::time::Instant)> {
+        let mut b = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * Self::PER_SECOND).min(Self::BURST);
+        b.1 = now;
+        b
+    }
+
+    /// Whether an attempt may be checked now.
+    pub fn allowed(&self) -> bool {
+        self.refilled().0 >= 1.0
+    }
+
+    pub fn failed(&self) {
+        self.refilled().0 -= 1.0;
+    }
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub live: LiveReader,
     pub logs: LogStore,
     pub admin_token: Option<AdminToken>,
+    /// Failed purge attempts, limited.
+    pub purge_attempts: std::sync::Arc<crate::routes::Attempts>,
     pub live_hub: LiveHub,
     pub logs_hub: LogsHub,
     /// `usactar_websockets_open{stream}`.
@@ -79,6 +81,7 @@ impl AppState {
             live,
             logs,
             admin_token: settings.admin_token.clone(),
+            purge_attempts: Default::default(),
             open_sockets,
             admission: Admission::new(&settings.cors_origins, settings.max_sockets),
             shutdown,

@@ -235,7 +235,7 @@ async fn purge_is_off_without_a_token_and_needs_the_right_one() {
         "{body}"
     );
 
-    let on = spawn_app(&[("USACTAR_ADMIN_TOKEN", "s3cret-token")]).await;
+    let on = spawn_app(&[("USACTAR_ADMIN_TOKEN", "s3cret-token-for-tests")]).await;
     assert_eq!(
         on.get("/api/config").await.1,
         json!({"purge_enabled": true})
@@ -247,7 +247,7 @@ async fn purge_is_off_without_a_token_and_needs_the_right_one() {
     let r = on
         .http
         .delete(&url)
-        .bearer_auth("s3cret-tokem")
+        .bearer_auth("s3cret-token-for-testz")
         .send()
         .await
         .unwrap();
@@ -260,13 +260,53 @@ async fn purge_is_off_without_a_token_and_needs_the_right_one() {
     let r = on
         .http
         .delete(&url)
-        .bearer_auth("s3cret-token")
+        .bearer_auth("s3cret-token-for-tests")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"deleted": 7}));
     assert_eq!(on.get("/api/logs").await.1["total"], 0);
+}
+
+/// Issue 15 M7: anyone may send DELETE /api/logs, so guesses are limited: after a burst of five
+/// failures the next attempts get 429 (even with the right token) until a second has passed.
+#[tokio::test]
+async fn purge_guesses_are_limited_to_one_a_second_after_a_burst() {
+    let app = spawn_app(&[("USACTAR_ADMIN_TOKEN", "s3cret-token-for-tests")]).await;
+    seed_logs(&app).await;
+    let url = format!("{}/api/logs", app.base);
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let r = app
+            .http
+            .delete(&url)
+            .bearer_auth(format!("guess-number-{i:08}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let limited = app
+        .http
+        .delete(&url)
+        .bearer_auth("s3cret-token-for-tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429, "limited whatever the token");
+    assert_eq!(app.get("/api/logs").await.1["total"], 7, "nothing deleted");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = app
+        .http
+        .delete(&url)
+        .bearer_auth("s3cret-token-for-tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a second later the right token works");
 }
 
 type Ws =
