@@ -24,7 +24,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=kind/sandbox/cluster.sh
 . "$here/cluster.sh"
 cd "$SANDBOX_ROOT"
-# shellcheck source=scripts/env.sh
+# shellcheck source=/dev/null  # scripts/env.sh: exports only
 source scripts/env.sh
 export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
 
