@@ -169,30 +169,10 @@ impl KubeTarget {
             // Kafka runs as a StatefulSet, the services as Deployments.
             if injected.scenario.workload() == Some(Workload::Kafka) {
                 let api: Api<StatefulSet> = Api::namespaced(client, ns);
-                let not_ready =
-                    await_condition(api.clone(), workload, |s: Option<&StatefulSet>| {
-                        !stateful_set_ready(s)
-                    });
-                // No dip within the window is fine: the replacement was faster than we looked.
-                let _ = tokio::time::timeout(dip, not_ready).await;
-                within(
-                    deadline,
-                    format!("StatefulSet {ns}/{workload} ready again"),
-                    await_condition(api, workload, stateful_set_ready),
-                )
-                .await?;
+                dip_then_ready(api, workload, stateful_set_ready, dip, deadline).await?;
             } else {
                 let api: Api<Deployment> = Api::namespaced(client, ns);
-                let not_ready = await_condition(api.clone(), workload, |d: Option<&Deployment>| {
-                    !deployment_ready(d)
-                });
-                let _ = tokio::time::timeout(dip, not_ready).await;
-                within(
-                    deadline,
-                    format!("Deployment {ns}/{workload} ready again"),
-                    await_condition(api, workload, deployment_ready),
-                )
-                .await?;
+                dip_then_ready(api, workload, deployment_ready, dip, deadline).await?;
             }
         } else {
             match &injected.object {
@@ -270,6 +250,34 @@ impl KubeTarget {
             injected: Some(injected.clone()),
         }
     }
+}
+
+/// Waits up to `dip` for the workload to lose a ready replica (no dip within it is fine: the
+/// replacement was faster than we looked), then until `deadline` for it to be ready again.
+async fn dip_then_ready<K>(
+    api: Api<K>,
+    name: &str,
+    ready: fn(Option<&K>) -> bool,
+    dip: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+{
+    let not_ready = await_condition(api.clone(), name, move |o: Option<&K>| !ready(o));
+    let _ = tokio::time::timeout(dip, not_ready).await;
+    within(
+        deadline,
+        format!("{} {name} ready again", K::kind(&())),
+        await_condition(api, name, ready),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deletes its fault when dropped, on the current Tokio runtime, best effort (a runtime that is

@@ -276,37 +276,21 @@ async fn purge_guesses_are_limited_to_one_a_second_after_a_burst() {
     let app = spawn_app(&[("USACTAR_ADMIN_TOKEN", "s3cret-token-for-tests")]).await;
     seed_logs(&app).await;
     let url = format!("{}/api/logs", app.base);
+    let purge = |token: String| {
+        let request = app.http.delete(&url).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
     let mut statuses = Vec::new();
     for i in 0..8 {
-        let r = app
-            .http
-            .delete(&url)
-            .bearer_auth(format!("guess-number-{i:08}"))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(r.status().as_u16());
+        statuses.push(purge(format!("guess-number-{i:08}")).await);
     }
     assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
-    let limited = app
-        .http
-        .delete(&url)
-        .bearer_auth("s3cret-token-for-tests")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(limited.status(), 429, "limited whatever the token");
+    let right = || purge("s3cret-token-for-tests".into());
+    assert_eq!(right().await, 429, "limited whatever the token");
     assert_eq!(app.get("/api/logs").await.1["total"], 7, "nothing deleted");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = app
-        .http
-        .delete(&url)
-        .bearer_auth("s3cret-token-for-tests")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "a second later the right token works");
+    assert_eq!(right().await, 200, "a second later the right token works");
 }
 
 type Ws =
