@@ -299,7 +299,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
     assert!(matches!(err, chaos::Error::Timeout { .. }), "{err}");
     let pods: Api<PodChaos> = Api::namespaced(client.clone(), "usactar-api");
     assert!(pods
-        .get_opt("usactar-podfailure-envtest")
+        .get_opt("usactar-podfailure-read-api-envtest")
         .await
         .unwrap()
         .is_none());
@@ -326,7 +326,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
     set_ready(&deployments, 1).await;
     let controller = tokio::spawn(fake_controller(
         pods.clone(),
-        "usactar-podkill-envtest".into(),
+        "usactar-podkill-read-api-envtest".into(),
         Duration::from_secs(60),
     ));
     let injected = target
@@ -350,7 +350,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
     flip.await.unwrap();
     guard.cleanup().await.unwrap();
     assert!(pods
-        .get_opt("usactar-podkill-envtest")
+        .get_opt("usactar-podkill-read-api-envtest")
         .await
         .unwrap()
         .is_none());
@@ -369,7 +369,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
     let pipeline: Api<PodChaos> = Api::namespaced(client.clone(), "usactar-pipeline");
     pipeline
         .patch(
-            "usactar-containerkill-envtest",
+            "usactar-containerkill-live-forwarder-envtest",
             &PatchParams::apply(FIELD_MANAGER),
             &Patch::Apply(&object),
         )
@@ -377,7 +377,7 @@ async fn faults_are_applied_waited_on_and_cleaned_up() {
         .unwrap();
     target.cleanup_all().await.unwrap();
     assert!(pipeline
-        .get_opt("usactar-containerkill-envtest")
+        .get_opt("usactar-containerkill-live-forwarder-envtest")
         .await
         .unwrap()
         .is_none());
