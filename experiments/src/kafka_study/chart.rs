@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::kit::chart::escape;
+
 /// One line; `None` values break it (not measured).
 pub struct Line<'a> {
     pub name: &'a str,
@@ -217,11 +219,6 @@ fn number(v: f64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 #[cfg(test)]
 mod tests {

@@ -209,7 +209,8 @@ fn short(v: f64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Text for SVG: the characters XML reserves, escaped (also the Kafka study's charts).
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
