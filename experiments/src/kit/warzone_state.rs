@@ -359,7 +359,11 @@ pub fn screenshot_at(
             );
         };
         let script = frontend.join("scripts/warzone-screenshot.mjs");
-        let out = folder.join("warzone.png");
+        // Absolute: the script runs in the front end's folder, and a relative state folder
+        // (`.state`, the default) would put the picture there instead (it did, in the first
+        // `scripts/run all` of the new kit: every report said "failed").
+        let out = std::path::absolute(folder.join("warzone.png"))
+            .unwrap_or_else(|_| folder.join("warzone.png"));
         let _ = std::fs::remove_file(&out);
         let run = tokio::process::Command::new("node")
             .arg(&script)
