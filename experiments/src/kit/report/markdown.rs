@@ -318,13 +318,28 @@ pub(super) fn side_by_side(
             .iter()
             .flat_map(|(_, runs)| runs.first())
             .next()
-            .map(|r| (r.config.rate, r.config.writers, r.config.viewers))
+            .map(|r| {
+                let c = &r.config;
+                let why = match (c.capacity_rps, c.load_fraction) {
+                    (Some(cap), Some(f)) => format!(
+                        "{} of the {} predictions/s measured as sustainable there",
+                        num(f, 2),
+                        num(cap, 0)
+                    ),
+                    _ => "a rate given with --rate".to_string(),
+                };
+                format!(
+                    "{} predictions/s ({why}) from {} writers and {} viewers",
+                    num(c.rate, 0),
+                    c.writers,
+                    c.viewers
+                )
+            })
     };
     if let (Some(l), Some(k)) = (load(local), load(kube)) {
         let _ = writeln!(
             md,
-            "Load: {} predictions/s from {} writers and {} viewers locally; {} predictions/s from {} writers and {} viewers on the sandbox clusters (half of what each target sustained: the clusters share the same two cores with Linkerd's proxies and control planes). Figures are medians over the repeats (n = repeats); kube reports are in [kube/](kube/SUMMARY.md).\n",
-            num(l.0, 0), l.1, l.2, num(k.0, 0), k.1, k.2
+            "Load: locally {l}; on the sandbox clusters {k}. Figures are medians over the repeats; kube reports are in [kube/](kube/SUMMARY.md).\n"
         );
     }
     let _ = writeln!(md, "| experiment | local: failure user-s + stale viewer-s | kube | local: detected | kube: detected | local: recovered | kube: recovered | lost (local / kube) |\n|---|---|---|---|---|---|---|---|");
