@@ -155,9 +155,16 @@ describe("/warzone", { concurrency: false }, () => {
     };
     const steady = median("steady");
     const fault = median("fault");
-    console.log(`# the link's p99 on its edge, median of the samples: ${steady} ms while steady, ${fault} ms during the 2 s delay`);
+    // The delayed calls finish, and are scraped, seconds after they start: the rise can land late
+    // in the 8 s fault phase or in the recovery that follows (CI saw a fault median of 42 ms on
+    // a run whose calls then took 2 s). The edge must show, during the fault or right after it,
+    // a p99 above anything it showed while steady.
+    const highest = (phases) => Math.max(...samples.filter((s) => phases.includes(s.phase) && s.p99 !== null).map((s) => s.p99));
+    const steadyMax = highest(["steady"]);
+    const peak = highest(["fault", "recovery"]);
+    console.log(`# the link's p99 on its edge: median ${steady} ms and at most ${steadyMax} ms while steady; median ${fault} ms during the 2 s delay, at most ${peak} ms during it and the recovery`);
     assert.ok(Number.isFinite(steady), "the edge showed a p99 while steady");
-    assert.ok(fault >= steady + 150, `the link's p99 rose from ${steady} ms to only ${fault} ms`);
+    assert.ok(peak >= steadyMax + 150, `the link's p99 rose from at most ${steadyMax} ms while steady to only ${peak} ms`);
     // The words say it too (the label is what a screen reader reads).
     assert.match(await page.locator(edge).getAttribute("aria-label"), /live-forwarder to cross-cluster link/);
     assert.deepEqual(errors, [], "no console error");
