@@ -14,6 +14,7 @@ use experiments::kit::run::{
     self as experiment, ExperimentConfig, Hypothesis, LocalTarget, Outcome, Target,
 };
 use experiments::kit::scenario::{self, Experiment};
+use experiments::kit::viewer::Viewer;
 use experiments::kit::warzone_state::Publish;
 use experiments::kit::{capacity, report};
 use stack::{self, LocalStack};
@@ -388,9 +389,37 @@ async fn run_all(
     };
     let repeats = args.repeat.unwrap_or(if all { 3 } else { 1 });
     let batch = experiment::run_id();
+    // Kept until the last experiment is over: on a cluster the kit serves the page itself.
+    let mut _viewer = None;
     let publish = match target {
         Target::Local(l) => Publish::local(&args.state_dir, &l.ports.addr("ingress")),
-        Target::Kube { .. } => Publish::default(),
+        Target::Kube { .. } => {
+            let dist = stack::pages::locate(|k| std::env::var(k).ok());
+            let path = stack::Install::from_env(|k| std::env::var(k).ok()).path;
+            match stack::pages::ensure(dist, true, &path).await {
+                stack::pages::Pages::Ready { dist } => {
+                    let viewer = Viewer::start(
+                        &dist,
+                        vec![args.prometheus_a.clone(), args.prometheus_b.clone()],
+                        args.state_dir.join("kube-warzone"),
+                    )
+                    .await?;
+                    eprintln!(
+                        "the war zone of these runs (both clusters' Linkerd metrics): {}",
+                        viewer.page()
+                    );
+                    let publish = Publish::viewer(&viewer, &dist);
+                    _viewer = Some(viewer);
+                    publish
+                }
+                stack::pages::Pages::Missing { why, .. } => {
+                    eprintln!(
+                        "no /warzone page, so no screenshots: the web pages are missing: {why}"
+                    );
+                    Publish::default()
+                }
+            }
+        }
     };
     let mut all_passed = true;
     for repeat in 1..=repeats {

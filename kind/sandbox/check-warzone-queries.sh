@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs read-api's `linkerd` /warzone query table (services/read-api/src/warzone/queries.rs)
+# Runs read-api's `linkerd` /warzone query table (crates/warzone/src/queries.rs)
 # against each sandbox cluster's linkerd-viz Prometheus (up.sh first, with traffic flowing) and
 # prints, per query, how many series each cluster answered. A query no cluster answers is
 # "no data" on the page; the script fails if one of Linkerd's (all but the consumers' own

@@ -219,7 +219,6 @@ fn number(v: f64) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

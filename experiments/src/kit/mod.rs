@@ -16,8 +16,9 @@
 //! - [`capacity`]: the sustainable rate, measured first;
 //! - [`run`]: one experiment, start to finish;
 //! - [`report`], [`chart`]: what is written, and the harm ranking;
-//! - [`warzone_state`]: the running experiment, published for the /warzone page, and its
-//!   screenshot in the report.
+//! - [`warzone_state`]: the running experiment, published for the /warzone page;
+//!   [`screenshot`]: the page photographed in the middle of the fault, for the report;
+//!   [`viewer`]: the page served by the kit itself for a cluster target.
 
 pub mod capacity;
 pub mod chart;
@@ -30,7 +31,9 @@ pub mod report;
 pub mod run;
 pub mod sampler;
 pub mod scenario;
+pub mod screenshot;
 pub mod series;
 pub mod signals;
 pub mod target;
+pub mod viewer;
 pub mod warzone_state;

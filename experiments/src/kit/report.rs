@@ -40,6 +40,32 @@ pub struct Report {
     pub impact: Impact,
     pub series: SeriesSet,
     pub answers: Answers,
+    /// The /warzone page photographed in the middle of the fault (`warzone.png` beside the
+    /// report), or why there is none. Part of the report, so re-answering keeps it.
+    #[serde(default)]
+    pub warzone: WarzoneShot,
+}
+
+/// What [`Report::warzone`] says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarzoneShot {
+    /// `warzone.png` is in the report's folder; what the page showed when it was taken.
+    Taken {
+        shown: String,
+    },
+    Missing {
+        why: String,
+    },
+}
+
+impl Default for WarzoneShot {
+    /// A report written before the screenshot was part of it.
+    fn default() -> Self {
+        WarzoneShot::Missing {
+            why: "not recorded in this report".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

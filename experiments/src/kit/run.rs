@@ -15,9 +15,10 @@ use crate::kit::load::Viewers;
 use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet, Unsupported};
 use crate::kit::sampler::Samplers;
 use crate::kit::scenario::Experiment;
+use crate::kit::screenshot::{self, Screenshot};
 use crate::kit::signals::{self, Request, BIN_S};
 pub use crate::kit::target::{Injection, LocalTarget, Target};
-use crate::kit::warzone_state::{self, Publish, Screenshot, Warzone};
+use crate::kit::warzone_state::{Publish, Warzone};
 
 #[derive(Debug, Clone)]
 pub struct ExperimentConfig {
@@ -106,7 +107,7 @@ pub async fn run_published(
     let wall0 = SystemTime::now();
     let t0 = Instant::now();
     let warzone = Warzone::start(publish, config, target.name(), &run_id, t0, wall0);
-    let shot = warzone_state::screenshot_at(
+    let shot = screenshot::screenshot_at(
         publish,
         t0,
         config.warmup + config.steady + config.fault / 2,
@@ -368,15 +369,16 @@ pub async fn run_published(
         impact,
         series: set,
         answers: Default::default(),
+        warzone: Default::default(),
     };
     report.answers.how_it_shows = report::answers_shows(&report);
     let dir = report::report_dir(&config.out, e.name, &run_id);
-    report::write(&dir, &report).with_context(|| format!("writing {}", dir.display()))?;
     let shot = shot
         .await
         .unwrap_or_else(|e| Screenshot::Missing(format!("not taken: {e}")));
-    warzone_state::add_to_report(&dir, shot)
+    report.warzone = screenshot::into_report(&dir, shot)
         .with_context(|| format!("adding the /warzone screenshot to {}", dir.display()))?;
+    report::write(&dir, &report).with_context(|| format!("writing {}", dir.display()))?;
     warzone.finished(&report, &dir);
     Ok(Outcome::Ran(Box::new(report), dir))
 }

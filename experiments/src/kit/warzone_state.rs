@@ -1,7 +1,7 @@
 //! What the `/warzone` page shows of the running experiment: the kit publishes its state as
 //! `experiment.json` in the stack's `warzone/` folder (read-api serves it read-only at
 //! `/api/warzone/experiment`), at least twice a second and at every event (the fault starting
-//! and ending, the probes decided, the verdict), and takes a screenshot of the page in the
+//! and ending, the probes decided, the verdict); `screenshot` photographs the page in the
 //! middle of the fault for the report (`warzone.png`).
 //!
 //! The file is replaced whole (written beside, then renamed), so a reader never sees half of
@@ -38,6 +38,16 @@ impl Publish {
         Publish {
             dir: Some(stack::local::warzone_dir(state_dir)),
             page: Some((format!("http://{ingress}/warzone"), frontend)),
+        }
+    }
+
+    /// A cluster target: the page the kit serves itself ([`crate::kit::viewer`]) from the
+    /// pages in `dist`.
+    pub fn viewer(viewer: &crate::kit::viewer::Viewer, dist: &Path) -> Publish {
+        let frontend = dist.parent().map(Path::to_path_buf).unwrap_or_default();
+        Publish {
+            dir: Some(viewer.dir.clone()),
+            page: Some((viewer.page(), frontend)),
         }
     }
 }
@@ -320,118 +330,6 @@ fn write(file: &Path, s: &mut ExperimentState) {
     }
 }
 
-/// The screenshot of `/warzone` for the report: `warzone.png` in the report folder, or why
-/// there is none.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Screenshot {
-    /// The file, and what the page showed when it was taken.
-    Taken {
-        png: PathBuf,
-        shown: String,
-    },
-    Missing(String),
-}
-
-/// What the screenshot script prints when it saved the picture.
-#[derive(serde::Deserialize)]
-struct Shown {
-    phase: String,
-    late_ms: f64,
-}
-
-/// Opens the page now and photographs it `at` after `t0` (the middle of the fault) into
-/// `<dir>/warzone.png`, with the front end's playwright-core and Chromium. The browser starts
-/// at once because it takes seconds to start on a busy machine; it is the page open during the
-/// run that the issue asks for.
-pub fn screenshot_at(
-    publish: &Publish,
-    t0: Instant,
-    at: Duration,
-) -> tokio::task::JoinHandle<Screenshot> {
-    let page = publish.page.clone();
-    let folder = publish.dir.clone();
-    let at_unix_ms =
-        (unix_seconds(SystemTime::now()) + at.as_secs_f64() - t0.elapsed().as_secs_f64()) * 1000.0;
-    tokio::spawn(async move {
-        let (Some((url, frontend)), Some(folder)) = (page, folder) else {
-            return Screenshot::Missing(
-                "not taken: this target has no /warzone page to photograph".into(),
-            );
-        };
-        let script = frontend.join("scripts/warzone-screenshot.mjs");
-        // Absolute: the script runs in the front end's folder, and a relative state folder
-        // (`.state`, the default) would put the picture there instead (it did, in the first
-        // `scripts/run all` of the new kit: every report said "failed").
-        let out = std::path::absolute(folder.join("warzone.png"))
-            .unwrap_or_else(|_| folder.join("warzone.png"));
-        let _ = std::fs::remove_file(&out);
-        let run = tokio::process::Command::new("node")
-            .arg(&script)
-            .arg(&url)
-            .arg(&out)
-            .arg(format!("{at_unix_ms:.0}"))
-            .current_dir(&frontend)
-            .kill_on_drop(true)
-            .output();
-        let limit = at + Duration::from_secs(60);
-        match tokio::time::timeout(limit, run).await {
-            Err(_) => Screenshot::Missing(format!(
-                "not taken: the browser was not done {} s after the load started",
-                limit.as_secs()
-            )),
-            Ok(Err(e)) => {
-                Screenshot::Missing(format!("not taken: running node {}: {e}", script.display()))
-            }
-            Ok(Ok(o)) if !o.status.success() || !out.exists() => Screenshot::Missing(format!(
-                "not taken: {} {}",
-                script.display(),
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("failed")
-            )),
-            Ok(Ok(o)) => {
-                let shown = serde_json::from_slice::<Shown>(&o.stdout)
-                    .map(|s| {
-                        format!(
-                            "the phase the page showed: {}; taken {:.1} s after the middle of the fault window",
-                            s.phase,
-                            s.late_ms / 1000.0
-                        )
-                    })
-                    .unwrap_or_else(|_| "what the page showed was not reported".into());
-                Screenshot::Taken { png: out, shown }
-            }
-        }
-    })
-}
-
-/// Puts the screenshot into the report folder and shows it at the end of `report.md` (or says
-/// why there is none).
-pub fn add_to_report(dir: &Path, shot: Screenshot) -> std::io::Result<()> {
-    let section = match shot {
-        Screenshot::Taken { png, shown } => {
-            std::fs::copy(&png, dir.join("warzone.png"))?;
-            format!(
-                "## /warzone in the middle of the fault\n\n\
-                 The war-zone page during this run ({shown}):\n\n\
-                 ![/warzone in the middle of the fault](warzone.png)\n"
-            )
-        }
-        Screenshot::Missing(why) => {
-            format!("## /warzone in the middle of the fault\n\nNo screenshot: {why}.\n")
-        }
-    };
-    let md = dir.join("report.md");
-    let mut text = std::fs::read_to_string(&md)?;
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(&section);
-    std::fs::write(md, text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,30 +382,5 @@ mod tests {
         assert_eq!(v["phases"][2]["name"], "fault");
         assert!(v["updated_at"].as_f64().unwrap() > 1.7e9);
         assert!(!dir.path().join("experiment.json.tmp").exists());
-    }
-
-    #[test]
-    fn the_report_shows_the_screenshot_or_says_why_not() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("report.md"), "# r\n").unwrap();
-        add_to_report(
-            dir.path(),
-            Screenshot::Missing("not taken: no browser".into()),
-        )
-        .unwrap();
-        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-        assert!(
-            md.ends_with("No screenshot: not taken: no browser.\n"),
-            "{md}"
-        );
-        let png = dir.path().join("shot.png");
-        std::fs::write(&png, b"\x89PNG").unwrap();
-        std::fs::write(dir.path().join("report.md"), "# r\n").unwrap();
-        let shown = "the phase the page showed: fault".to_string();
-        add_to_report(dir.path(), Screenshot::Taken { png, shown }).unwrap();
-        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-        assert!(md.contains("(the phase the page showed: fault)"), "{md}");
-        assert!(md.contains("![/warzone in the middle of the fault](warzone.png)"));
-        assert!(dir.path().join("warzone.png").exists());
     }
 }

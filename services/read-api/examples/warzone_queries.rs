@@ -4,7 +4,7 @@
 //!
 //! `cargo run -p read-api --example warzone_queries -- linkerd`
 
-use read_api::warzone::queries::{table, Flavour};
+use warzone::queries::{table, Flavour};
 
 fn main() {
     let flavour: Flavour = match std::env::args().nth(1).unwrap_or("local".into()).parse() {

@@ -36,7 +36,7 @@ pub struct Settings {
     /// upgrade gets 503. Each socket costs buffers and a task, so the pod's memory bounds it.
     pub max_sockets: usize,
     /// The `/api/warzone/*` routes' sources (`USACTAR_WARZONE_*`).
-    pub warzone: crate::warzone::Settings,
+    pub warzone: warzone::Settings,
     /// `USACTAR_FIXTURES`: the matches that exist, as ingest's setting
     /// ([`service_kit::config::fixtures`]); reads of the live aggregates read those only.
     pub fixtures: Option<Arc<Fixtures>>,
@@ -70,7 +70,7 @@ impl Settings {
                 .map(String::from)
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
-            warzone: crate::warzone::Settings::from_env(env)?,
+            warzone: warzone::Settings::from_env(env)?,
             fixtures: service_kit::config::fixtures(env)?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })

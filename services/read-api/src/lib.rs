@@ -12,8 +12,9 @@
 //! - [`routes`]: the HTTP handlers; [`push`]: the WebSocket handlers, which send
 //!   [`model::PushMessage`]s;
 //! - [`startup`]: the router and the running [`startup::Application`];
-//! - [`warzone`]: the read-only routes of the `/warzone` page (named Prometheus queries, the
-//!   running experiment's state), apart from the rest.
+//!
+//! The `/warzone` page's routes (`/api/warzone/*`) are the `warzone` crate's, merged in
+//! [`startup`]: the experiment kit serves the same routes for a cluster.
 
 pub mod configuration;
 pub mod error;
@@ -26,4 +27,3 @@ pub mod push;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod warzone;

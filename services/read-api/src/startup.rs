@@ -93,7 +93,7 @@ impl Application {
             listener,
             router: with_cors(
                 // After the metrics layer: the war zone's polling is not read-api's traffic.
-                router(state, metrics).merge(crate::warzone::router(&settings.warzone)),
+                router(state, metrics).merge(warzone::router(&settings.warzone)),
                 &settings.cors_origins,
             )?,
             port,

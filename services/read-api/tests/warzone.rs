@@ -123,6 +123,25 @@ async fn a_dead_prometheus_is_a_503_and_none_configured_a_404() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "prometheus does not answer");
 
+    // Two clusters, one Prometheus each: the one that answers is shown, the dead one named
+    // nowhere as a failure of the queries.
+    let both = format!("{url},{}", prometheus_url());
+    let app = spawn_app(&[("USACTAR_WARZONE_PROMETHEUS", both.as_str())]).await;
+    let answer: Value = eventually(
+        Duration::from_secs(30),
+        "the live Prometheus answers beside the dead one",
+        || async {
+            let r = get(&app, format!("{}/api/warzone/metrics", app.base)).await;
+            if r.status() != 200 {
+                return Err(format!("{}", r.status()));
+            }
+            r.json::<Value>().await.map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    assert_eq!(answer["failed"], serde_json::json!({}), "{answer}");
+    assert!(answer["names"].as_array().is_some_and(|n| n.len() > 20));
+
     let app = spawn_app(&[]).await;
     let r = get(&app, format!("{}/api/warzone/metrics", app.base)).await;
     assert_eq!(r.status(), 404);

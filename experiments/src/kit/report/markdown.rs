@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::answers::DiffRow;
 use super::harm::{Harm, Ranking, Spread};
-use super::{Report, Unsupported};
+use super::{Report, Unsupported, WarzoneShot};
 
 /// `v` with `decimals` decimals.
 pub(super) fn num(v: f64, decimals: usize) -> String {
@@ -250,8 +250,21 @@ pub(super) fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "Every number above, and the per-second series, are in `report.json`."
+        "Every number above, and the per-second series, are in `report.json`.\n"
     );
+    let _ = writeln!(md, "## /warzone in the middle of the fault\n");
+    match &r.warzone {
+        WarzoneShot::Taken { shown } => {
+            let _ = writeln!(
+                md,
+                "The war-zone page during this run ({shown}):\n\n\
+                 ![/warzone in the middle of the fault](warzone.png)"
+            );
+        }
+        WarzoneShot::Missing { why } => {
+            let _ = writeln!(md, "No screenshot: {why}.");
+        }
+    }
     md
 }
 

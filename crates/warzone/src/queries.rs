@@ -161,9 +161,9 @@ pub fn local() -> Vec<NamedQuery> {
 
 /// Linkerd's names, as `linkerd viz stat` asks them (irate over 30 s: linkerd-viz scrapes every
 /// 10 s). The stores and Kafka are not meshed, so they are absent: "not measured" on a cluster.
-/// One Prometheus serves the page, and each cluster's linkerd-viz has only its own proxies: on
-/// two clusters the page shows the one it is pointed at (ingest and the consumer pod on A;
-/// live-store and read-api on B), the others "no data".
+/// Each cluster's linkerd-viz has only its own proxies (ingest and the consumer pod on A;
+/// live-store and read-api on B): the page is given both, and each name comes from the one
+/// that has data.
 pub fn linkerd() -> Vec<NamedQuery> {
     let mut t = Vec::new();
     let inbound = |deployment: &str| format!(r#"direction="inbound",deployment="{deployment}""#);

@@ -1,4 +1,7 @@
-//! The war zone's read-only routes (`/api/warzone/*`), for the `/warzone` page:
+//! The war zone's read-only routes (`/api/warzone/*`), for the `/warzone` page. read-api
+//! serves them beside its API; the experiment kit serves them itself for a cluster target
+//! (`experiments::kit::viewer`), where read-api runs in a pod that cannot see the kit's folder.
+//!
 //!
 //! - `GET /api/warzone/metrics?seconds=N`: the last N seconds (1-600, default 5), one point a
 //!   second, of every query in this target's fixed table ([`queries`]). The page names no
@@ -37,8 +40,10 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// `USACTAR_WARZONE_PROMETHEUS`: the Prometheus to ask (its root URL). Unset: no metrics.
-    pub prometheus: Option<String>,
+    /// `USACTAR_WARZONE_PROMETHEUS`: the Prometheus servers to ask (root URLs, separated by
+    /// commas). Empty: no metrics. Two clusters have two linkerd-viz, each with only its own
+    /// proxies: each name's series comes from the first server that has data for it.
+    pub prometheus: Vec<String>,
     /// `USACTAR_WARZONE_QUERIES`: `local` (default) or `linkerd`, the table to run.
     pub flavour: Flavour,
     /// `USACTAR_WARZONE_DIR`: where the kit publishes the running experiment. Unset: none.
@@ -47,15 +52,23 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Settings, ConfigError> {
-        let prometheus = env
+        let prometheus: Vec<String> = env
             .get("USACTAR_WARZONE_PROMETHEUS")
-            .map(|url| url.trim().to_string());
-        if let Some(url) = &prometheus {
+            .map(|urls| {
+                urls.split(',')
+                    .map(|url| url.trim().to_string())
+                    .filter(|url| !url.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for url in &prometheus {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError {
                     key: "USACTAR_WARZONE_PROMETHEUS".into(),
                     value: url.clone(),
-                    reason: "an http:// or https:// URL, e.g. http://127.0.0.1:9090".into(),
+                    reason:
+                        "http:// or https:// URLs separated by commas, e.g. http://127.0.0.1:9090"
+                            .into(),
                 });
             }
         }
@@ -70,7 +83,7 @@ impl Settings {
 /// What the handlers share.
 #[derive(Clone)]
 struct Warzone {
-    prometheus: Option<Prometheus>,
+    prometheus: Arc<Vec<Prometheus>>,
     flavour: Flavour,
     table: Arc<Vec<NamedQuery>>,
     dir: Option<PathBuf>,
@@ -85,10 +98,13 @@ type Cached = ((u64, u64), Arc<Metrics>);
 /// The routes, with their own state; merged into read-api's router after its metrics layer.
 pub fn router(settings: &Settings) -> Router {
     let state = Warzone {
-        prometheus: settings
-            .prometheus
-            .as_deref()
-            .map(|url| Prometheus::new(url, Duration::from_secs(2))),
+        prometheus: Arc::new(
+            settings
+                .prometheus
+                .iter()
+                .map(|url| Prometheus::new(url, Duration::from_secs(2)))
+                .collect(),
+        ),
         flavour: settings.flavour,
         table: Arc::new(queries::table(settings.flavour)),
         dir: settings.dir.clone(),
@@ -181,9 +197,11 @@ async fn metrics(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, WarzoneError> {
     let seconds = seconds_param(&params)?;
-    let prometheus = w.prometheus.as_ref().ok_or(WarzoneError::NotConfigured(
-        "no Prometheus is configured for the war zone (USACTAR_WARZONE_PROMETHEUS)",
-    ))?;
+    if w.prometheus.is_empty() {
+        return Err(WarzoneError::NotConfigured(
+            "no Prometheus is configured for the war zone (USACTAR_WARZONE_PROMETHEUS)",
+        ));
+    }
     let end = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -196,31 +214,43 @@ async fn metrics(
         }
     }
     let start = end.saturating_sub(seconds - 1);
-    let answers = futures::future::join_all(
-        w.table
-            .iter()
-            .map(|q| prometheus.query_range(&q.promql, start, end)),
-    )
+    // Every query on every server at once; answers come back in the table's order, each
+    // with the servers' answers in their configured order.
+    let answers = futures::future::join_all(w.table.iter().map(|q| {
+        futures::future::join_all(
+            w.prometheus
+                .iter()
+                .map(|p| p.query_range(&q.promql, start, end)),
+        )
+    }))
     .await;
     let mut series = BTreeMap::new();
     let mut failed = BTreeMap::new();
-    let mut unreachable = 0;
-    for (q, answer) in w.table.iter().zip(answers) {
-        match answer {
-            Ok(points) if points.is_empty() => {}
-            Ok(points) => {
-                series.insert(q.name.clone(), points);
+    // Answers from a live server, empty or not: one cluster's Prometheus down must not blank
+    // what the other one shows.
+    let mut answered = 0;
+    for (q, per_server) in w.table.iter().zip(answers) {
+        for answer in per_server {
+            if !matches!(answer, Err(prometheus::QueryError::Unreachable(_))) {
+                answered += 1;
             }
-            Err(prometheus::QueryError::Unreachable(e)) => {
-                unreachable += 1;
-                tracing::debug!(error = %e, "prometheus unreachable");
-            }
-            Err(prometheus::QueryError::Refused(reason)) => {
-                failed.insert(q.name.clone(), reason);
+            match answer {
+                Ok(points) if points.is_empty() => {}
+                Ok(points) => {
+                    failed.remove(&q.name);
+                    series.insert(q.name.clone(), points);
+                    break;
+                }
+                Err(prometheus::QueryError::Unreachable(e)) => {
+                    tracing::debug!(error = %e, "prometheus unreachable");
+                }
+                Err(prometheus::QueryError::Refused(reason)) => {
+                    failed.entry(q.name.clone()).or_insert(reason);
+                }
             }
         }
     }
-    if unreachable > 0 && series.is_empty() {
+    if answered == 0 {
         return Err(WarzoneError::PrometheusDown);
     }
     let answer = Arc::new(Metrics {
@@ -328,8 +358,21 @@ mod tests {
         let s = Settings::from_env(&env).unwrap();
         assert_eq!(
             (s.prometheus, s.flavour, s.dir),
-            (None, Flavour::Local, None)
+            (vec![], Flavour::Local, None)
         );
+        let env: HashMap<&str, &str> = [(
+            "USACTAR_WARZONE_PROMETHEUS",
+            " http://a:9090, http://b:9091/ ",
+        )]
+        .into();
+        assert_eq!(
+            Settings::from_env(&env).unwrap().prometheus,
+            ["http://a:9090", "http://b:9091/"]
+        );
+        let env: HashMap<&str, &str> =
+            [("USACTAR_WARZONE_PROMETHEUS", "http://a:9090,b:9091")].into();
+        let e = Settings::from_env(&env).unwrap_err().to_string();
+        assert!(e.contains("b:9091"), "{e}");
         let env: HashMap<&str, &str> = [("USACTAR_WARZONE_PROMETHEUS", "localhost:9090")].into();
         let e = Settings::from_env(&env).unwrap_err().to_string();
         assert!(e.contains("USACTAR_WARZONE_PROMETHEUS"), "{e}");
