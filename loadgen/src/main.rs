@@ -66,6 +66,10 @@ struct RunArgs {
     /// Write a report; the extension (.json, .html, .md) picks the format.
     #[arg(long, value_parser = parse_report)]
     report: Option<PathBuf>,
+    /// Predictions per request: 1 posts one object, N > 1 a JSON array of N (ingest accepts up
+    /// to USACTAR_MAX_BATCH, 1000 by default). Requests are counted, not predictions.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch: u32,
 }
 
 #[derive(Parser)]
@@ -172,6 +176,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         rate: args.rate,
         keep_requests: false,
+        batch: args.batch as usize,
     };
     let handle = loadgen::start(config, data).await?;
     let display = tokio::spawn(show_progress(handle.progress()));

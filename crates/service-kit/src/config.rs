@@ -91,6 +91,56 @@ pub fn fixtures(env: &impl Env) -> Result<Option<Arc<Fixtures>>, ConfigError> {
         .map_err(error)
 }
 
+/// Settings the services fix for correctness: `USACTAR_KAFKA_CONFIG` may not change them, so
+/// no tuning trades durability or exactly-once away silently (and the consumers' liveness and
+/// lag, read from the statistics, keep their source).
+pub const KAFKA_FIXED: &[&str] = &[
+    "statistics.interval.ms",
+    "acks",
+    "enable.idempotence",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "auto.offset.reset",
+    "isolation.level",
+    "group.id",
+    "bootstrap.servers",
+];
+
+/// `USACTAR_KAFKA_CONFIG`: librdkafka properties applied over a service's own, as
+/// `name=value` pairs separated by commas (`linger.ms=5,fetch.min.bytes=65536`): the knobs the
+/// benchmark tunes (bench/RESULTS.md) without a rebuild. Names are checked here for their shape
+/// and against [`KAFKA_FIXED`]; librdkafka refuses an unknown name or a bad value at start.
+pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigError> {
+    const KEY: &str = "USACTAR_KAFKA_CONFIG";
+    let Some(value) = env.get(KEY) else {
+        return Ok(Vec::new());
+    };
+    let error = |reason: String| ConfigError {
+        key: KEY.to_string(),
+        value: value.clone(),
+        reason,
+    };
+    let mut out = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, v) = pair
+            .split_once('=')
+            .ok_or_else(|| error(format!("{pair:?} is not name=value")))?;
+        let (name, v) = (name.trim(), v.trim());
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '.') {
+            return Err(error(format!(
+                "{name:?} is not a librdkafka property name (lowercase words and dots)"
+            )));
+        }
+        if KAFKA_FIXED.contains(&name) {
+            return Err(error(format!(
+                "{name} is fixed by the service for durability and exactly-once; it cannot be overridden"
+            )));
+        }
+        out.push((name.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {key}={value:?} is invalid: {reason}")]
 pub struct ConfigError {
@@ -102,6 +152,35 @@ pub struct ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_overrides_are_checked_and_never_touch_durability() {
+        let env: HashMap<&str, &str> = [(
+            "USACTAR_KAFKA_CONFIG",
+            " linger.ms=5, fetch.min.bytes=65536 ,",
+        )]
+        .into();
+        assert_eq!(
+            kafka_overrides(&env).unwrap(),
+            [
+                ("linger.ms".to_string(), "5".to_string()),
+                ("fetch.min.bytes".to_string(), "65536".to_string())
+            ]
+        );
+        assert!(kafka_overrides(&HashMap::<&str, &str>::new())
+            .unwrap()
+            .is_empty());
+        for (bad, says) in [
+            ("acks=0", "fixed by the service"),
+            ("enable.idempotence=false", "fixed by the service"),
+            ("linger.ms", "not name=value"),
+            ("Linger.ms=5", "not a librdkafka property name"),
+        ] {
+            let env: HashMap<&str, &str> = [("USACTAR_KAFKA_CONFIG", bad)].into();
+            let e = kafka_overrides(&env).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_values_and_errors() {

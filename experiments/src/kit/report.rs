@@ -125,6 +125,11 @@ pub struct Invariant {
     pub passed: bool,
     /// Seconds after the load stopped until both stores matched (the drain).
     pub settled_after_s: Option<f64>,
+    /// When a store was short at the end of the wait: the most records a consumer group had
+    /// still not processed on Kafka (from the broker). Those are stuck, not lost: `lost` is the
+    /// shortfall beyond them. `None`: nothing was missing, or the broker could not be read.
+    #[serde(default)]
+    pub still_on_kafka: Option<i64>,
 }
 
 /// Per-second series: client side (raw requests grouped by second; latency of successes),

@@ -332,12 +332,16 @@ pub async fn run_published(
     }
     if !invariant.passed {
         failures.push(format!(
-            "data invariant: {} accepted, {} in MongoDB, {} in Redis ({} lost, {} duplicated)",
+            "data invariant: {} accepted, {} in MongoDB, {} in Redis ({} lost, {} duplicated{})",
             invariant.accepted,
             invariant.mongodb,
             invariant.redis,
             invariant.lost,
-            invariant.duplicates
+            invariant.duplicates,
+            match invariant.still_on_kafka {
+                Some(n) => format!("; {n} still unprocessed on Kafka when the wait ended"),
+                None => String::new(),
+            }
         ));
     }
 

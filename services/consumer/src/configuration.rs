@@ -62,6 +62,8 @@ pub struct Settings {
     pub batch_max: usize,
     /// `USACTAR_BATCH_WAIT`: longest wait for a batch to fill once it has one record.
     pub batch_wait: Duration,
+    /// `USACTAR_KAFKA_CONFIG`: librdkafka properties over the consumer's own (tuning).
+    pub kafka_overrides: Vec<(String, String)>,
     /// `USACTAR_ADMIN_LISTEN`: /metrics, /livez, /readyz.
     pub admin_listen: SocketAddr,
     pub downstream: Downstream,
@@ -97,6 +99,7 @@ impl Settings {
             group_instance_id: env.get("USACTAR_GROUP_INSTANCE_ID"),
             batch_max: env.parse_or("USACTAR_BATCH_MAX", 500)?,
             batch_wait: env.duration_or("USACTAR_BATCH_WAIT", Duration::from_millis(20))?,
+            kafka_overrides: service_kit::config::kafka_overrides(env)?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", role.default_admin_listen())?,
             downstream: match role {
                 Role::LogsWriter => Downstream::MongoDb(MongoSettings::from_env(env)?),

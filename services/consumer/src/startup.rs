@@ -54,7 +54,7 @@ impl Application {
                 RoleSink::Live(GrpcSink::new(endpoint, &settings.topic)?)
             }
         };
-        let consumer = pipeline::consumer(&settings, &metrics)?;
+        let consumer = pipeline::consumer(&settings, &metrics, pipeline::GroupWatch::default())?;
         let dead_letters = DeadLetters::new(&settings, &metrics)?;
         Ok(Application {
             settings,

@@ -32,6 +32,9 @@ pub struct Settings {
     /// `USACTAR_DELIVERY_TIMEOUT`: how long a record may wait for Kafka's acknowledgement before
     /// the request fails with 503. Bounds every answer's time when Kafka is down.
     pub delivery_timeout: Duration,
+    /// `USACTAR_KAFKA_CONFIG`: librdkafka properties over the producer's own (tuning; never
+    /// `acks` or idempotence).
+    pub kafka_overrides: Vec<(String, String)>,
     /// `USACTAR_MAX_CONCURRENT_REQUESTS`: `POST /input` requests handled at once; more get 503
     /// with `Retry-After` at once (never queued), so a flood cannot pile up memory.
     pub max_concurrent_requests: usize,
@@ -123,6 +126,7 @@ impl Settings {
                 env.duration_or("USACTAR_DELIVERY_TIMEOUT", Duration::from_secs(3))?,
                 DELIVERY_TIMEOUT,
             )?,
+            kafka_overrides: service_kit::config::kafka_overrides(env)?,
             max_concurrent_requests: in_range(
                 env,
                 "USACTAR_MAX_CONCURRENT_REQUESTS",

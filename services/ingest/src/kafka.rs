@@ -11,10 +11,19 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use rdkafka::ClientConfig;
+use service_kit::admin::Heartbeat;
 use service_kit::readiness::{self, Every, Readiness};
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::Settings;
+
+/// Longest ingest goes without one metadata answer from Kafka before `/livez` fails and the
+/// kubelet restarts it. Measured on the sandbox clusters (issue 12): after the single broker was
+/// killed, librdkafka 2.12 dropped every broker from a metadata answer given during the
+/// broker's restart (confluentinc/librdkafka#5301) and never connected again, so ingest stayed
+/// unready with Kafka back. A new producer connects at once. The cost: during a real Kafka
+/// outage longer than this, ingest (unready anyway) restarts every 2 minutes or so.
+pub const MAX_WITHOUT_KAFKA: Duration = Duration::from_secs(120);
 
 /// Why records could not be put on Kafka; every case is a 503 for the client.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +45,8 @@ pub struct Kafka {
 
 impl Kafka {
     pub fn new(settings: &Settings) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", &settings.kafka_bootstrap)
             // 202 means durable: every in-sync replica has it, and retries cannot duplicate it.
             .set("acks", "all")
@@ -48,8 +58,11 @@ impl Kafka {
                 "message.timeout.ms",
                 settings.delivery_timeout.as_millis().to_string(),
             )
-            .set("queue.buffering.max.messages", "500000")
-            .create()?;
+            .set("queue.buffering.max.messages", "500000");
+        for (name, value) in &settings.kafka_overrides {
+            config.set(name, value);
+        }
+        let producer: FutureProducer = config.create()?;
         Ok(Kafka {
             producer,
             topic: settings.topic.as_str().into(),
@@ -128,8 +141,9 @@ impl Kafka {
     }
 
     /// Checks that the broker answers a metadata request for the topic, every second while it
-    /// does and every 250 ms while it does not, and keeps `up` in step. Runs until `shutdown`.
-    pub fn watch_health(&self, shutdown: CancellationToken) {
+    /// does and every 250 ms while it does not, and keeps `up` in step; each answer beats
+    /// `alive` (see [`MAX_WITHOUT_KAFKA`]). Runs until `shutdown`.
+    pub fn watch_health(&self, shutdown: CancellationToken, alive: Heartbeat) {
         let kafka = self.clone();
         let every = Every {
             when_ready: Duration::from_secs(1),
@@ -137,6 +151,7 @@ impl Kafka {
         };
         readiness::watch("kafka", self.up.clone(), every, shutdown, move || {
             let kafka = kafka.clone();
+            let alive = alive.clone();
             async move {
                 let producer = kafka.producer.clone();
                 let topic = kafka.topic.clone();
@@ -153,6 +168,9 @@ impl Kafka {
                 })
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
+                if answer.is_ok() {
+                    alive.beat();
+                }
                 if answer.is_err() {
                     // Refuse new predictions at once (503), before the purge below.
                     kafka.up.set(false);

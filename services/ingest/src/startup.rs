@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use service_kit::admin;
+use service_kit::admin::{self, Liveness};
 use service_kit::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -39,14 +39,19 @@ impl Application {
         {
             tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
         }
-        kafka.watch_health(shutdown.clone());
+        // /livez fails after MAX_WITHOUT_KAFKA without one answer from Kafka: a producer that
+        // lost every broker for good (librdkafka#5301) needs a restart.
+        let (liveness, alive) = Liveness::heartbeat(crate::kafka::MAX_WITHOUT_KAFKA);
+        alive.beat();
+        kafka.watch_health(shutdown.clone(), alive);
         // SIGTERM: unready at once (the health watch ends on `shutdown`), listeners closed only
         // after the delay (issue 15 L1).
         let drain = service_kit::shutdown::delayed(&shutdown, settings.shutdown_delay);
-        let admin_addr = admin::serve(
+        let admin_addr = admin::serve_with_liveness(
             settings.admin_listen,
             metrics.clone(),
             kafka.up.clone(),
+            liveness,
             drain.clone(),
         )
         .await?;

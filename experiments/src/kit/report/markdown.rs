@@ -248,6 +248,12 @@ pub(super) fn markdown(r: &Report) -> String {
             None => "not within the wait".into(),
         }
     );
+    if let Some(waiting) = i.still_on_kafka {
+        let _ = writeln!(
+            md,
+            "When the wait ended a consumer group still had {waiting} records on Kafka it had not processed (read from the broker): those were stuck, not lost, and are not counted in \"lost\".\n"
+        );
+    }
     let _ = writeln!(
         md,
         "Every number above, and the per-second series, are in `report.json`.\n"
