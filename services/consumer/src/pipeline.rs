@@ -139,11 +139,17 @@ impl ClientContext for LagContext {
         }
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
-                // -1 means unknown (not assigned, or no committed offset yet).
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    self.lag
-                        .with_label_values(&[topic, &partition.to_string()])
-                        .set(p.consumer_lag);
+                if *partition < 0 {
+                    continue;
+                }
+                let labels = [topic.as_str(), &partition.to_string()];
+                if p.consumer_lag >= 0 {
+                    self.lag.with_label_values(&labels).set(p.consumer_lag);
+                } else {
+                    // -1: unknown (not assigned, or no committed offset yet). Dropped rather
+                    // than left at its last value: a frozen gauge looked like a live consumer
+                    // on the sandbox while the group had no member (issue 12).
+                    let _ = self.lag.remove_label_values(&labels);
                 }
             }
         }
