@@ -36,7 +36,28 @@ echo "==> release build"
 (cd "$ROOT" && cargo build --release --locked -p experiments -p loadgen -p ingest -p consumer \
   -p live-store -p read-api -q)
 BIN=$CARGO_TARGET_DIR/release
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the kernel's ephemeral range: a port the kernel handed out (port 0) can be
+# taken again by any outgoing connection before the server binds it (seen here: ingest failed
+# "Address already in use" for 2 minutes while a client connection held its port). Ports given
+# out are noted in $WORK/ports, so two names never get the same one.
+free_port() {
+  python3 -c '
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+taken = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+while True:
+    port = random.randrange(20000, low)
+    if str(port) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(port); open(sys.argv[1], "a").write(f"{port}\n"); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+' "$WORK/ports"
+}
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (with local changes)'); $(date -u +%FT%TZ)"
 
 # --- 1. baseline: NGINX with a fixed 202 -------------------------------------------------------
