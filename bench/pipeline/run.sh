@@ -36,52 +36,13 @@ echo "==> release build"
 (cd "$ROOT" && cargo build --release --locked -p experiments -p loadgen -p ingest -p consumer \
   -p live-store -p read-api -q)
 BIN=$CARGO_TARGET_DIR/release
-# A free port below the kernel's ephemeral range: a port the kernel handed out (port 0) can be
-# taken again by any outgoing connection before the server binds it (seen here: ingest failed
-# "Address already in use" for 2 minutes while a client connection held its port). Ports given
-# out are noted in $WORK/ports, so two names never get the same one.
-free_port() {
-  python3 -c '
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-taken = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
-while True:
-    port = random.randrange(20000, low)
-    if str(port) in taken:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(port); open(sys.argv[1], "a").write(f"{port}\n"); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-' "$WORK/ports"
-}
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (with local changes)'); $(date -u +%FT%TZ)"
+# shellcheck source=bench/lib.sh
+. "$HERE/../lib.sh"
+machine_line
 
 # --- 1. baseline: NGINX with a fixed 202 -------------------------------------------------------
 BPORT=$(free_port)
-mkdir -p "$WORK/nginx"
-{
-  [[ $(id -u) == 0 ]] && echo "user root;"
-  cat <<CONF
-worker_processes 1;
-error_log $WORK/nginx/error.log warn;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  server {
-    listen 127.0.0.1:$BPORT;
-    location /input { return 202 '{"accepted":1}'; }
-  }
-}
-CONF
-} > "$WORK/nginx/nginx.conf"
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e stderr -g 'daemon off;' &
-PIDS+=($!)
+start_nginx "server { listen 127.0.0.1:$BPORT; location /input { return 202 '{\"accepted\":1}'; } }"
 
 # --- 2. the stack --------------------------------------------------------------------------------
 # The probe's match, beside Qatar 2022's 64: the load never sends it, so /api/live counts only
@@ -92,24 +53,13 @@ f = json.load(open(sys.argv[1]))
 f["matches"].append({"team1": "Probe", "team2": "Marker", "phase": 1})
 json.dump(f, open(sys.argv[2], "w"))
 PY
-PORTS=()
-for name in ingress prometheus kafka kafka-controller mongodb redis toxiproxy control ferretdb-metrics \
-  nginx-status kafka-jmx redis-exporter nginx-exporter node-exporter process-exporter ingest read-api \
-  live-store live-link ingest-admin read-api-admin live-store-admin logs-writer-admin live-forwarder-admin; do
-  PORTS+=(--port "$name=$(free_port)")
-done
 STATE=$WORK/state
 started=$(date +%s.%N)
 # /api/stats counts MongoDB's documents, and FerretDB on SQLite takes longer than read-api's 2 s
 # for that once tens of thousands are stored under load (measured here: a 503 at about 50,000
 # after a 5 s point): the drain check waits up to 60 s for each count.
-USACTAR_BACKEND_TIMEOUT=60s USACTAR_FIXTURES=$WORK/fixtures.json \
-  "$BIN/experiments" up --state-dir "$STATE" "${PORTS[@]}" > "$WORK/up.out" 2>&1 &
-PIDS+=($!)
-# `up` prints "ready in" once every process is ready.
-for _ in $(seq 1200); do grep -q "^ready in" "$WORK/up.out" 2>/dev/null && break; sleep 0.1; done
+USACTAR_BACKEND_TIMEOUT=60s USACTAR_FIXTURES=$WORK/fixtures.json start_stack "$BIN" "$STATE"
 ready=$(date +%s.%N)
-grep -q "^ready in" "$WORK/up.out" || { cat "$WORK/up.out"; echo "the stack did not start" >&2; exit 1; }
 sleep 10
 python3 - "$STATE/stack.json" "$started" "$ready" <<'PY'
 import json, os, sys, urllib.request

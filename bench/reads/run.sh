@@ -36,37 +36,12 @@ PACKAGES=(-p experiments -p loadgen -p ingest -p consumer -p live-store -p read-
 (cd "$ROOT" && cargo build --release --locked "${PACKAGES[@]}" -q &&
   cargo build --release --locked "${PACKAGES[@]}" --example fill_logs -q)
 BIN=$CARGO_TARGET_DIR/release
-# A free port below the kernel's ephemeral range: a port the kernel handed out (port 0) can be
-# taken again by any outgoing connection before the server binds it (seen here: ingest failed
-# "Address already in use" for 2 minutes while a client connection held its port).
-free_port() {
-  python3 -c '
-import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    port = random.randrange(20000, low)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(port); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-'
-}
-echo "machine: $(nproc) cores, $(uname -r); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (with local changes)'); $(date -u +%FT%TZ)"
+# shellcheck source=bench/lib.sh
+. "$HERE/../lib.sh"
+machine_line
 
-PORTS=()
-for name in ingress prometheus kafka kafka-controller mongodb redis toxiproxy control ferretdb-metrics \
-  nginx-status kafka-jmx redis-exporter nginx-exporter node-exporter process-exporter ingest read-api \
-  live-store live-link ingest-admin read-api-admin live-store-admin logs-writer-admin live-forwarder-admin; do
-  PORTS+=(--port "$name=$(free_port)")
-done
 STATE=$WORK/state
-"$BIN/experiments" up --state-dir "$STATE" "${PORTS[@]}" > "$WORK/up.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1200); do grep -q "^ready in" "$WORK/up.out" 2>/dev/null && break; sleep 0.1; done
-grep -q "^ready in" "$WORK/up.out" || { cat "$WORK/up.out"; echo "the stack did not start" >&2; exit 1; }
+start_stack "$BIN" "$STATE"
 port() { python3 -c "import json;print(json.load(open('$STATE/stack.json'))['ports']['$1'])"; }
 API=http://127.0.0.1:$(port ingress)
 MONGO="mongodb://127.0.0.1:$(port mongodb)/?directConnection=true"
@@ -74,21 +49,7 @@ MONGO="mongodb://127.0.0.1:$(port mongodb)/?directConnection=true"
 # The baseline: NGINX serving a first page of /api/logs as a file.
 BPORT=$(free_port)
 mkdir -p "$WORK/nginx/www"
-{
-  [[ $(id -u) == 0 ]] && echo "user root;"
-  cat <<CONF
-worker_processes 1;
-error_log $WORK/nginx/error.log warn;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$BPORT; root $WORK/nginx/www; location / { default_type application/json; } }
-}
-CONF
-} > "$WORK/nginx/nginx.conf"
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e stderr -g 'daemon off;' &
-PIDS+=($!)
+start_nginx "server { listen 127.0.0.1:$BPORT; root $WORK/nginx/www; location / { default_type application/json; } }"
 
 stored=0
 : > "$WORK/results.tsv"
