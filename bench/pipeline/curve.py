@@ -1,6 +1,9 @@
 """The throughput-latency curve of the pipeline against NGINX answering a fixed 202, in one run.
 
-    python3 curve.py WORK BIN BASELINE_URL STATE_DIR DURATION "10 32 128 512" "1 100"
+    python3 curve.py WORK BIN BASELINE_URL STATE_DIR DURATION "10 32 128 512" "1 100" READY_S
+
+First the idle stack: how long `experiments up` took to be ready (READY_S, timed by run.sh)
+and every process's resident memory.
 
 For each predictions-per-request (BATCHES) and each number of simultaneous requests (USERS):
   1. baseline: loadgen posts to NGINX's fixed 202 for DURATION seconds;
@@ -24,6 +27,7 @@ work, bin_dir, baseline_url, state_dir, duration = sys.argv[1:6]
 duration = int(duration)
 users_list = [int(u) for u in sys.argv[6].split()]
 batches = [int(b) for b in sys.argv[7].split()]
+ready_s = float(sys.argv[8])
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 data = os.path.join(root, "loadgen/data/predictions.json")
@@ -139,6 +143,12 @@ def drain(expected, limit=600):
     return time.time() - start, s["live_total"], s["logs_total"], False
 
 
+idle = {name: tree_rss(pid) for name, pid in processes().items()}
+idle_total = sum(idle.values())
+print(f"stack: ready {ready_s:.1f} s after `experiments up` (target at most 15 s: {'met' if ready_s <= 15 else 'NOT met'}); "
+      f"idle resident {idle_total / 2**30:.2f} GiB (target at most 2 GiB: {'met' if idle_total <= 2 * 2**30 else 'NOT met'})")
+print("  " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in sorted(idle.items(), key=lambda kv: -kv[1])), flush=True)
+
 points = []
 total_accepted = stats()["live_total"]
 for batch in batches:
@@ -207,7 +217,7 @@ seed = json.load(open(seed_report))
 total_accepted += seed["succeeded"]
 seed_drain = drain(total_accepted)
 
-result = {"points": points, "seed": {
+result = {"ready_s": ready_s, "idle_resident_bytes": idle, "points": points, "seed": {
     "elapsed_s": seed["elapsed_secs"], "requests_per_s": seed["requests_per_sec"],
     "p50_ms": seed["latency"]["p50_ms"], "p99_ms": seed["latency"]["p99_ms"],
     "succeeded": seed["succeeded"], "failed": seed["failed"],

@@ -7,8 +7,8 @@
 #   DURATION=60 USERS="32" BATCHES="1" bench/pipeline/run.sh   # one point
 #
 # 1. Release build; NGINX with a fixed 202 on a free port (the baseline).
-# 2. The whole local stack (its own free ports and state folder), timed until ready, and its
-#    resident memory once idle.
+# 2. The whole local stack (its own free ports and state folder), timed until ready; curve.py
+#    prints that and the stack's resident memory once idle.
 # 3. bench/pipeline/curve.py: each point (USERS simultaneous requests x BATCHES predictions per
 #    request) on the baseline, then on the pipeline while probe.py measures 202 -> visible in
 #    /api/live; per-process CPU; Kafka's records per produce request and broker CPU per 1,000
@@ -61,31 +61,8 @@ started=$(date +%s.%N)
 USACTAR_BACKEND_TIMEOUT=60s USACTAR_FIXTURES=$WORK/fixtures.json start_stack "$BIN" "$STATE"
 ready=$(date +%s.%N)
 sleep 10
-python3 - "$STATE/stack.json" "$started" "$ready" <<'PY'
-import json, os, sys, urllib.request
-stack = json.load(open(sys.argv[1]))
-req = urllib.request.Request(f"http://{stack['control']}/processes",
-                             headers={"Authorization": f"Bearer {stack['control_token']}"})
-ps = json.load(urllib.request.urlopen(req))
-def rss(pid):
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            total += next(int(l.split()[1]) for l in open(f"/proc/{p}/status") if l.startswith("VmRSS:")) * 1024
-            for t in os.listdir(f"/proc/{p}/task"):
-                todo.extend(int(k) for k in open(f"/proc/{p}/task/{t}/children").read().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            pass
-    return total
-per = {p["name"]: rss(p["pid"]) for p in ps if p["pid"]}
-total = sum(per.values())
-up = float(sys.argv[3]) - float(sys.argv[2])
-print(f"stack: ready {up:.1f} s after `experiments up` (target at most 15 s: {'met' if up <= 15 else 'NOT met'}); "
-      f"idle resident {total / 2**30:.2f} GiB (target at most 2 GiB: {'met' if total <= 2 * 2**30 else 'NOT met'})")
-print("  " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in sorted(per.items(), key=lambda kv: -kv[1])))
-PY
 
 # --- 3. the curve -------------------------------------------------------------------------------
-python3 "$HERE/curve.py" "$WORK" "$BIN" "http://127.0.0.1:$BPORT/input" "$STATE" "$DURATION" "$USERS" "$BATCHES"
+python3 "$HERE/curve.py" "$WORK" "$BIN" "http://127.0.0.1:$BPORT/input" "$STATE" "$DURATION" "$USERS" "$BATCHES" \
+  "$(python3 -c "print($ready - $started)")"
 echo "every number: $WORK/curve.json"

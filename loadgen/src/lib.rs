@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bodies;
 pub mod datagen;
 pub mod report;
 mod run;

@@ -7,12 +7,14 @@
 //!
 //! - [`configuration`]: `USACTAR_*` settings of each [`configuration::Role`];
 //! - [`dead_letter`]: where a record that can never be written goes, with the reason;
+//! - [`group`]: what librdkafka's statistics say (lag, and whether the consumer is in its group);
 //! - [`logs`]: the MongoDB sink of logs-writer (group `logs`);
 //! - [`live`]: the gRPC sink of live-forwarder (group `live`);
 //! - [`startup`]: wiring one container, until shutdown.
 
 pub mod configuration;
 pub mod dead_letter;
+pub mod group;
 pub mod live;
 pub mod logs;
 pub mod pipeline;

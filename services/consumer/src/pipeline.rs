@@ -15,18 +15,17 @@ use std::time::{Duration, Instant};
 use retry::Backoff;
 
 use model::Accepted;
-use prometheus::IntGaugeVec;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::statistics::Statistics;
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::ClientConfig;
 use service_kit::admin::{Heartbeat, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::Settings;
 use crate::dead_letter::{DeadLetter, DeadLetters, Raw, Reason};
+use crate::group::{GroupWatch, LagContext};
 
 /// One record of the topic, decoded and valid, with where it came from.
 #[derive(Debug, Clone)]
@@ -74,90 +73,6 @@ const IDLE_BEAT: Duration = Duration::from_secs(1);
 /// Past it `/livez` answers 503: the loop is wedged, and a restart is what helps.
 pub const MAX_SILENCE: Duration = Duration::from_secs(60);
 
-/// Longest the consumer may be out of its group (librdkafka's group state not `up`) while its
-/// loop waits for records, before waiting stops counting as progress. Then `/livez` fails after
-/// [`MAX_SILENCE`] more, and the kubelet restarts the container. Measured on the sandbox
-/// clusters (issue 12): after the single broker was killed, librdkafka 2.12 lost every broker
-/// from a metadata answer given during the broker's restart (confluentinc/librdkafka#5301) and
-/// never asked the group coordinator again; the loop waited for records forever and `/livez`
-/// said alive. A restart rejoins at once and replays nothing twice (the sinks are idempotent).
-/// The cost: during a real Kafka outage of minutes the container restarts every 2 minutes or so.
-pub const MAX_OUT_OF_GROUP: Duration = Duration::from_secs(60);
-
-/// When the consumer was last seen in its group, from librdkafka's statistics: milliseconds
-/// after `start`. Shared by the statistics callback and the loop.
-#[derive(Debug, Clone)]
-pub struct GroupWatch {
-    start: std::time::Instant,
-    last_up_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for GroupWatch {
-    /// A consumer just created counts as in its group: joining takes a few seconds.
-    fn default() -> Self {
-        GroupWatch {
-            start: std::time::Instant::now(),
-            last_up_ms: Default::default(),
-        }
-    }
-}
-
-impl GroupWatch {
-    fn seen_up(&self) {
-        self.last_up_ms.store(
-            self.start.elapsed().as_millis() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-    }
-
-    /// How long since the consumer was last in its group.
-    pub fn out_of_group_for(&self) -> Duration {
-        let last =
-            Duration::from_millis(self.last_up_ms.load(std::sync::atomic::Ordering::Relaxed));
-        self.start.elapsed().saturating_sub(last)
-    }
-
-    /// Whether waiting for records still counts as progress.
-    fn in_group(&self) -> bool {
-        self.out_of_group_for() <= MAX_OUT_OF_GROUP
-    }
-}
-
-/// Keeps the consumer-lag gauge and the group's state from librdkafka's statistics (every
-/// second): no extra requests.
-pub struct LagContext {
-    lag: IntGaugeVec,
-    group: GroupWatch,
-}
-
-impl ClientContext for LagContext {
-    fn stats(&self, statistics: Statistics) {
-        // `up`: the coordinator is known and the group joined. Anything else (`query-coord`,
-        // `wait-coord`, ...) for long is the stall MAX_OUT_OF_GROUP is about.
-        if statistics.cgrp.as_ref().is_some_and(|g| g.state == "up") {
-            self.group.seen_up();
-        }
-        for (topic, t) in &statistics.topics {
-            for (partition, p) in &t.partitions {
-                if *partition < 0 {
-                    continue;
-                }
-                let labels = [topic.as_str(), &partition.to_string()];
-                if p.consumer_lag >= 0 {
-                    self.lag.with_label_values(&labels).set(p.consumer_lag);
-                } else {
-                    // -1: unknown (not assigned, or no committed offset yet). Dropped rather
-                    // than left at its last value: a frozen gauge looked like a live consumer
-                    // on the sandbox while the group had no member (issue 12).
-                    let _ = self.lag.remove_label_values(&labels);
-                }
-            }
-        }
-    }
-}
-
-impl ConsumerContext for LagContext {}
-
 pub type PredictionConsumer = StreamConsumer<LagContext>;
 
 /// A consumer of the group that stores offsets only when told to.
@@ -198,7 +113,7 @@ pub fn consumer(
     for (name, value) in &settings.kafka_overrides {
         client.set(name, value);
     }
-    let consumer: PredictionConsumer = client.create_with_context(LagContext { lag, group })?;
+    let consumer: PredictionConsumer = client.create_with_context(LagContext::new(lag, group))?;
     consumer.subscribe(&[&settings.topic])?;
     Ok(consumer)
 }
@@ -309,8 +224,8 @@ async fn next_batch(
     let mut errors = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
     while batch.records.len() + batch.dead.len() < settings.batch_max {
         // Waiting counts as progress only while the consumer is in its group: out of it, no
-        // record can come, and only a restart helps (see MAX_OUT_OF_GROUP).
-        if consumer.context().group.in_group() {
+        // record can come, and only a restart helps (see `group::MAX_OUT_OF_GROUP`).
+        if consumer.context().in_group() {
             heartbeat.beat();
         }
         let received = match deadline {
@@ -480,24 +395,5 @@ async fn write_until_done<S: Sink>(
         }
         ready.set(true);
         return outcome;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_stops_counting_as_progress_once_out_of_the_group_too_long() {
-        let fresh = GroupWatch::default();
-        assert!(fresh.in_group(), "joining takes a few seconds");
-        let stalled = GroupWatch {
-            start: std::time::Instant::now() - MAX_OUT_OF_GROUP - Duration::from_secs(1),
-            last_up_ms: Default::default(),
-        };
-        assert!(!stalled.in_group(), "never seen up for over a minute");
-        stalled.seen_up();
-        assert!(stalled.in_group());
-        assert!(stalled.out_of_group_for() < Duration::from_secs(1));
     }
 }

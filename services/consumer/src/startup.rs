@@ -54,7 +54,8 @@ impl Application {
                 RoleSink::Live(GrpcSink::new(endpoint, &settings.topic)?)
             }
         };
-        let consumer = pipeline::consumer(&settings, &metrics, pipeline::GroupWatch::default())?;
+        let consumer =
+            pipeline::consumer(&settings, &metrics, crate::group::GroupWatch::default())?;
         let dead_letters = DeadLetters::new(&settings, &metrics)?;
         Ok(Application {
             settings,
