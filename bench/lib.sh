@@ -1,6 +1,25 @@
 # shellcheck shell=bash
-# Shared by the benchmarks (sourced): free ports, the local stack on its own ports, and an NGINX
-# baseline. Callers set WORK (a folder of their own) and ROOT, and keep PIDS for their cleanup.
+# Shared by the benchmarks (sourced): the release build, free ports, the local stack on its own
+# ports, an NGINX baseline, and stopping all of it on exit. Callers set WORK (a folder of their
+# own) and ROOT; what they start in the background goes into PIDS.
+
+PIDS=()
+stop_started() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+trap stop_started EXIT
+
+# release_build [cargo target args, e.g. --example fill_logs]: one release build shared by every
+# benchmark (the same packages, so cargo unifies their features alike), then the extra targets
+# named; sets BIN to the folder of the binaries (examples in BIN/examples).
+BENCH_PACKAGES=(-p experiments -p loadgen -p ingest -p consumer -p live-store -p read-api)
+release_build() {
+  echo "==> release build"
+  (cd "$ROOT" && cargo build --release --locked "${BENCH_PACKAGES[@]}" -q &&
+    if (($#)); then cargo build --release --locked "${BENCH_PACKAGES[@]}" "$@" -q; fi)
+  # shellcheck disable=SC2034  # read by the scripts that source this file
+  BIN=$CARGO_TARGET_DIR/release
+}
 
 # A free port below the kernel's ephemeral range: a port the kernel handed out (port 0) can be
 # taken again by any outgoing connection before the server binds it (seen here: ingest failed

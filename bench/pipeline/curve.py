@@ -250,6 +250,17 @@ print()
 print(f"seed command: {s['succeeded']} accepted in {s['elapsed_s']:.1f} s = {s['requests_per_s']:.0f} requests/s, "
       f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, {s['failed']} failed, "
       f"{'zero loss' if s['zero_loss'] else 'MISMATCH'}; target at least 3,000 requests/s: {'met' if s['requests_per_s'] >= 3000 else 'NOT met'}")
+# The drain checks read /api/stats, whose log total is logs-writer's own count (log_totals); once
+# at the end, the collection itself is counted (slow on FerretDB: it reads every document).
+ports = json.load(open(f"{state_dir}/stack.json"))["ports"]
+final = json.loads(subprocess.run(
+    [f"{bin_dir}/examples/count_logs", f"mongodb://127.0.0.1:{ports['mongodb']}/?directConnection=true"],
+    check=True, capture_output=True, text=True).stdout)
+live_final = stats()["live_total"]
+print()
+print(f"at the end: usactar.logs holds {final['documents']:,} documents (counted in {final['count_took_s']:.0f} s), "
+      f"logs-writer counted {final['counted']:,}, Redis {live_final:,}: "
+      f"{'equal' if final['documents'] == final['counted'] == live_final else 'MISMATCH'}")
 best = max(points, key=lambda p: p["accepted_per_s"]) if points else None
 if best:
     print(f"best point: {best['accepted_per_s']:,.0f} accepted/s at {best['users']} simultaneous x {best['batch']} per request; "

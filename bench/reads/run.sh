@@ -23,21 +23,10 @@ WORK=${BENCH_WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 WRK=${WRK:-/usr/bin/wrk}
 [[ -x $WRK ]] || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-echo "==> release build"
-# The same packages as bench/pipeline/run.sh, so both share one build (cargo unifies features
-# over the packages named).
-PACKAGES=(-p experiments -p loadgen -p ingest -p consumer -p live-store -p read-api)
-(cd "$ROOT" && cargo build --release --locked "${PACKAGES[@]}" -q &&
-  cargo build --release --locked "${PACKAGES[@]}" --example fill_logs -q)
-BIN=$CARGO_TARGET_DIR/release
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
+
+release_build --example fill_logs
 machine_line
 
 STATE=$WORK/state

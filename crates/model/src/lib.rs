@@ -6,9 +6,11 @@
 //! - [`Accepted`]: the record every later stage carries (Kafka, MongoDB, live-store);
 //! - [`MatchKey`]: a match as the live aggregates and the Kafka key name it;
 //! - [`fixtures`]: the matches that exist ([`Fixtures`], Qatar 2022 by default);
-//! - [`redis_keys`]: the Redis key layout of the live aggregates ([`RedisKeys`]).
+//! - [`redis_keys`]: the Redis key layout of the live aggregates ([`RedisKeys`]);
+//! - [`log_layout`]: the MongoDB layout of the prediction log and its totals.
 
 pub mod fixtures;
+pub mod log_layout;
 pub mod push;
 mod record;
 pub mod redis_keys;

@@ -1,9 +1,12 @@
 //! What tests use to start things: a real local stack started once per test binary
 //! ([`start_in_background`]), a fresh state folder ([`fresh_dir`]), names no other run uses
-//! ([`unique`]) and waiting with a deadline ([`eventually`]).
+//! ([`unique`]), waiting with a deadline ([`eventually`]) and a schema-driven client
+//! ([`schemathesis`]).
 //!
 //! Nothing here is mocked; a stack that does not start panics the test (a missing server fails,
 //! it never skips).
+
+pub mod schemathesis;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -40,8 +40,9 @@ pub enum Target {
         /// not measured.
         kafka: Option<String>,
         /// MongoDB's URI and Redis' URL as reachable from here (port-forwards to cluster B),
-        /// to count the stores directly; none: through read-api's `/api/stats`, which gives up
-        /// after 2 s, and FerretDB counts a large collection slower than that.
+        /// to count the stores directly; none: through read-api's `/api/stats`, whose log count
+        /// is logs-writer's own (`log_totals`, counted as documents land), not a count of the
+        /// collection, so the check is then weaker.
         stores: Option<(String, String)>,
     },
 }

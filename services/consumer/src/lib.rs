@@ -16,6 +16,7 @@ pub mod configuration;
 pub mod dead_letter;
 pub mod group;
 pub mod live;
+pub mod log_totals;
 pub mod logs;
 pub mod pipeline;
 pub mod startup;

@@ -7,6 +7,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
+use crate::log_totals::LogTotals;
 use crate::pipeline::{Record, Sink, WriteError};
 
 /// MongoDB's duplicate-key error: the document is already there (a replay), which is success.
@@ -15,6 +16,8 @@ const DUPLICATE_KEY: i32 = 11000;
 #[derive(Clone)]
 pub struct MongoSink {
     logs: Collection<Document>,
+    /// The stored documents counted as they land, for read-api's totals.
+    totals: LogTotals,
     /// Longest one `insert_many` may take: the driver has no deadline of its own on a server
     /// that accepted the connection and stopped answering, and a stalled store would otherwise
     /// wedge the loop (issue 15 M9).
@@ -23,8 +26,10 @@ pub struct MongoSink {
 
 impl MongoSink {
     pub fn new(client: &mongodb::Client, database: &str, deadline: Duration) -> Self {
+        let db = client.database(database);
         MongoSink {
-            logs: client.database(database).collection("logs"),
+            logs: db.collection(model::log_layout::LOGS),
+            totals: LogTotals::new(&db),
             deadline,
         }
     }
@@ -92,9 +97,31 @@ impl Sink for MongoSink {
         let now = DateTime::now();
         let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
         let insert = self.logs.insert_many(docs).ordered(false);
-        let e = match tokio::time::timeout(self.deadline, insert).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => e,
+        let (duplicates, refused) = match tokio::time::timeout(self.deadline, insert).await {
+            Ok(Ok(_)) => (Vec::new(), Vec::new()),
+            Ok(Err(e)) => match e.kind.as_ref() {
+                // Unordered: every other document was inserted. Those that failed only because
+                // they were already there count as written; any other error of one document is
+                // about that document (too large, refused by a validator) and will not change on
+                // a retry.
+                ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+                    let (duplicates, refused): (Vec<_>, Vec<_>) = failure
+                        .write_errors
+                        .iter()
+                        .flatten()
+                        .partition(|w| w.code == DUPLICATE_KEY);
+                    (
+                        duplicates.iter().map(|w| w.index).collect(),
+                        refused
+                            .iter()
+                            .map(|w| (w.index, format!("MongoDB error {}: {}", w.code, w.message)))
+                            .collect::<Vec<_>>(),
+                    )
+                }
+                // Network, timeouts, the server stepping down, a write concern not met: the same
+                // batch may pass later.
+                _ => return Err(WriteError::Unavailable(e.to_string())),
+            },
             // Some documents may have landed: the retry inserts them again, as duplicates.
             Err(_) => {
                 return Err(WriteError::Unavailable(format!(
@@ -103,27 +130,30 @@ impl Sink for MongoSink {
                 )))
             }
         };
-        match e.kind.as_ref() {
-            // Unordered: every other document was inserted. Those that failed only because they
-            // were already there count as written; any other error of one document is about that
-            // document (too large, refused by a validator) and will not change on a retry.
-            ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
-                let refused: Vec<(usize, String)> = failure
-                    .write_errors
-                    .iter()
-                    .flatten()
-                    .filter(|w| w.code != DUPLICATE_KEY)
-                    .map(|w| (w.index, format!("MongoDB error {}: {}", w.code, w.message)))
-                    .collect();
-                if refused.is_empty() {
-                    Ok(())
-                } else {
-                    Err(WriteError::RefusedRecords(refused))
-                }
+        // Counted before the batch is acknowledged: if counting fails, the retry finds the
+        // documents as duplicates of their own Kafka positions and counts them then.
+        let refused_at: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
+        let counting = self.totals.count(batch, &duplicates, &refused_at);
+        match tokio::time::timeout(self.deadline, counting).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(WriteError::Unavailable(format!(
+                    "counting the stored documents in {}: {e}",
+                    model::log_layout::LOG_TOTALS
+                )))
             }
-            // Network, timeouts, the server stepping down, a write concern not met: the same
-            // batch may pass later.
-            _ => Err(WriteError::Unavailable(e.to_string())),
+            Err(_) => {
+                return Err(WriteError::Unavailable(format!(
+                    "{} did not answer within {:?}",
+                    model::log_layout::LOG_TOTALS,
+                    self.deadline
+                )))
+            }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(WriteError::RefusedRecords(refused))
         }
     }
 }

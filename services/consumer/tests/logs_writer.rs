@@ -94,6 +94,19 @@ async fn records_land_in_mongodb_exactly_once() {
     produce(&topic, &records).await;
     all_committed(&topic, &writer.group).await;
     assert_eq!(ids_in(&logs).await.unwrap(), expected);
+    // ... and its documents are counted once in the totals read-api answers with.
+    let totals: Vec<Document> = logs
+        .client()
+        .database(&database)
+        .collection::<Document>(model::log_layout::LOG_TOTALS)
+        .find(doc! {})
+        .await
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    let counted: i64 = totals.iter().map(|d| d.get_i64("documents").unwrap()).sum();
+    assert_eq!(counted, expected.len() as i64, "{totals:?}");
     assert_eq!(writer.readyz().await, 200);
 
     eventually(DEADLINE, "the received_at index exists", || async {

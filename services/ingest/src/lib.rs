@@ -13,8 +13,6 @@
 pub mod configuration;
 pub mod decode;
 pub mod kafka;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
-
-/// The OpenAPI document served at `GET /openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");

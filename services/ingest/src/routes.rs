@@ -30,6 +30,8 @@ pub struct AppState {
     /// The matches that exist; `None`: any pair of valid team names.
     pub fixtures: Option<Arc<Fixtures>>,
     pub predictions: IntCounterVec,
+    /// `GET /openapi.json`: the document narrowed to these settings ([`crate::openapi`]).
+    pub openapi: Arc<str>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
         metrics: &Metrics,
     ) -> Self {
         AppState {
+            openapi: crate::openapi::document(fixtures.as_deref(), max_batch).into(),
             kafka,
             max_batch,
             fixtures,
@@ -236,8 +239,11 @@ fn unsupported_media_type() -> ApiError {
     .field("Content-Type")
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/json")], crate::OPENAPI)
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        state.openapi.to_string(),
+    )
 }
 
 async fn input(

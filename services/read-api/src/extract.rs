@@ -71,11 +71,13 @@ fn params(parts: &Parts, allowed: &[&str]) -> Result<HashMap<String, String>, Ap
 }
 
 /// `phase`, `team1` and `team2`; empty values count as absent, so forms can send them blank.
+/// Numbers are taken exactly as the OpenAPI document writes them (no spaces, signs or leading
+/// zeros), so that what the document calls invalid is refused.
 fn match_filter(p: &HashMap<String, String>) -> Result<MatchFilter, AppError> {
-    let phase = match p.get("phase").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let phase = match p.get("phase").map(String::as_str).filter(|s| !s.is_empty()) {
         None => None,
-        Some(raw) => match raw.parse::<u8>() {
-            Ok(n) if model::PHASES.contains(&n) => Some(n),
+        Some(raw) => match plain_number(raw) {
+            Some(n) if u8::try_from(n).is_ok_and(|n| model::PHASES.contains(&n)) => Some(n as u8),
             _ => {
                 return Err(AppError::bad(
                     "phase",
@@ -101,11 +103,17 @@ fn match_filter(p: &HashMap<String, String>) -> Result<MatchFilter, AppError> {
     })
 }
 
+/// Digits only, without a leading zero: what `^[1-9][0-9]*$` accepts.
+fn plain_number(raw: &str) -> Option<u32> {
+    let plain = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    plain.then(|| raw.parse().ok()).flatten()
+}
+
 fn limit(p: &HashMap<String, String>) -> Result<u32, AppError> {
-    match p.get("limit") {
+    match p.get("limit").filter(|s| !s.is_empty()) {
         None => Ok(DEFAULT_LIMIT),
-        Some(raw) => match raw.trim().parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(raw) => match plain_number(raw) {
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             _ => Err(AppError::bad(
                 "limit",
                 format!("{raw:?} is not a number from 1 to {MAX_LIMIT}"),
@@ -114,13 +122,16 @@ fn limit(p: &HashMap<String, String>) -> Result<u32, AppError> {
     }
 }
 
-/// The cursor is a log id (a UUID).
+/// The cursor is a log id, a hyphenated UUID as `next` gives it (either case).
 fn before(p: &HashMap<String, String>) -> Result<Option<String>, AppError> {
     match p.get("before").filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(raw) => uuid::Uuid::parse_str(raw.trim())
-            .map(|u| Some(u.hyphenated().to_string()))
-            .map_err(|_| {
+        Some(raw) => uuid::Uuid::try_parse(raw)
+            .ok()
+            .map(|u| u.hyphenated().to_string())
+            .filter(|id| id.eq_ignore_ascii_case(raw))
+            .map(Some)
+            .ok_or_else(|| {
                 AppError::bad(
                     "before",
                     format!("{raw:?} is not a cursor; pass the `next` of the previous page"),

@@ -16,6 +16,10 @@
 //! The `/warzone` page's routes (`/api/warzone/*`) are the `warzone` crate's, merged in
 //! [`startup`]: the experiment kit serves the same routes for a cluster.
 
+/// The OpenAPI document of every route read-api serves, at `GET /openapi.json` (the WebSockets
+/// in prose).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
 pub mod configuration;
 pub mod error;
 pub mod extract;

@@ -49,6 +49,14 @@ pub async fn stats(State(s): State<AppState>) -> Result<Json<Stats>, AppError> {
     }))
 }
 
+/// [`crate::OPENAPI`]: `GET /openapi.json`.
+pub async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::OPENAPI,
+    )
+}
+
 /// What the pages need to know about the server: `GET /api/config`.
 #[derive(Debug, Serialize)]
 pub struct PublicConfig {

@@ -27,6 +27,7 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/api/logs/ws", get(push::logs_ws))
         .route("/api/stats", get(routes::stats))
         .route("/api/config", get(routes::config))
+        .route("/openapi.json", get(routes::openapi))
         .with_state(state)
         .layer(middleware::from_fn_with_state(metrics, track))
         .layer(service_kit::telemetry::http_layer())

@@ -42,6 +42,7 @@ async fn seed(app: &TestApp) {
     for chunk in docs.chunks(5_000) {
         logs.insert_many(chunk.to_vec()).await.expect("seed");
     }
+    app.count_logs(0, DOCS).await;
 }
 
 async fn timed(app: &TestApp, path: &str) -> (u16, serde_json::Value, Duration) {
@@ -192,4 +193,31 @@ async fn a_malformed_document_is_skipped_not_a_503() {
         metrics.contains("usactar_logs_undecodable_total 2"),
         "{metrics}"
     );
+}
+
+/// Every start of read-api creates its indexes again: on a store that already has them that
+/// must succeed. FerretDB 1.24 dropped the connection (a panic in its createIndexes) when one call
+/// named two or more existing indexes, so a restarted read-api never got past this.
+#[tokio::test]
+async fn creating_the_indexes_again_succeeds() {
+    let app = spawn_app(&[]).await;
+    let store = LogStore::connect(
+        &app.settings.mongo_uri,
+        app.db.name(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    store.ensure_indexes().await.expect("created");
+    store
+        .ensure_indexes()
+        .await
+        .expect("created again: a no-op");
+    let names = app
+        .db
+        .collection::<Document>("logs")
+        .list_index_names()
+        .await
+        .unwrap();
+    assert_eq!(names.len(), INDEXES.len() + 1, "{names:?}");
 }

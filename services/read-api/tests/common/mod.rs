@@ -138,7 +138,8 @@ impl TestApp {
             .expect("publish");
     }
 
-    /// Inserts logs as logs-writer would; `at_ms` makes ids (UUIDv7) and received_at.
+    /// Inserts logs as logs-writer would, counting them in `log_totals` as it does; `at_ms`
+    /// makes ids (UUIDv7) and received_at.
     pub async fn add_logs(&self, logs: &[(u64, u8, &str, &str, &str)]) -> Vec<String> {
         let mut ids = Vec::new();
         let docs: Vec<_> = logs
@@ -165,11 +166,29 @@ impl TestApp {
             })
             .collect();
         self.db
-            .collection::<mongodb::bson::Document>("logs")
+            .collection::<mongodb::bson::Document>(model::log_layout::LOGS)
             .insert_many(docs)
             .await
             .expect("seed mongodb");
+        for partition in 0..3 {
+            let n = (0..logs.len()).filter(|i| i % 3 == partition).count();
+            self.count_logs(partition as i32, n).await;
+        }
         ids
+    }
+
+    /// Adds `n` seeded logs to `partition`'s count in `log_totals`, as logs-writer counts what
+    /// it stores (read-api's totals read only these counts).
+    pub async fn count_logs(&self, partition: i32, n: usize) {
+        self.db
+            .collection::<mongodb::bson::Document>(model::log_layout::LOG_TOTALS)
+            .update_one(
+                doc! {"_id": model::log_layout::log_totals_id(partition)},
+                doc! {"$inc": {"documents": n as i64}},
+            )
+            .upsert(true)
+            .await
+            .expect("count the seeded logs");
     }
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {

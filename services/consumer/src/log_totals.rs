@@ -1,0 +1,158 @@
+//! The stored log documents, counted per Kafka partition as logs-writer writes them
+//! (`model::log_layout`), so that read-api's totals are one read of a few documents instead of a
+//! count of the collection (issue 16).
+//!
+//! Exact across replays without a transaction (FerretDB 1.24 has none): a partition's document
+//! holds `through`, the highest offset already counted, and a record is counted at most once, when
+//! its offset passes `through`. It is counted if its document is in the store because of it:
+//! inserted now, or refused as a duplicate of a document that carries this very Kafka position (an
+//! earlier attempt of the same batch inserted it, then failed before counting). A duplicate of
+//! another record (a client's retry with the same ids) is not counted again. The update is
+//! conditional on the `through` it read, so two writers of one partition during a rebalance
+//! cannot both count the same offsets: the one that loses reads again.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use mongodb::bson::{doc, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::Collection;
+
+use crate::pipeline::Record;
+
+/// How often a conditional update that lost a race is tried again before the batch is retried.
+const ATTEMPTS: usize = 3;
+/// Duplicate ids looked up at once (each an `_id` equality, which FerretDB pushes down).
+const LOOKUPS_IN_FLIGHT: usize = 8;
+/// MongoDB's duplicate-key error, here from an upsert that lost the race to create the document.
+const DUPLICATE_KEY: i32 = 11000;
+
+#[derive(Clone)]
+pub struct LogTotals {
+    totals: Collection<Document>,
+    logs: Collection<Document>,
+}
+
+impl LogTotals {
+    pub fn new(db: &mongodb::Database) -> Self {
+        LogTotals {
+            totals: db.collection(model::log_layout::LOG_TOTALS),
+            logs: db.collection(model::log_layout::LOGS),
+        }
+    }
+
+    /// Counts the records of `batch` whose documents are stored, given which were refused as
+    /// duplicates (`duplicates`) and which were refused for good (`refused`), by index in the
+    /// batch. An error leaves the totals as they were, so the caller retries the whole batch.
+    pub async fn count(
+        &self,
+        batch: &[Record],
+        duplicates: &[usize],
+        refused: &[usize],
+    ) -> mongodb::error::Result<()> {
+        let mut by_partition: BTreeMap<i32, Vec<(usize, &Record)>> = BTreeMap::new();
+        for (i, r) in batch.iter().enumerate() {
+            if !refused.contains(&i) {
+                by_partition.entry(r.partition()).or_default().push((i, r));
+            }
+        }
+        for (partition, records) in by_partition {
+            self.count_partition(partition, &records, duplicates)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn count_partition(
+        &self,
+        partition: i32,
+        records: &[(usize, &Record)],
+        duplicates: &[usize],
+    ) -> mongodb::error::Result<()> {
+        let id = model::log_layout::log_totals_id(partition);
+        for _ in 0..ATTEMPTS {
+            let through = self
+                .totals
+                .find_one(doc! {"_id": &id})
+                .await?
+                .and_then(|d| d.get_i64("through").ok())
+                .unwrap_or(-1);
+            let mut last = None;
+            let mut inserted = 0;
+            let mut replays: Vec<&Record> = Vec::new();
+            for &(i, r) in records.iter().filter(|(_, r)| r.offset() > through) {
+                last = last.max(Some(r.offset()));
+                if duplicates.contains(&i) {
+                    replays.push(r);
+                } else {
+                    inserted += 1;
+                }
+            }
+            let Some(last) = last else {
+                return Ok(());
+            };
+            let replayed = self.ours(&replays).await?;
+            let counted = (inserted + replayed) as i64;
+            let update = self
+                .totals
+                .update_one(
+                    doc! {"_id": &id, "through": through},
+                    doc! {"$set": {"through": last}, "$inc": {"documents": counted}},
+                )
+                .upsert(true)
+                .await;
+            match update {
+                Ok(_) => return Ok(()),
+                // Another writer created or advanced the document since it was read.
+                Err(e) if is_duplicate_key(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(mongodb::error::Error::custom(format!(
+            "log_totals {id}: lost the race to another writer {ATTEMPTS} times"
+        )))
+    }
+
+    /// One past the highest offset any partition has counted: where a writer that makes up its
+    /// own positions (the benchmark's filler) starts so that its records are counted too.
+    pub async fn next_offset(&self) -> mongodb::error::Result<i64> {
+        let partitions: Vec<Document> = self.totals.find(doc! {}).await?.try_collect().await?;
+        Ok(partitions
+            .iter()
+            .filter_map(|d| d.get_i64("through").ok())
+            .max()
+            .map_or(0, |t| t + 1))
+    }
+
+    /// How many of these duplicates are this record's own document (same Kafka position): stored
+    /// by an earlier attempt that did not count them.
+    async fn ours(&self, duplicates: &[&Record]) -> mongodb::error::Result<usize> {
+        // Collected first: a lazy `map` held across the await makes the future not `Send`.
+        let lookups: Vec<_> = duplicates.iter().map(|r| self.is_own(r)).collect();
+        let same: Vec<bool> = futures::stream::iter(lookups)
+            .buffer_unordered(LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(same.into_iter().filter(|s| *s).count())
+    }
+
+    /// Whether the stored document of this record's id carries this record's Kafka position.
+    async fn is_own(&self, record: &Record) -> mongodb::error::Result<bool> {
+        let stored = self
+            .logs
+            .find_one(doc! {"_id": record.prediction.id.to_string()})
+            .projection(doc! {"kafka": 1})
+            .await?;
+        Ok(stored
+            .as_ref()
+            .and_then(|d| d.get_document("kafka").ok())
+            .is_some_and(|k| {
+                k.get_i32("partition").ok() == Some(record.partition())
+                    && k.get_i64("offset").ok() == Some(record.offset())
+            }))
+    }
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY)
+}
