@@ -19,3 +19,20 @@ pub const LOG_TOTALS: &str = "log_totals";
 pub fn log_totals_id(partition: i32) -> String {
     format!("partition:{partition}")
 }
+
+/// The partition whose document in [`LOG_TOTALS`] has this `_id`.
+pub fn partition_of(id: &str) -> Option<i32> {
+    id.strip_prefix("partition:")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_id_reads_back() {
+        assert_eq!(partition_of(&log_totals_id(7)), Some(7));
+        assert_eq!(partition_of("partition:x"), None);
+        assert_eq!(partition_of("7"), None);
+    }
+}

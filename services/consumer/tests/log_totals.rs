@@ -97,5 +97,17 @@ async fn stored_documents_are_counted_once_across_replays() {
         (11, 11, 111),
         "the retried id is not counted twice, the new one is"
     );
+    // Two writers of the same records at once (a rebalance: the old owner still writing while
+    // the new one starts): each count is conditional on what it read, so the one that loses the
+    // race reads again and finds them counted.
+    let more: Vec<Record> = (0..6)
+        .map(|i| record(i % 3, 200 + i as i64, accepted(1).remove(0)))
+        .collect();
+    let mut other = sink.clone();
+    let (a, b) = tokio::join!(sink.write(&more), other.write(&more));
+    a.expect("written");
+    b.expect("written");
+    assert_eq!(state(&db).await.0, 17);
+    assert_eq!(state(&db).await.1, 17, "counted once by two writers");
     db.drop().await.unwrap();
 }
