@@ -1,7 +1,14 @@
 # shellcheck shell=bash
-# Shared by the benchmarks (sourced): the release build, free ports, the local stack on its own
-# ports, an NGINX baseline, and stopping all of it on exit. Callers set WORK (a folder of their
-# own) and ROOT; what they start in the background goes into PIDS.
+# Shared by the benchmarks (sourced first): ROOT (the clone), the project's environment
+# (scripts/env.sh), WORK (BENCH_WORK, or a fresh folder), the release build, free ports, the local
+# stack on its own ports, an NGINX baseline, and stopping all of it on exit. What a benchmark
+# starts in the background goes into PIDS.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=/dev/null  # scripts/env.sh: exports only
+source "$ROOT/scripts/env.sh"
+WORK=${BENCH_WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
 
 PIDS=()
 stop_started() {

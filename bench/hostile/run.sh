@@ -13,11 +13,6 @@ set -euo pipefail
 SECONDS_PER_LOAD=${SECONDS_PER_LOAD:-20}
 STORED=${STORED:-100000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=/dev/null  # scripts/env.sh: exports only
-source "$ROOT/scripts/env.sh"
-WORK=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$WORK"
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
 

@@ -21,11 +21,6 @@ DURATION=${DURATION:-30}
 USERS=${USERS:-10 32 128 512}
 BATCHES=${BATCHES:-1 100}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=/dev/null  # scripts/env.sh: exports only
-source "$ROOT/scripts/env.sh"
-WORK=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$WORK"
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
 

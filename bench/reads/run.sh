@@ -16,15 +16,10 @@ SIZES=${SIZES:-10000 1000000}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=/dev/null  # scripts/env.sh: exports only
-source "$ROOT/scripts/env.sh"
-WORK=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$WORK"
-WRK=${WRK:-/usr/bin/wrk}
-[[ -x $WRK ]] || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
+WRK=${WRK:-/usr/bin/wrk}
+[[ -x $WRK ]] || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 
 release_build --example fill_logs
 machine_line

@@ -15,15 +15,10 @@ SIZES=${SIZES:-10000 100000}
 REPEATS=${REPEATS:-10}
 BATCH=${BATCH:-500}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=/dev/null  # scripts/env.sh: exports only
-source "$ROOT/scripts/env.sh"
-WORK=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$WORK"
-PG_BIN=${PG_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -1)}
-[[ -x ${PG_BIN:-}/postgres ]] || { echo "PostgreSQL is missing: apt-get install -y postgresql" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
+PG_BIN=${PG_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -1)}
+[[ -x ${PG_BIN:-}/postgres ]] || { echo "PostgreSQL is missing: apt-get install -y postgresql" >&2; exit 1; }
 release_build --example fill_logs --example time_queries
 FERRETDB=$(command -v ferretdb || echo "$USACTAR_HOME/bin/ferretdb")
 [[ -x $FERRETDB ]] || { echo "FerretDB is missing: run scripts/setup first" >&2; exit 1; }
