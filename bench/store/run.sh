@@ -32,10 +32,11 @@ mkdir -p "$WORK/pg"
 (( EUID == 0 )) && chown postgres "$WORK/pg"
 as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 > "$WORK/pg/initdb.log"
 # Durability as shipped (fsync, synchronous_commit on): the comparison trades nothing away.
-as_pg "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
-  -c listen_addresses=127.0.0.1 > "$WORK/pg/postgres.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do as_pg "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.2; done
+# Started and stopped by pg_ctl: killing runuser (or a shell) would leave the server running.
+as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/postgres.log" -w start \
+  -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" > /dev/null
+stop_postgres() { as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop > /dev/null 2>&1 || true; }
+trap 'stop_started; stop_postgres' EXIT
 as_pg "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE ferretdb"
 
 declare -A URI
