@@ -7,36 +7,19 @@ hand-made WebSocket handshake and frames (RFC 6455).
 """
 import base64, http.client, json, os, random, socket, struct, sys, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from stack_procs import processes, stack_file, status_kib  # noqa: E402
+
 state, seconds = sys.argv[1], float(sys.argv[2])
-ports = json.load(open(os.path.join(state, "stack.json")))["ports"]
-stack_pid = json.load(open(os.path.join(state, "stack.json")))["pid"]
+stack = stack_file(state)
+ports = stack["ports"]
 LIMITS_MIB = {"ingest": 256, "read-api": 256, "ferretdb": 256}  # deploy/base, deploy/infra/mongodb
 
 
-def children(ppid):
-    out = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == ppid:
-                out[comm] = int(pid)
-        except (OSError, ValueError):
-            pass
-    return out
-
-
-procs = {name: pid for name, pid in children(stack_pid).items() if name in LIMITS_MIB}
+procs = {name: pid for name, pid in processes(stack).items() if name in LIMITS_MIB}
 missing = set(LIMITS_MIB) - set(procs)
 if missing:
-    sys.exit(f"not running under the stack (pid {stack_pid}): {sorted(missing)}")
-
-
-def rss_kib(pid, field="VmRSS"):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+    sys.exit(f"not running in the stack of {state}: {sorted(missing)}")
 
 
 class Sampler:
@@ -49,7 +32,7 @@ class Sampler:
     def run(self):
         while not self.stop.is_set():
             for n, pid in procs.items():
-                self.peak[n] = max(self.peak[n], rss_kib(pid))
+                self.peak[n] = max(self.peak[n], status_kib(pid, "VmRSS"))
             time.sleep(0.1)
 
     def done(self):
@@ -170,7 +153,7 @@ loads = [
     ("read-api + FerretDB: 50 concurrent first pages of /api/logs", lambda: hammer(50, get_read_api("/api/logs"))),
 ]
 rows = []
-idle = {n: rss_kib(pid) for n, pid in procs.items()}
+idle = {n: status_kib(pid, "VmRSS") for n, pid in procs.items()}
 print("idle RSS: " + ", ".join(f"{n} {idle[n] / 1024:.0f} MiB" for n in procs), flush=True)
 for name, load in loads:
     sampler = Sampler()
@@ -190,4 +173,4 @@ for name, peak in rows:
         cells.append(f"{mib:.0f}" + ("" if mib < LIMITS_MIB[n] else " OVER"))
     print(f"| {name} | " + " | ".join(cells) + " |")
 print("| whole run, VmHWM (the process's own peak since start) | " +
-      " | ".join(f"{rss_kib(pid, 'VmHWM') / 1024:.0f}" for pid in procs.values()) + " |")
+      " | ".join(f"{status_kib(pid, 'VmHWM') / 1024:.0f}" for pid in procs.values()) + " |")

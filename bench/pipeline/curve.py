@@ -23,6 +23,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from stack_procs import processes as stack_processes, stack_file, tree_cpu, tree_rss  # noqa: E402
+
 work, bin_dir, baseline_url, state_dir, duration = sys.argv[1:6]
 duration = int(duration)
 users_list = [int(u) for u in sys.argv[6].split()]
@@ -31,55 +34,18 @@ ready_s = float(sys.argv[8])
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 data = os.path.join(root, "loadgen/data/predictions.json")
-stack = json.load(open(os.path.join(state_dir, "stack.json")))
+stack = stack_file(state_dir)
 ports = stack["ports"]
 ingress = f"http://127.0.0.1:{ports['ingress']}"
-control = stack["control"]
-token = stack["control_token"]
 jmx = f"http://127.0.0.1:{ports['kafka-jmx']}/metrics"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
 def get_json(url, timeout=30, headers=None):
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.load(r)
 
 
-def tree_cpu(pid):
-    """utime + stime of pid and its descendants still running, seconds."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
-            for task in os.listdir(f"/proc/{p}/task"):
-                todo.extend(int(k) for k in open(f"/proc/{p}/task/{task}/children").read().split())
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return total
-
-
-def tree_rss(pid):
-    """Resident memory of pid and its descendants, bytes."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-            for task in os.listdir(f"/proc/{p}/task"):
-                todo.extend(int(k) for k in open(f"/proc/{p}/task/{task}/children").read().split())
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
 def processes():
-    ps = get_json(f"http://{control}/processes", headers={"Authorization": f"Bearer {token}"})
-    return {p["name"]: p["pid"] for p in ps if p["pid"]}
+    return stack_processes(stack)
 
 
 def cpu_now(extra=None):
@@ -252,7 +218,6 @@ print(f"seed command: {s['succeeded']} accepted in {s['elapsed_s']:.1f} s = {s['
       f"{'zero loss' if s['zero_loss'] else 'MISMATCH'}; target at least 3,000 requests/s: {'met' if s['requests_per_s'] >= 3000 else 'NOT met'}")
 # The drain checks read /api/stats, whose log total is logs-writer's own count (log_totals); once
 # at the end, the collection itself is counted (slow on FerretDB: it reads every document).
-ports = json.load(open(f"{state_dir}/stack.json"))["ports"]
 final = json.loads(subprocess.run(
     [f"{bin_dir}/examples/count_logs", f"mongodb://127.0.0.1:{ports['mongodb']}/?directConnection=true"],
     check=True, capture_output=True, text=True).stdout)

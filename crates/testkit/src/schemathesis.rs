@@ -14,17 +14,15 @@ pub struct Run {
     pub requests: usize,
 }
 
-/// Where `scripts/setup` installs it; `USACTAR_SCHEMATHESIS` overrides.
+/// Where `scripts/setup` installs it (`$USACTAR_HOME/schemathesis`, found as the stack finds
+/// scripts/setup's servers); `USACTAR_SCHEMATHESIS` overrides.
 fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("USACTAR_SCHEMATHESIS") {
         return PathBuf::from(path);
     }
-    let home = std::env::var("USACTAR_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/usactar")
-        });
-    home.join("schemathesis/bin/schemathesis")
+    stack::Install::from_env(|k| std::env::var(k).ok())
+        .home
+        .join("schemathesis/bin/schemathesis")
 }
 
 /// The fewest requests a schema-driven test must send (issue 15).
@@ -33,10 +31,8 @@ pub const MIN_REQUESTS: usize = 1_000;
 /// [`run_all_checks`] off the test's runtime (the service under test runs on it), and fails
 /// unless it sent at least [`MIN_REQUESTS`].
 pub async fn check(schema_url: &str, max_examples: u32, extra: &[&str]) -> Run {
-    let (schema_url, extra): (String, Vec<String>) = (
-        schema_url.to_string(),
-        extra.iter().map(|a| a.to_string()).collect(),
-    );
+    let schema_url = schema_url.to_string();
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
     let run = tokio::task::spawn_blocking(move || {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         run_all_checks(&schema_url, max_examples, &extra)
@@ -63,6 +59,7 @@ pub fn run_all_checks(schema_url: &str, max_examples: u32, extra: &[&str]) -> Ru
         bin.display()
     );
     let reports = std::env::temp_dir().join(crate::unique("schemathesis"));
+    std::fs::create_dir_all(&reports).expect("a folder for Schemathesis' reports");
     let max = max_examples.to_string();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/schemathesis.toml");
     let out = Command::new(&bin)
@@ -74,6 +71,9 @@ pub fn run_all_checks(schema_url: &str, max_examples: u32, extra: &[&str]) -> Ru
         .args(extra)
         // Its own telemetry and update checks would try the network, which is not there.
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        // It (and Hypothesis) keep caches of past failures in the working folder: in the
+        // temporary one, removed below, never in the clone, where they would be replayed.
+        .current_dir(&reports)
         .output()
         .unwrap_or_else(|e| panic!("could not run {}: {e}", bin.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);

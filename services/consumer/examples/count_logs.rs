@@ -7,8 +7,7 @@
 
 use std::time::Instant;
 
-use futures::TryStreamExt;
-use model::log_layout::{LOGS, LOG_TOTALS};
+use model::log_layout::LOGS;
 use mongodb::bson::{doc, Document};
 
 #[tokio::main]
@@ -26,16 +25,9 @@ async fn main() -> anyhow::Result<()> {
         .count_documents(doc! {})
         .await?;
     let took_s = started.elapsed().as_secs_f64();
-    let partitions: Vec<Document> = db
-        .collection::<Document>(LOG_TOTALS)
-        .find(doc! {})
-        .await?
-        .try_collect()
+    let counted = consumer::log_totals::LogTotals::new(&db)
+        .documents()
         .await?;
-    let counted: i64 = partitions
-        .iter()
-        .filter_map(|d| d.get_i64("documents").ok())
-        .sum();
     println!(
         "{}",
         serde_json::json!({"documents": documents, "counted": counted, "count_took_s": took_s})

@@ -9,7 +9,6 @@
 
 use std::time::Instant;
 
-use consumer::dead_letter::Raw;
 use consumer::logs::MongoSink;
 use consumer::pipeline::{Record, Sink};
 use model::Accepted;
@@ -41,14 +40,12 @@ async fn main() -> anyhow::Result<()> {
     let mut written = 0;
     while written < n {
         let batch: Vec<Record> = (written..(written + batch_size).min(n))
-            .map(|i| Record {
-                raw: Raw {
-                    partition: (i % 3) as i32,
-                    offset: first_offset + i as i64,
-                    key: None,
-                    payload: None,
-                },
-                prediction: Accepted::new(predictions[i % predictions.len()].clone()),
+            .map(|i| {
+                Record::at(
+                    (i % 3) as i32,
+                    first_offset + i as i64,
+                    Accepted::new(predictions[i % predictions.len()].clone()),
+                )
             })
             .collect();
         written += batch.len();

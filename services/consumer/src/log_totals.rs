@@ -133,16 +133,32 @@ impl LogTotals {
         )))
     }
 
+    /// Every partition's document.
+    async fn partitions(&self) -> mongodb::error::Result<Vec<Document>> {
+        self.totals.find(doc! {}).await?.try_collect().await
+    }
+
     /// Every partition's `through`.
     async fn throughs(&self) -> mongodb::error::Result<BTreeMap<i32, i64>> {
-        let partitions: Vec<Document> = self.totals.find(doc! {}).await?.try_collect().await?;
-        Ok(partitions
+        Ok(self
+            .partitions()
+            .await?
             .iter()
             .filter_map(|d| {
                 let partition = model::log_layout::partition_of(d.get_str("_id").ok()?)?;
                 Some((partition, d.get_i64("through").ok()?))
             })
             .collect())
+    }
+
+    /// The stored documents, as counted: the sum over the partitions.
+    pub async fn documents(&self) -> mongodb::error::Result<i64> {
+        Ok(self
+            .partitions()
+            .await?
+            .iter()
+            .filter_map(|d| d.get_i64("documents").ok())
+            .sum())
     }
 
     /// One past the highest offset any partition has counted: where a writer that makes up its

@@ -71,6 +71,19 @@ impl MongoSink {
             }
         });
     }
+
+    /// `call` within the write deadline; past it, the store is unavailable for this batch.
+    async fn within<T>(
+        &self,
+        what: &str,
+        call: impl std::future::IntoFuture<Output = T>,
+    ) -> Result<T, WriteError> {
+        tokio::time::timeout(self.deadline, call)
+            .await
+            .map_err(|_| {
+                WriteError::Unavailable(format!("{what} did not answer within {:?}", self.deadline))
+            })
+    }
 }
 
 /// The log document of a record (database `usactar`, collection `logs`).
@@ -97,9 +110,11 @@ impl Sink for MongoSink {
         let now = DateTime::now();
         let docs: Vec<Document> = batch.iter().map(|r| document(r, now)).collect();
         let insert = self.logs.insert_many(docs).ordered(false);
-        let (duplicates, refused) = match tokio::time::timeout(self.deadline, insert).await {
-            Ok(Ok(_)) => (Vec::new(), Vec::new()),
-            Ok(Err(e)) => match e.kind.as_ref() {
+        // On a timeout some documents may have landed: the retry inserts them again, as
+        // duplicates.
+        let (duplicates, refused) = match self.within("MongoDB", insert).await? {
+            Ok(_) => (Vec::new(), Vec::new()),
+            Err(e) => match e.kind.as_ref() {
                 // Unordered: every other document was inserted. Those that failed only because
                 // they were already there count as written; any other error of one document is
                 // about that document (too large, refused by a validator) and will not change on
@@ -122,34 +137,19 @@ impl Sink for MongoSink {
                 // batch may pass later.
                 _ => return Err(WriteError::Unavailable(e.to_string())),
             },
-            // Some documents may have landed: the retry inserts them again, as duplicates.
-            Err(_) => {
-                return Err(WriteError::Unavailable(format!(
-                    "MongoDB did not answer within {:?}",
-                    self.deadline
-                )))
-            }
         };
         // Counted before the batch is acknowledged: if counting fails, the retry finds the
         // documents as duplicates of their own Kafka positions and counts them then.
         let refused_at: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
         let counting = self.totals.count(batch, &duplicates, &refused_at);
-        match tokio::time::timeout(self.deadline, counting).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(WriteError::Unavailable(format!(
+        self.within(model::log_layout::LOG_TOTALS, counting)
+            .await?
+            .map_err(|e| {
+                WriteError::Unavailable(format!(
                     "counting the stored documents in {}: {e}",
                     model::log_layout::LOG_TOTALS
-                )))
-            }
-            Err(_) => {
-                return Err(WriteError::Unavailable(format!(
-                    "{} did not answer within {:?}",
-                    model::log_layout::LOG_TOTALS,
-                    self.deadline
-                )))
-            }
-        }
+                ))
+            })?;
         if refused.is_empty() {
             Ok(())
         } else {

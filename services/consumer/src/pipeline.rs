@@ -35,6 +35,20 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record at a Kafka position without its raw bytes (no key, no payload): for writers
+    /// that make up positions, the benchmark's filler and the tests.
+    pub fn at(partition: i32, offset: i64, prediction: Accepted) -> Self {
+        Record {
+            raw: Raw {
+                partition,
+                offset,
+                key: None,
+                payload: None,
+            },
+            prediction,
+        }
+    }
+
     pub fn partition(&self) -> i32 {
         self.raw.partition
     }

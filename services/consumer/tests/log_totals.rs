@@ -5,25 +5,12 @@
 mod common;
 
 use common::{accepted, mongo_uri, unique};
-use consumer::dead_letter::Raw;
 use consumer::logs::{document, MongoSink};
 use consumer::pipeline::{Record, Sink};
 use futures::TryStreamExt;
 use model::log_layout::{LOGS, LOG_TOTALS};
 use mongodb::bson::{doc, DateTime, Document};
 use std::time::Duration;
-
-fn record(partition: i32, offset: i64, prediction: model::Accepted) -> Record {
-    Record {
-        raw: Raw {
-            partition,
-            offset,
-            key: None,
-            payload: None,
-        },
-        prediction,
-    }
-}
 
 /// (stored documents, sum of the partitions' counts, partition 0's `through`)
 async fn state(db: &mongodb::Database) -> (u64, i64, i64) {
@@ -58,7 +45,7 @@ async fn stored_documents_are_counted_once_across_replays() {
     let batch: Vec<Record> = predictions[..10]
         .iter()
         .enumerate()
-        .map(|(i, p)| record((i % 2) as i32, 100 + i as i64, p.clone()))
+        .map(|(i, p)| Record::at((i % 2) as i32, 100 + i as i64, p.clone()))
         .collect();
 
     // An earlier attempt stored the first four documents, then failed before counting them.
@@ -88,9 +75,9 @@ async fn stored_documents_are_counted_once_across_replays() {
     );
 
     // A client's retry: the same prediction (same id) again, at a new offset: stored once.
-    let retry = record(0, 110, predictions[0].clone());
+    let retry = Record::at(0, 110, predictions[0].clone());
     // And a new prediction after it on the same partition.
-    let fresh = record(0, 111, predictions[10].clone());
+    let fresh = Record::at(0, 111, predictions[10].clone());
     sink.write(&[retry, fresh]).await.expect("written");
     assert_eq!(
         state(&db).await,
@@ -101,7 +88,7 @@ async fn stored_documents_are_counted_once_across_replays() {
     // the new one starts): each count is conditional on what it read, so the one that loses the
     // race reads again and finds them counted.
     let more: Vec<Record> = (0..6)
-        .map(|i| record(i % 3, 200 + i as i64, accepted(1).remove(0)))
+        .map(|i| Record::at(i % 3, 200 + i as i64, accepted(1).remove(0)))
         .collect();
     let mut other = sink.clone();
     let (a, b) = tokio::join!(sink.write(&more), other.write(&more));
