@@ -101,6 +101,13 @@ struct ExperimentArgs {
     /// and range.
     #[arg(long)]
     repeat: Option<usize>,
+    /// Continue a batch under --out instead of starting one (default: the newest batch of
+    /// these experiments; a report's "batch" names it): run only the (experiment, repeat)
+    /// pairs it lacks, at its load, so an interrupted `all` finishes where it stopped. The
+    /// phase, writer and viewer flags must be the batch's.
+    #[arg(long, value_name = "BATCH", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["rate", "load_fraction", "repeat"])]
+    resume: Option<String>,
     /// Writers' total rate, predictions per second. Default: --load-fraction of the capacity
     /// in <out>/capacity.json (measured first when there is none, and always by `all`).
     #[arg(long)]
@@ -327,6 +334,60 @@ async fn measure_capacity(
     Ok(c)
 }
 
+/// The batch `--resume` continues and its load, after checking that the flags given run it
+/// as it was run (a resumed batch mixing two settings would rank unlike runs together).
+fn resumable(
+    chosen: &[Experiment],
+    args: &ExperimentArgs,
+    batch: Option<&str>,
+) -> Result<(report::Unfinished, report::RunSettings)> {
+    let names: Vec<&str> = chosen.iter().map(|e| e.name).collect();
+    let u = report::unfinished(&args.out, &names, batch).with_context(|| {
+        format!(
+            "--resume: no run of these experiments{} under {}; start a batch without --resume",
+            batch.map(|b| format!(" in batch {b}")).unwrap_or_default(),
+            args.out.display()
+        )
+    })?;
+    let load = u
+        .load()
+        .cloned()
+        .with_context(|| format!("--resume: batch {} holds no run that measured", u.batch))?;
+    for e in chosen {
+        let Some(ran) = u.settings.get(e.name) else {
+            continue;
+        };
+        let fault = if e.fault.is_one_shot() {
+            ("--watch", args.watch)
+        } else {
+            ("--fault", args.fault)
+        };
+        let flags = [
+            ("--warmup", ran.warmup_s, args.warmup.as_secs_f64()),
+            ("--steady", ran.steady_s, args.steady.as_secs_f64()),
+            (fault.0, ran.fault_s, fault.1.as_secs_f64()),
+            ("--recovery", ran.recovery_s, args.recovery.as_secs_f64()),
+            ("--writers", ran.writers as f64, args.writers as f64),
+            ("--viewers", ran.viewers as f64, args.viewers as f64),
+            (
+                "--read-every",
+                ran.read_every_s,
+                args.read_every.as_secs_f64(),
+            ),
+        ];
+        for (flag, then, now) in flags {
+            if (then - now).abs() > 1e-6 {
+                anyhow::bail!(
+                    "--resume: batch {} ran {} with {flag} {then}, not {now}; pass the batch's value",
+                    u.batch,
+                    e.name
+                );
+            }
+        }
+    }
+    Ok((u, load))
+}
+
 /// Runs the experiments named, or of the families named (`podkill` runs every `podkill-*`).
 async fn run_named(names: &[impl AsRef<str>], args: ExperimentArgs) -> Result<ExitCode> {
     let mut chosen: Vec<Experiment> = Vec::new();
@@ -370,9 +431,18 @@ async fn run_all(
     target: &Target,
     data: &[loadgen::Prediction],
 ) -> Result<ExitCode> {
-    let (rate, capacity_rps, fraction) = match args.rate {
-        Some(rate) => (rate, None, None),
-        None => {
+    let resumed = match &args.resume {
+        None => None,
+        Some(batch) => Some(resumable(
+            chosen,
+            args,
+            Some(batch.as_str()).filter(|b| !b.is_empty()),
+        )?),
+    };
+    let (rate, capacity_rps, fraction) = match (&resumed, args.rate) {
+        (Some((_, load)), _) => (load.rate, load.capacity_rps, load.load_fraction),
+        (None, Some(rate)) => (rate, None, None),
+        (None, None) => {
             let capacity = match capacity::read(&args.out) {
                 Some(c) if !all => c,
                 _ => measure_capacity(args, target, data).await?,
@@ -387,8 +457,22 @@ async fn run_all(
             )
         }
     };
-    let repeats = args.repeat.unwrap_or(if all { 3 } else { 1 });
-    let batch = experiment::run_id();
+    let (repeats, batch, done) = match resumed {
+        Some((u, _)) => {
+            eprintln!(
+                "resuming batch {}: {} of {} runs already done",
+                u.batch,
+                u.done.len(),
+                u.repeats * chosen.len()
+            );
+            (u.repeats, u.batch, u.done)
+        }
+        None => (
+            args.repeat.unwrap_or(if all { 3 } else { 1 }),
+            experiment::run_id(),
+            Default::default(),
+        ),
+    };
     // Kept until the last experiment is over: on a cluster the kit serves the page itself.
     let mut _viewer = None;
     let publish = match target {
@@ -424,6 +508,9 @@ async fn run_all(
     let mut all_passed = true;
     for repeat in 1..=repeats {
         for e in chosen {
+            if done.contains(&(e.name.to_string(), repeat)) {
+                continue;
+            }
             let config = ExperimentConfig {
                 experiment: *e,
                 warmup: args.warmup,
