@@ -80,9 +80,6 @@ def check_project(objs, errors):
             errors.append(f"{name_of(d)}: no PodDisruptionBudget selects it")
         if d["spec"]["template"]["metadata"].get("annotations", {}).get("linkerd.io/inject") != "enabled":
             errors.append(f"{name_of(d)}: pod template lacks linkerd.io/inject: enabled")
-        netpols = [n for n in by_kind.get("NetworkPolicy", []) if n["metadata"].get("namespace") == ns]
-        if not any(n["spec"].get("podSelector") == {} for n in netpols):
-            errors.append(f"{name_of(d)}: namespace {ns} has no default-deny NetworkPolicy")
         if d["metadata"]["name"] == "consumer":
             names = [c["name"] for c in d["spec"]["template"]["spec"]["containers"]]
             if sorted(names) != ["live-forwarder", "logs-writer"]:
@@ -123,11 +120,52 @@ def check_redis_urls(objs, errors):
                 errors.append(f"{name_of(o)}: Azure Cache for Redis takes rediss://...:6380 (TLS), has {url.split('://')[0]}://...@{url.split('@')[-1]}")  # never the key
 
 
+def selects(policy, labels):
+    """Whether a NetworkPolicy's podSelector selects pods carrying `labels`."""
+    sel = policy["spec"].get("podSelector", {})
+    if any(labels.get(k) != v for k, v in sel.get("matchLabels", {}).items()):
+        return False
+    for e in sel.get("matchExpressions", []):
+        if e["operator"] == "In" and labels.get(e["key"]) not in e["values"]:
+            return False
+        if e["operator"] not in ("In",):
+            return False  # the project uses In only; anything else is a new rule to write here
+    return True
+
+
+def check_network_edges(objs, errors, require_tls):
+    """Issue 15 M4 and M7: every namespace holding a workload (the data one too) denies ingress
+    by default and a policy admits each workload's callers (else the deploy is broken); no
+    ingress lets any origin call it from a browser; on the clouds every ingress has TLS."""
+    policies = [o for o in objs if o.get("kind") == "NetworkPolicy"]
+    for w in objs:
+        if w.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        ns = w["metadata"].get("namespace")
+        if ns not in APP_NAMESPACES + ("usactar-data",):
+            continue
+        mine = [p for p in policies if p["metadata"].get("namespace") == ns]
+        if not any(p["spec"].get("podSelector") == {} and "Ingress" in p["spec"].get("policyTypes", []) for p in mine):
+            errors.append(f"{name_of(w)}: namespace {ns} has no default-deny ingress NetworkPolicy")
+        labels = w["spec"]["template"]["metadata"].get("labels", {})
+        if not any(p["spec"].get("podSelector") != {} and p["spec"].get("ingress") and selects(p, labels) for p in mine):
+            errors.append(f"{name_of(w)}: no NetworkPolicy admits anything to its pods (the default deny would cut it off)")
+    for i in (o for o in objs if o.get("kind") == "Ingress"):
+        ann = i["metadata"].get("annotations", {})
+        if ann.get("nginx.ingress.kubernetes.io/enable-cors") == "true":
+            origin = ann.get("nginx.ingress.kubernetes.io/cors-allow-origin", "*")
+            if "*" in origin:
+                errors.append(f"{name_of(i)}: CORS allows any origin ({origin!r}); name the frontend's origin")
+        if require_tls and not i["spec"].get("tls"):
+            errors.append(f"{name_of(i)}: no TLS on a public ingress")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--k8s-version", default="1.33.0")
     parser.add_argument("--label", default="stdin")
     parser.add_argument("--no-project-rules", action="store_true")
+    parser.add_argument("--require-tls", action="store_true", help="every Ingress must have TLS (the clouds' overlays)")
     args = parser.parse_args()
     objs = [o for o in yaml.safe_load_all(sys.stdin) if o]
     errors, skipped, checked = [], [], 0
@@ -147,6 +185,7 @@ def main():
     check_redis_urls(objs, errors)
     if not args.no_project_rules:
         check_project(objs, errors)
+        check_network_edges(objs, errors, args.require_tls)
     for s in skipped:
         print(f"  skipped (custom resource, no Kubernetes schema): {s}")
     for e in errors:

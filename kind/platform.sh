@@ -20,7 +20,8 @@
 #   USACTAR_CHAOS_MESH_SOCKET_A, USACTAR_CHAOS_MESH_SOCKET_B
 #                                 containerd's socket on each cluster's nodes (default kind's
 #                                 /run/containerd/containerd.sock)
-#   USACTAR_INGRESS_NGINX_MANIFEST  a file or URL (default the pinned kind provider manifest)
+#   USACTAR_INGRESS_NGINX_MANIFEST  a file or URL (default the pinned kind provider manifest,
+#                                 downloaded once and checked against its sha256)
 #   USACTAR_OVERLAYS              the folder holding the overlays a/ and b/ (default
 #                                 deploy/overlays/kind; the sandbox's build on them)
 #   USACTAR_SKIP                  space-separated steps to leave out: chaos-mesh ingress monitoring
@@ -34,6 +35,9 @@ B=usactar-b
 CTX_A=${CTX_A:-kind-$A}
 CTX_B=${CTX_B:-kind-$B}
 INGRESS_NGINX_VERSION=controller-v1.12.0
+# sha256 of deploy/static/provider/kind/deploy.yaml at that tag (its images are pinned by digest
+# inside): a download that differs is refused, not applied.
+INGRESS_NGINX_SHA256=8ad30e7c453834eb4237a09404221e36b801b60a283f92ce1da58395caaf164f
 PROMETHEUS_CHART_VERSION=27.5.1
 GRAFANA_CHART_VERSION=8.10.1
 # Chaos Mesh's default pod-failure image is gcr.io/google-containers/pause:latest, a registry
@@ -57,6 +61,27 @@ log() {
 need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: run inside 'nix develop' (kind) or see kind/sandbox/README.md" >&2; exit 1; }; }
 for tool in kubectl linkerd helm openssl; do need "$tool"; done
 mkdir -p "$STATE"
+
+# The ingress-nginx manifest to apply: USACTAR_INGRESS_NGINX_MANIFEST as given (the sandbox's
+# own file), else the pinned upstream file, downloaded once into $STATE and checked.
+ingress_nginx_manifest() {
+  if [ -n "${USACTAR_INGRESS_NGINX_MANIFEST:-}" ]; then
+    echo "$USACTAR_INGRESS_NGINX_MANIFEST"
+    return
+  fi
+  local file="$STATE/ingress-nginx-$INGRESS_NGINX_VERSION.yaml"
+  if [ ! -f "$file" ]; then
+    need curl
+    curl -fsSL -o "$file.part" \
+      "https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml"
+    mv "$file.part" "$file"
+  fi
+  if ! echo "$INGRESS_NGINX_SHA256  $file" | sha256sum --check --status; then
+    echo "the ingress-nginx manifest $file does not have the pinned sha256 $INGRESS_NGINX_SHA256: refused (delete it to download again)" >&2
+    exit 1
+  fi
+  echo "$file"
+}
 
 "$root/kind/certs.sh" "$STATE/certs"
 
@@ -119,7 +144,8 @@ for ctx in "$CTX_A" "$CTX_B"; do
 
   if [[ $skip != *" ingress "* ]]; then
     log "ingress-nginx on $ctx (meshed, so its calls show in Linkerd's metrics)"
-    kubectl --context "$ctx" apply -f "${USACTAR_INGRESS_NGINX_MANIFEST:-https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml}"
+    manifest=$(ingress_nginx_manifest)
+    kubectl --context "$ctx" apply -f "$manifest"
     kubectl --context "$ctx" -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout 5m
     # What `linkerd inject` does to a Deployment, without its control-plane check (which fails
     # while linkerd-destination restarts, seen on the sandbox under load): the annotation that

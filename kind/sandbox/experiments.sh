@@ -37,29 +37,13 @@ for ctx in kind-usactar-a kind-usactar-b; do
     { echo "experiments.sh: $ctx does not answer: run kind/sandbox/up.sh first" >&2; exit 1; }
 done
 
-forwards=()
-cleanup() { for pid in "${forwards[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-# forward CONTEXT NAMESPACE SERVICE LOCAL:REMOTE: a port-forward, up before it returns.
-forward() {
-  local ctx=$1 ns=$2 svc=$3 ports=$4 log
-  log=$SANDBOX_LOGS/port-forward-$ctx-$svc.log
-  kubectl --context "$ctx" -n "$ns" port-forward "svc/$svc" "$ports" >"$log" 2>&1 &
-  forwards+=("$!")
-  for _ in $(seq 50); do
-    grep -q "Forwarding from" "$log" && return 0
-    sleep 0.2
-  done
-  echo "experiments.sh: could not forward $svc of $ctx to :${ports%%:*} ($log):" >&2
-  cat "$log" >&2
-  return 1
-}
-forward kind-usactar-a linkerd-viz prometheus 9090:9090
-forward kind-usactar-b linkerd-viz prometheus 9091:9090
+trap stop_port_forwards EXIT
+port_forward kind-usactar-a linkerd-viz prometheus 9090:9090
+port_forward kind-usactar-b linkerd-viz prometheus 9091:9090
 # The data invariant counts the stores directly: read-api's /api/stats gives up after 2 s, and
 # FerretDB on SQLite counts tens of thousands of documents slower than that under load.
-forward kind-usactar-b usactar-data mongodb 27117:27017
-forward kind-usactar-b usactar-data redis 6479:6379
+port_forward kind-usactar-b usactar-data mongodb 27117:27017
+port_forward kind-usactar-b usactar-data redis 6479:6379
 
 cargo build --release --locked -p experiments
 [ $# -gt 0 ] || set -- all

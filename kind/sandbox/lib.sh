@@ -60,3 +60,23 @@ checkout() {
   echo "$ref" > "$dest/.sandbox-ref"
   echo "$dest"
 }
+
+# port_forward CONTEXT NAMESPACE SERVICE LOCAL:REMOTE: a `kubectl port-forward`, up before it
+# returns; stop_port_forwards (an EXIT trap) stops them all. A port-forward reaches the pod on
+# its loopback, where a Linkerd policy does not apply (the proxy intercepts only what arrives on
+# the pod's address).
+port_forwards=()
+stop_port_forwards() { for pid in "${port_forwards[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+port_forward() {
+  local ctx=$1 ns=$2 svc=$3 ports=$4 log
+  log=$SANDBOX_LOGS/port-forward-$ctx-$svc.log
+  kubectl --context "$ctx" -n "$ns" port-forward "svc/$svc" "$ports" >"$log" 2>&1 &
+  port_forwards+=("$!")
+  for _ in $(seq 50); do
+    grep -q "Forwarding from" "$log" && return 0
+    sleep 0.2
+  done
+  echo "$(basename "$0"): could not forward $svc of $ctx to :${ports%%:*} ($log):" >&2
+  cat "$log" >&2
+  return 1
+}

@@ -79,18 +79,19 @@ readme_curl() {
   return "$failed"
 }
 
-# pod_ip CONTEXT NAMESPACE POD
-pod_ip() { kubectl --context "$1" -n "$2" get pod "$3" -o jsonpath='{.status.podIP}'; }
-# The stores' counts, read from the stores themselves (from node b, to the pods): documents in
-# MongoDB usactar.logs (FerretDB, over the wire protocol) and Redis's `total`.
-mongo_count() {
-  cluster_vars usactar-b
-  in_node python3 "$here/mongo-count.py" "$(pod_ip kind-usactar-b usactar-data mongodb-0):27017" usactar logs
+# The stores' counts, read from the stores themselves through port-forwards (the pods' loopback:
+# their Linkerd policies admit only the services' identities on the pods' addresses): documents
+# in MongoDB usactar.logs (FerretDB, over the wire protocol) and Redis's `total`.
+MONGO_LOCAL=27217
+REDIS_LOCAL=6579
+store_forwards() {
+  port_forward kind-usactar-b usactar-data mongodb "$MONGO_LOCAL:27017"
+  port_forward kind-usactar-b usactar-data redis "$REDIS_LOCAL:6379"
 }
+mongo_count() { python3 "$here/mongo-count.py" "127.0.0.1:$MONGO_LOCAL" usactar logs; }
 redis_total() {
-  cluster_vars usactar-b
   local n
-  n=$(in_node redis-cli -h "$(pod_ip kind-usactar-b usactar-data redis-0)" --raw get total)
+  n=$(redis-cli -p "$REDIS_LOCAL" --raw get total)
   echo "${n:-0}"
 }
 
@@ -99,6 +100,9 @@ redis_total() {
 predictions() {
   failed=0
   local mongo0 redis0 bodies codes
+  # predictions runs as a job of its own (step): its forwards end with it.
+  trap stop_port_forwards EXIT
+  store_forwards
   mongo0=$(mongo_count)
   redis0=$(redis_total)
   echo "  before: MongoDB usactar.logs $mongo0 documents, Redis total $redis0"
