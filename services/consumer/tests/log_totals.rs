@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{accepted, mongo_uri, unique};
+use common::{accepted, keyed, mongo_uri, unique};
 use consumer::logs::{document, MongoSink};
 use consumer::pipeline::{Record, Sink};
 use futures::TryStreamExt;
@@ -41,14 +41,20 @@ async fn stored_documents_are_counted_once_across_replays() {
     let database = unique("totals");
     let db = client.database(&database);
     let mut sink = MongoSink::new(&client, &database, Duration::from_secs(10));
-    let predictions = accepted(12);
+    let mut predictions = accepted(12);
+    // Two predictions sent with an Idempotency-Key: their ids are UUIDv5, which a client's
+    // retry repeats, so a refused one is looked up; the UUIDv7 ones cannot be another record's.
+    for p in &mut predictions[..2] {
+        p.id = keyed(p.id);
+    }
     let batch: Vec<Record> = predictions[..10]
         .iter()
         .enumerate()
         .map(|(i, p)| Record::at((i % 2) as i32, 100 + i as i64, p.clone()))
         .collect();
 
-    // An earlier attempt stored the first four documents, then failed before counting them.
+    // An earlier attempt stored the first four documents, then failed before counting them:
+    // two UUIDv5 (looked up: they carry this position) and two UUIDv7 (counted without a read).
     let earlier: Vec<Document> = batch[..4]
         .iter()
         .map(|r| document(r, DateTime::now()))
@@ -74,7 +80,8 @@ async fn stored_documents_are_counted_once_across_replays() {
         "a replay is not counted again"
     );
 
-    // A client's retry: the same prediction (same id) again, at a new offset: stored once.
+    // A client's retry with its Idempotency-Key: the same prediction (same UUIDv5) again, at a
+    // new offset: stored once, counted once.
     let retry = Record::at(0, 110, predictions[0].clone());
     // And a new prediction after it on the same partition.
     let fresh = Record::at(0, 111, predictions[10].clone());
@@ -96,5 +103,46 @@ async fn stored_documents_are_counted_once_across_replays() {
     b.expect("written");
     assert_eq!(state(&db).await.0, 17);
     assert_eq!(state(&db).await.1, 17, "counted once by two writers");
+
+    // The first batch after a killed logs-writer: 500 records its predecessor stored and did not
+    // count, 10 of them with keyed ids. One read of the totals and one lookup of the 10, not a
+    // lookup each: on FerretDB's SQLite backend each `_id` lookup scans the collection, and 500
+    // of them on a store of 138,000 documents never finished within the write deadline.
+    let mut replayed = accepted(500);
+    for p in &mut replayed[..10] {
+        p.id = keyed(p.id);
+    }
+    let batch: Vec<Record> = replayed
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Record::at(5, 1000 + i as i64, p))
+        .collect();
+    let earlier: Vec<Document> = batch.iter().map(|r| document(r, DateTime::now())).collect();
+    db.collection::<Document>(LOGS)
+        .insert_many(earlier)
+        .await
+        .unwrap();
+    let finds_before = finds(&client).await;
+    sink.write(&batch).await.expect("the replay is written");
+    let finds = finds(&client).await - finds_before;
+    assert_eq!(state(&db).await.1, 517, "the 500 counted once");
+    assert!(finds <= 2, "{finds} find commands for one replayed batch");
     db.drop().await.unwrap();
+}
+
+/// The `find` commands FerretDB has answered (serverStatus' metrics), from any client.
+async fn finds(client: &mongodb::Client) -> i64 {
+    let status = client
+        .database("admin")
+        .run_command(doc! {"serverStatus": 1})
+        .await
+        .unwrap();
+    let find = status
+        .get_document("metrics")
+        .and_then(|m| m.get_document("commands"))
+        .and_then(|c| c.get_document("find"))
+        .expect("serverStatus counts find commands");
+    find.get_i64("total")
+        .or_else(|_| find.get_i32("total").map(i64::from))
+        .unwrap()
 }

@@ -33,7 +33,12 @@ async fn ids_in(logs: &mongodb::Collection<Document>) -> Result<Vec<String>, Str
 async fn records_land_in_mongodb_exactly_once() {
     let topic = fresh_topic().await;
     let database = unique("logs");
-    let records = accepted(40);
+    // Sent with an Idempotency-Key, so that producing them again below is a client's retry
+    // (the same UUIDv5 ids at new offsets), which must add nothing and count nothing.
+    let mut records = accepted(40);
+    for r in &mut records {
+        r.id = common::keyed(r.id);
+    }
     produce(&topic, &records).await;
     let uri = mongo_uri();
     let writer = common::start(
@@ -90,7 +95,7 @@ async fn records_land_in_mongodb_exactly_once() {
         "{kafka}"
     );
 
-    // A replay (the same ids again, as after a crash before the commit) adds nothing.
+    // The same records again (a client's retries with their keys) add nothing.
     produce(&topic, &records).await;
     all_committed(&topic, &writer.group).await;
     assert_eq!(ids_in(&logs).await.unwrap(), expected);

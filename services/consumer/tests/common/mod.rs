@@ -70,6 +70,17 @@ pub fn accepted(n: usize) -> Vec<Accepted> {
         .collect()
 }
 
+/// The id ingest gives a prediction sent with an `Idempotency-Key` (a UUIDv5; any one here): a
+/// client's retry repeats it, so it may appear at two offsets. Without a key, ids are UUIDv7,
+/// on the topic once.
+pub fn keyed(id: uuid::Uuid) -> uuid::Uuid {
+    let mut bytes = *id.as_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    let id = uuid::Uuid::from_bytes(bytes);
+    assert_eq!(id.get_version_num(), 5);
+    id
+}
+
 /// Produces `records` as ingest does (JSON, keyed by match) and waits for every acknowledgement.
 pub async fn produce(topic: &str, records: &[Accepted]) {
     let producer: FutureProducer = ClientConfig::new()
