@@ -40,13 +40,13 @@ print(yaml.safe_dump_all(docs))' "$@"; }
 # attempt HOST PORT: a plain request through the probe's proxy (its answer does not matter: the
 # server's proxy decides, and says so in its authz counters).
 attempt() {
-  "${b[@]}" -n usactar-api exec policy-probe -c policy-probe -- sh -c \
+  "${b[@]}" -n usactar-api exec policy-probe -c policy-probe -- sh -c </dev/null \
     "printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc -w 5 $1 $2" >/dev/null 2>&1 || true
 }
 # counter NAMESPACE WORKLOAD REGEX: the sum of the workload's proxy metric lines matching REGEX.
 counter() {
   linkerd --context kind-usactar-b diagnostics proxy-metrics -n "$1" "$2" 2>/dev/null |
-    grep -E "$3" | awk '{s += $NF} END {print s + 0}'
+    { grep -E "$3" || true; } | awk '{s += $NF} END {print s + 0}'
 }
 probe_id='client_id="default\.usactar-api\.'
 
