@@ -17,15 +17,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=kind/sandbox/cluster.sh
 . "$here/cluster.sh"
-cd "$SANDBOX_ROOT"
-export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
+use_clusters
 keep=0
 [ "${1:-}" = --keep ] && keep=1
 a=(kubectl --context kind-usactar-a)
 b=(kubectl --context kind-usactar-b)
 cluster_vars usactar-a
-failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failed=1; fi; }
 
 # fresh_kafka OVERLAY: Kafka as OVERLAY has it, on emptied volumes; then ingest and the consumers
 # restarted (the topic and the groups' offsets went with the old brokers' data).

@@ -19,11 +19,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=kind/sandbox/cluster.sh
 . "$here/cluster.sh"
-cd "$SANDBOX_ROOT"
-export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
+use_clusters
 b=(kubectl --context kind-usactar-b)
-failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failed=1; fi; }
 
 # policy [NAME...]: cluster b's Linkerd policy resources, or only those named.
 policy() { kubectl kustomize deploy/overlays/kind/sandbox/b | python3 -c '

@@ -99,3 +99,13 @@ egress_count() {
   n=$(iptables -L USACTAR-EGRESS -v -x -n | awk '$3 == "DROP" {print $1}')
   echo $((total + n))
 }
+
+# use_clusters: the calling script works on both clusters from the repository's root, with the
+# sandbox's kubeconfig and binaries. check WHAT CMD...: "ok   WHAT" when CMD succeeds, else
+# "FAIL WHAT" and failed=1 (the script's exit status at the end).
+use_clusters() {
+  cd "$SANDBOX_ROOT" || return
+  export KUBECONFIG=$SANDBOX_KUBECONFIG PATH=$SANDBOX_BIN:$PATH
+  failed=0
+}
+check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failed=1; fi; }
