@@ -74,7 +74,14 @@ trap stop_port_forwards EXIT
 port_forward kind-usactar-b usactar-data mongodb 27417:27017
 total() { "${b[@]}" -n usactar-data exec redis-0 -c redis -- redis-cli GET total | tr -dc 0-9; }
 documents() { python3 "$here/mongo-count.py" 127.0.0.1:27417 usactar logs; }
+# The stores settled first: the prediction posted before describing the topic may still be on
+# its way (the consumers started with the brokers), and would count as one of the 300.
 r0=$(total); m0=$(documents)
+for _ in $(seq 30); do
+  sleep 2
+  [ "$(total)" = "$r0" ] && [ "$(documents)" = "$m0" ] && break
+  r0=$(total); m0=$(documents)
+done
 codes=$(mktemp)
 (for i in $(seq 300); do
   curl -sS -o /dev/null -w '%{http_code}\n' -XPOST http://172.30.0.11/input -H 'content-type: application/json' \
