@@ -71,16 +71,14 @@ check "the topic's min.insync.replicas is 2 ($min_isr)" [ "$min_isr" = 2 ]
 
 # One broker down while predictions arrive.
 trap stop_port_forwards EXIT
-port_forward kind-usactar-b usactar-data mongodb 27417:27017
-total() { "${b[@]}" -n usactar-data exec redis-0 -c redis -- redis-cli GET total | tr -dc 0-9; }
-documents() { python3 "$here/mongo-count.py" 127.0.0.1:27417 usactar logs; }
+store_forwards 27417 6779
 # The stores settled first: the prediction posted before describing the topic may still be on
 # its way (the consumers started with the brokers), and would count as one of the 300.
-r0=$(total); m0=$(documents)
+r0=$(store_total); m0=$(store_documents)
 for _ in $(seq 30); do
   sleep 2
-  [ "$(total)" = "$r0" ] && [ "$(documents)" = "$m0" ] && break
-  r0=$(total); m0=$(documents)
+  [ "$(store_total)" = "$r0" ] && [ "$(store_documents)" = "$m0" ] && break
+  r0=$(store_total); m0=$(store_documents)
 done
 codes=$(mktemp)
 (for i in $(seq 300); do
@@ -97,10 +95,10 @@ accepted=$(grep -c '^202$' "$codes" || true)
 echo "answers: $(sort "$codes" | uniq -c | awk '{printf "%s x%s  ", $2, $1}')"
 check "every one of the 300 POSTs answered 202 with a broker down" [ "$accepted" = 300 ]
 for _ in $(seq 120); do
-  [ $(( $(total) - r0 )) -ge "$accepted" ] && [ $(( $(documents) - m0 )) -ge "$accepted" ] && break
+  [ $(( $(store_total) - r0 )) -ge "$accepted" ] && [ $(( $(store_documents) - m0 )) -ge "$accepted" ] && break
   sleep 1
 done
-r=$(( $(total) - r0 )); m=$(( $(documents) - m0 ))
+r=$(( $(store_total) - r0 )); m=$(( $(store_documents) - m0 ))
 echo "accepted $accepted; Redis +$r, MongoDB +$m"
 check "Redis counted exactly the accepted predictions" [ "$r" = "$accepted" ]
 check "MongoDB logged exactly the accepted predictions" [ "$m" = "$accepted" ]

@@ -74,9 +74,7 @@ SERVERS
 
 # The legitimate callers, with every policy in place.
 trap stop_port_forwards EXIT
-port_forward kind-usactar-b usactar-data mongodb 27317:27017
-total() { "${b[@]}" -n usactar-data exec redis-0 -c redis -- redis-cli GET total | tr -dc 0-9; }
-documents() { python3 "$here/mongo-count.py" 127.0.0.1:27317 usactar logs; }
+store_forwards 27317 6679
 allowed() { counter "$1" "$2" "^inbound_(tcp|http)_authz_allow_total\{.*srv_name=\"$3\".*authz_kind=\"authorizationpolicy\".*client_id=\"$4\."; }
 callers=(
   "usactar-live deploy/live-store live-store-grpc linkerd-gateway\.linkerd-multicluster"
@@ -87,13 +85,13 @@ callers=(
 )
 before=()
 for c in "${callers[@]}"; do read -r ns w s id <<<"$c"; before+=("$(allowed "$ns" "$w" "$s" "$id")"); done
-t0=$(total); m0=$(documents)
+t0=$(store_total); m0=$(store_documents)
 for _ in $(seq 20); do
   curl -fsS -o /dev/null -XPOST http://172.30.0.11/input -H 'content-type: application/json' \
     -d '{"team1":"Argentina","team2":"France","score":"3-3","phase":4}'
 done
-for _ in $(seq 60); do [ "$(total)" -ge $((t0 + 20)) ] && [ "$(documents)" -ge $((m0 + 20)) ] && break; sleep 1; done
-t1=$(total); m1=$(documents)
+for _ in $(seq 60); do [ "$(store_total)" -ge $((t0 + 20)) ] && [ "$(store_documents)" -ge $((m0 + 20)) ] && break; sleep 1; done
+t1=$(store_total); m1=$(store_documents)
 stats=$(curl -sS -o /dev/null -w '%{http_code}' http://172.30.0.12/api/stats || true)
 logs=$(curl -sS -o /dev/null -w '%{http_code}' 'http://172.30.0.12/api/logs?limit=5' || true)
 echo "Redis total: $t0 -> $t1; MongoDB usactar.logs: $m0 -> $m1; read-api /api/stats $stats, /api/logs $logs"

@@ -80,3 +80,21 @@ port_forward() {
   cat "$log" >&2
   return 1
 }
+
+# The stores' counts, read from the stores themselves through port-forwards to cluster b (the
+# pods' loopback: their Linkerd policies admit only the services' identities on the pods'
+# addresses). store_forwards MONGO_PORT REDIS_PORT opens them on those local ports (each script
+# its own, so that a forward another script left behind cannot answer for it); then
+# store_documents is the number of documents in MongoDB usactar.logs (FerretDB, over the wire
+# protocol) and store_total is Redis's `total`.
+store_forwards() {
+  STORE_MONGO_PORT=$1 STORE_REDIS_PORT=$2
+  port_forward kind-usactar-b usactar-data mongodb "$STORE_MONGO_PORT:27017"
+  port_forward kind-usactar-b usactar-data redis "$STORE_REDIS_PORT:6379"
+}
+store_documents() { python3 "$SANDBOX_ROOT/kind/sandbox/mongo-count.py" "127.0.0.1:$STORE_MONGO_PORT" usactar logs; }
+store_total() {
+  local n
+  n=$(redis-cli -p "$STORE_REDIS_PORT" --raw get total)
+  echo "${n:-0}"
+}

@@ -79,22 +79,6 @@ readme_curl() {
   return "$failed"
 }
 
-# The stores' counts, read from the stores themselves through port-forwards (the pods' loopback:
-# their Linkerd policies admit only the services' identities on the pods' addresses): documents
-# in MongoDB usactar.logs (FerretDB, over the wire protocol) and Redis's `total`.
-MONGO_LOCAL=27217
-REDIS_LOCAL=6579
-store_forwards() {
-  port_forward kind-usactar-b usactar-data mongodb "$MONGO_LOCAL:27017"
-  port_forward kind-usactar-b usactar-data redis "$REDIS_LOCAL:6379"
-}
-mongo_count() { python3 "$here/mongo-count.py" "127.0.0.1:$MONGO_LOCAL" usactar logs; }
-redis_total() {
-  local n
-  n=$(redis-cli -p "$REDIS_LOCAL" --raw get total)
-  echo "${n:-0}"
-}
-
 # 1,000 predictions, one POST each, 8 at a time, through cluster a's ingress; then both stores
 # must hold exactly that many more, and read-api's /api/stats must say the same.
 predictions() {
@@ -102,9 +86,9 @@ predictions() {
   local mongo0 redis0 bodies codes
   # predictions runs as a job of its own (step): its forwards end with it.
   trap stop_port_forwards EXIT
-  store_forwards
-  mongo0=$(mongo_count)
-  redis0=$(redis_total)
+  store_forwards 27217 6579
+  mongo0=$(store_documents)
+  redis0=$(store_total)
   echo "  before: MongoDB usactar.logs $mongo0 documents, Redis total $redis0"
   bodies=$(mktemp)
   codes=$(mktemp)
@@ -134,8 +118,8 @@ PY
   # read-api is asked too, which gives it traffic for linkerd viz stat.
   local m r stats waited
   for ((waited = 0; waited < 120; waited++)); do
-    m=$(( $(mongo_count) - mongo0 ))
-    r=$(( $(redis_total) - redis0 ))
+    m=$(( $(store_documents) - mongo0 ))
+    r=$(( $(store_total) - redis0 ))
     stats=$(curl -sS "$INGRESS_B/api/stats" || true)
     [ "$m" = "$accepted" ] && [ "$r" = "$accepted" ] && break
     sleep 1
