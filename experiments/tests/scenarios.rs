@@ -370,6 +370,64 @@ async fn an_experiment_built_to_fail_is_reported_as_failed() {
         .contains("## Why it failed"));
 }
 
+#[tokio::test]
+async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let _serial = SERIAL.lock().await;
+    let stack = shared_pipeline();
+    let out = testkit::fresh_dir(&out_dir(), "interrupted");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_experiments"))
+        .args(["run", "podkill-read-api", "podkill-ingest"])
+        .args(["--warmup", "1s", "--steady", "3s", "--watch", "2s", "--recovery", "3s"])
+        .args(["--rate", "100", "--writers", "4", "--viewers", "2"])
+        .arg("--state-dir")
+        .arg(&stack.state_dir)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the first experiment's load runs (its progress lines are on stderr).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("[podkill-read-api] t=") {
+            break;
+        }
+    }
+    assert!(seen.contains("[podkill-read-api] t="), "the first run never started:\n{seen}");
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let output = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "a batch stopped by Ctrl-C exits 130\n{stdout}\n{seen}"
+    );
+    // The running experiment finished and was reported whole; the next one never started.
+    assert!(stdout.contains("podkill-read-api (repeat 1/1): "), "{stdout}");
+    let report = std::fs::read_dir(out.join("podkill-read-api"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("report.json");
+    let report: Report = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    assert_eq!(report.config.recovery_s, 3.0);
+    assert!(!out.join("podkill-ingest").exists(), "{seen}");
+    assert!(!seen.contains("[podkill-ingest]"), "{seen}");
+    assert!(seen.contains(&format!("--resume {}", report.batch)), "{seen}");
+}
+
 /// The report's shape: its objects' fields. Every scalar is redacted, an array of objects is cut
 /// to its first element, and an array holding no object (numbers, names, intervals) is data like
 /// a scalar: whether a signal had a disturbed interval in this run is not the report's shape

@@ -15,7 +15,8 @@
 //! - [`impact`]: what the fault did, signal by signal, and the impact window;
 //! - [`capacity`]: the sustainable rate, measured first;
 //! - [`run`]: one experiment, start to finish;
-//! - [`report`], [`chart`]: what is written, and the harm ranking;
+//! - [`report`], [`chart`]: what is written, and the harm ranking; [`resume`]: what an
+//!   interrupted batch already holds;
 //! - [`warzone_state`]: the running experiment, published for the /warzone page;
 //!   [`screenshot`]: the page photographed in the middle of the fault, for the report;
 //!   [`viewer`]: the page served by the kit itself for a cluster target.
@@ -28,6 +29,7 @@ pub mod invariant;
 pub mod load;
 pub mod prom;
 pub mod report;
+pub mod resume;
 pub mod run;
 pub mod sampler;
 pub mod scenario;

@@ -60,6 +60,9 @@ pub fn screenshot_at(
             .arg(&out)
             .arg(format!("{at_unix_ms:.0}"))
             .current_dir(&frontend)
+            // A group of its own: a Ctrl-C typed in the terminal lets the running experiment
+            // finish (cli_batch.rs), and must not kill its browser either.
+            .process_group(0)
             .kill_on_drop(true)
             .output();
         let limit = at + Duration::from_secs(60);
