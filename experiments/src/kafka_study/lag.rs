@@ -3,6 +3,7 @@
 //! keeps measuring while a consumer is dead, unlike the lag a consumer reports about itself.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,25 +27,42 @@ pub struct LagSample {
 
 /// Reads the committed offsets of `group` without joining it. The one broker-side lag reader:
 /// the kit's samplers (`kit::sampler`) use it too.
+///
+/// A client that got no answer [`REBUILD_AFTER`] times in a row is replaced by a new one: in one
+/// broker-pause run (reports/broker-pause/20261130T024431Z) the client never answered again
+/// after the broker was continued, and the whole recovery went unmeasured, while in the run
+/// before it the same reader recovered within a second.
 pub struct GroupLag {
     topic: String,
-    consumer: BaseConsumer,
+    group: String,
+    bootstrap: String,
+    consumer: Mutex<BaseConsumer>,
+    missed: AtomicU32,
     timeout: Duration,
+}
+
+/// Misses in a row after which a reader's client is replaced.
+const REBUILD_AFTER: u32 = 5;
+
+fn client(bootstrap: &str, group: &str) -> anyhow::Result<BaseConsumer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        // A dead or paused broker is what some runs measure: its errors are the data
+        // (`None`), not log lines.
+        .set_log_level(RDKafkaLogLevel::Emerg)
+        .create()?)
 }
 
 impl GroupLag {
     pub fn new(bootstrap: &str, topic: &str, group: &str) -> anyhow::Result<Self> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            // A dead or paused broker is what some runs measure: its errors are the data
-            // (`None`), not log lines.
-            .set_log_level(RDKafkaLogLevel::Emerg)
-            .create()?;
         Ok(GroupLag {
             topic: topic.to_string(),
-            consumer,
+            group: group.to_string(),
+            bootstrap: bootstrap.to_string(),
+            consumer: Mutex::new(client(bootstrap, group)?),
+            missed: AtomicU32::new(0),
             timeout: Duration::from_millis(1000),
         })
     }
@@ -57,9 +75,24 @@ impl GroupLag {
 
     /// (lag, committed sum), blocking for at most `timeout` per call to the broker.
     pub fn read(&self) -> Option<(i64, i64)> {
+        let mut consumer = self.consumer.lock().expect("lag client");
+        let reading = self.read_with(&consumer);
+        if reading.is_some() {
+            self.missed.store(0, Ordering::Relaxed);
+        } else if self.missed.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER {
+            if let Ok(fresh) = client(&self.bootstrap, &self.group) {
+                // Closing a client may wait on the broker that is not answering: elsewhere.
+                let old = std::mem::replace(&mut *consumer, fresh);
+                std::thread::spawn(move || drop(old));
+            }
+            self.missed.store(0, Ordering::Relaxed);
+        }
+        reading
+    }
+
+    fn read_with(&self, consumer: &BaseConsumer) -> Option<(i64, i64)> {
         let timeout = self.timeout;
-        let metadata = self
-            .consumer
+        let metadata = consumer
             .fetch_metadata(Some(self.topic.as_str()), timeout)
             .ok()?;
         let partitions: Vec<i32> = metadata
@@ -77,11 +110,10 @@ impl GroupLag {
         for p in &partitions {
             list.add_partition(&self.topic, *p);
         }
-        let committed = self.consumer.committed_offsets(list, timeout).ok()?;
+        let committed = consumer.committed_offsets(list, timeout).ok()?;
         let (mut lag, mut sum) = (0i64, 0i64);
         for p in partitions {
-            let (low, high) = self
-                .consumer
+            let (low, high) = consumer
                 .fetch_watermarks(&self.topic, p, timeout)
                 .ok()?;
             let at = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {

@@ -148,17 +148,10 @@ impl Samplers {
     }
 }
 
-/// Misses in a row after which the lag reader's client is replaced.
-const REBUILD_AFTER: u32 = 5;
-
 /// Every second until `stop`: each group's lag, Σ (end offset − committed offset) over the
 /// topic's partitions (a partition with no commit yet counts from its start). `None` for a
-/// second in which the broker did not answer.
-///
-/// A reader that got no answer [`REBUILD_AFTER`] times in a row is replaced by a new client: in
-/// one broker-pause run (reports/broker-pause/20261130T024431Z), the client never answered again
-/// after the broker was continued, and the whole recovery went unmeasured, while in the run
-/// before it the same reader recovered within a second.
+/// second in which the broker did not answer (a reader that stops answering gets a new client:
+/// [`GroupLag`]).
 fn broker_lag(
     bootstrap: &str,
     topic: &str,
@@ -166,29 +159,24 @@ fn broker_lag(
     stop: &AtomicBool,
     started: Instant,
 ) -> LagSeries {
-    let reader = |group: &str| {
-        GroupLag::new(bootstrap, topic, group)
-            .ok()
-            .map(|r| r.with_timeout(Duration::from_millis(800)))
-    };
-    let mut consumers: Vec<(String, Option<GroupLag>, u32)> =
-        groups.iter().map(|g| (g.clone(), reader(g), 0)).collect();
+    let consumers: Vec<(String, Option<GroupLag>)> = groups
+        .iter()
+        .map(|g| {
+            let reader = GroupLag::new(bootstrap, topic, g)
+                .ok()
+                .map(|r| r.with_timeout(Duration::from_millis(800)));
+            (g.clone(), reader)
+        })
+        .collect();
     let out = Mutex::new(BTreeMap::<String, Vec<(f64, Option<f64>)>>::new());
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let t = started.elapsed().as_secs_f64();
-        for (group, consumer, missed) in &mut consumers {
+        for (group, consumer) in &consumers {
             let lag = consumer
                 .as_ref()
                 .and_then(|r| r.read())
                 .map(|(lag, _)| lag as f64);
-            *missed = if lag.is_some() { 0 } else { *missed + 1 };
-            if *missed >= REBUILD_AFTER {
-                // Closing a client may wait on the broker that is not answering: elsewhere.
-                let old = std::mem::replace(consumer, reader(group));
-                std::thread::spawn(move || drop(old));
-                *missed = 0;
-            }
             out.lock()
                 .expect("lag lock")
                 .entry(group.clone())
