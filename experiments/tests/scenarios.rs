@@ -110,6 +110,11 @@ async fn podkill_restarts_read_api_and_loses_nothing() {
     assert_ne!(m.pid_before, m.pid_after, "a new read-api process");
     assert!(m.downtime_s.unwrap() < 5.0, "{m:?}");
     assert!(r.impact.time_to_recover_s.is_some());
+    // The kill is the run's only restart, and the report says why the process ended.
+    let restarted = m.restarted.as_deref().expect("restarts are read locally");
+    assert_eq!(restarted.len(), 1, "{restarted:?}");
+    assert_eq!((restarted[0].process.as_str(), restarted[0].restarts), ("read-api", 1));
+    assert_eq!(restarted[0].last_exit.as_deref(), Some("killed by SIGKILL"));
     insta::assert_json_snapshot!("report_shape", shape(&serde_json::to_value(&r).unwrap()));
 }
 

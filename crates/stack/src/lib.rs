@@ -33,7 +33,7 @@ pub use control::{ControlClient, ProcessControl};
 pub use install::{Found, Install, KafkaInstall};
 pub use local::{LocalStack, StackConfig};
 pub use ports::Ports;
-pub use process::{ProcessSpec, ProcessState, ProcessStatus, RestartPolicy};
+pub use process::{LivenessProbe, ProcessSpec, ProcessState, ProcessStatus, RestartPolicy};
 pub use servers::Server;
 pub use stack_file::StackFile;
 pub use supervisor::Supervisor;

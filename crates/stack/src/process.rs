@@ -21,6 +21,9 @@ pub struct ProcessSpec {
     /// Ports it listens on; the runner checks they are free before starting anything.
     pub port_names: Vec<&'static str>,
     pub probe: Probe,
+    /// Checked once the process is ready; failing it restarts the process (a kubelet's
+    /// liveness probe).
+    pub liveness: Option<LivenessProbe>,
     pub restart: RestartPolicy,
     /// How long a graceful stop (SIGTERM) may take before SIGKILL.
     pub stop_timeout: Duration,
@@ -37,6 +40,7 @@ impl ProcessSpec {
             address: String::new(),
             port_names: Vec::new(),
             probe: Probe::None,
+            liveness: None,
             restart: RestartPolicy::default(),
             stop_timeout: Duration::from_secs(10),
         }
@@ -76,9 +80,40 @@ impl ProcessSpec {
         self
     }
 
+    pub fn liveness(mut self, liveness: LivenessProbe) -> Self {
+        self.liveness = Some(liveness);
+        self
+    }
+
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
         self
+    }
+}
+
+/// Like a kubelet's liveness probe: asked every `period` once the process is ready; after
+/// `failure_threshold` failures in a row the process is stopped (SIGTERM, then SIGKILL after its
+/// stop timeout) and restarted like any process that died.
+///
+/// Why locally too: a service whose loop is wedged answers `/livez` 503 but does not exit (the
+/// librdkafka stall after a broker pause, confluentinc/librdkafka#5301); on a cluster the kubelet
+/// restarts it, and without this the local stack stayed stuck to the end of the run
+/// (reports/local-broker-pause-stuck-20261130T042555Z).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivenessProbe {
+    pub probe: Probe,
+    pub period: Duration,
+    pub failure_threshold: u32,
+}
+
+impl LivenessProbe {
+    /// The settings of the services' manifests (`deploy/base`): every 10 s, 3 failures.
+    pub fn as_in_the_manifests(probe: Probe) -> Self {
+        LivenessProbe {
+            probe,
+            period: Duration::from_secs(10),
+            failure_threshold: 3,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! The supervisor: starts each process, restarts it with backoff when it dies, and carries out
-//! the faults the experiments ask for (kill, hold stopped for a while, restart).
+//! The supervisor: starts each process, restarts it with backoff when it dies or fails its
+//! liveness probe, and carries out the faults the experiments ask for (kill, hold stopped for a
+//! while, restart).
 //!
 //! Each process gets its own task and its own process group, so a signal reaches the process and
 //! anything it forked (nginx's workers, a JVM's helpers) and nothing else.
@@ -15,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::child::{describe_exit, note, signal_group, spawn, stop};
-use crate::process::{ProcessSpec, ProcessState, ProcessStatus};
+use crate::process::{LivenessProbe, ProcessSpec, ProcessState, ProcessStatus};
 use crate::Error;
 
 /// A running set of supervised processes. Cheap to clone; all clones control the same processes.
@@ -237,7 +238,7 @@ async fn supervise(
         first_start = false;
         let started = Instant::now();
         let ended = match spawn(&spec, &log) {
-            Ok(child) => run_once(&spec, child, &status, &mut requests).await,
+            Ok(child) => run_once(&spec, &log, child, &status, &mut requests).await,
             Err(e) => {
                 note(
                     &log,
@@ -280,6 +281,7 @@ async fn supervise(
 /// Runs one incarnation until it dies or a request ends it.
 async fn run_once(
     spec: &ProcessSpec,
+    log: &Path,
     mut child: Child,
     status: &Arc<Mutex<ProcessStatus>>,
     requests: &mut mpsc::Receiver<Request>,
@@ -294,6 +296,9 @@ async fn run_once(
     let mut ready = false;
     let probe = probe_until_ready(spec, status);
     tokio::pin!(probe);
+    // Polled only once ready, so its first period starts then.
+    let liveness = until_not_alive(spec.liveness.as_ref(), log);
+    tokio::pin!(liveness);
     loop {
         tokio::select! {
             exit = child.wait() => {
@@ -310,6 +315,11 @@ async fn run_once(
                 let mut s = status.lock().expect("status lock");
                 s.state = ProcessState::Running;
                 s.not_ready = None;
+            }
+            why = &mut liveness, if ready => {
+                note(log, &format!("{why}; stopping it"));
+                stop(spec, &mut child, pid).await;
+                return Ended::Died(why);
             }
             request = requests.recv() => match request {
                 Some(Request::Kill(reply)) => {
@@ -371,6 +381,37 @@ async fn wait_between(
                     return Waited::Shutdown;
                 }
                 None => return Waited::Shutdown,
+            }
+        }
+    }
+}
+
+/// Returns, with the reason, once the liveness probe has failed `failure_threshold` times in a
+/// row; never without a liveness probe. Each failure is noted in the process's log.
+async fn until_not_alive(liveness: Option<&LivenessProbe>, log: &Path) -> String {
+    let Some(liveness) = liveness else {
+        return std::future::pending().await;
+    };
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(liveness.period).await;
+        match liveness.probe.check().await {
+            Ok(()) => failures = 0,
+            Err(why) => {
+                failures += 1;
+                note(
+                    log,
+                    &format!(
+                        "liveness probe failed ({failures} of {}): {why}",
+                        liveness.failure_threshold
+                    ),
+                );
+                if failures >= liveness.failure_threshold {
+                    return format!(
+                        "liveness probe failed {failures} times in a row, {:?} apart (last: {why})",
+                        liveness.period
+                    );
+                }
             }
         }
     }

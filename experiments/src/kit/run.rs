@@ -14,7 +14,7 @@ use crate::kit::invariant::{check_invariant, quiesce};
 use crate::kit::load::Viewers;
 use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet, Unsupported};
 use crate::kit::sampler::Samplers;
-use crate::kit::scenario::Experiment;
+use crate::kit::scenario::{self, Experiment};
 use crate::kit::screenshot::{self, Screenshot};
 use crate::kit::signals::{self, Request, BIN_S};
 pub use crate::kit::target::{Injection, LocalTarget, Target};
@@ -103,6 +103,7 @@ pub async fn run_published(
     load.rate = Some(config.rate);
     load.keep_requests = true;
 
+    let statuses_before = target.process_statuses().await;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall0 = SystemTime::now();
     let t0 = Instant::now();
@@ -206,6 +207,9 @@ pub async fn run_published(
         e.name, summary.succeeded
     );
     let invariant = check_invariant(target, before, summary.succeeded).await?;
+    fault.measured.restarted = statuses_before
+        .zip(target.process_statuses().await)
+        .map(|(b, a)| scenario::restarted_between(&b, &a));
 
     let writer_requests: Vec<Request> = summary
         .requests

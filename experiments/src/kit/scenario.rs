@@ -254,6 +254,40 @@ pub struct Measured {
     pub link_mean_before_ms: Option<f64>,
     pub link_mean_during_ms: Option<f64>,
     pub added_delay_ms: Option<f64>,
+    /// Every process whose restart count rose between the load's start and the end of the
+    /// data check, the target's own restart included, with why its last incarnation ended
+    /// (local stack only; `None` on a cluster and in reports older than this field).
+    pub restarted: Option<Vec<Restarted>>,
+}
+
+/// A process restarted during a run: by how many restarts, and why its last incarnation ended
+/// ("killed by SIGKILL", "liveness probe failed 3 times in a row …").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restarted {
+    pub process: String,
+    pub restarts: u32,
+    pub last_exit: Option<String>,
+}
+
+/// The processes whose restart count rose from `before` to `after`, in `after`'s order.
+pub fn restarted_between(
+    before: &[stack::ProcessStatus],
+    after: &[stack::ProcessStatus],
+) -> Vec<Restarted> {
+    after
+        .iter()
+        .filter_map(|a| {
+            let was = before
+                .iter()
+                .find(|b| b.name == a.name)
+                .map_or(0, |b| b.restarts);
+            (a.restarts > was).then(|| Restarted {
+                process: a.name.clone(),
+                restarts: a.restarts - was,
+                last_exit: a.last_exit.clone(),
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

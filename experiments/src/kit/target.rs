@@ -134,6 +134,15 @@ impl Target {
         }
     }
 
+    /// Every process's status, to tell which restarted during a run (local stack only; on a
+    /// cluster pod restarts are not read).
+    pub async fn process_statuses(&self) -> Option<Vec<stack::ProcessStatus>> {
+        match self {
+            Target::Local(l) => stack::ProcessControl::statuses(&l.control).await.ok(),
+            Target::Kube { .. } => None,
+        }
+    }
+
     /// Kafka's bootstrap address, the topic and the consumer groups whose lag the kit reads
     /// from the broker every 100 ms.
     pub fn kafka(&self) -> Option<(String, String, Vec<String>)> {

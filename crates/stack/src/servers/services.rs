@@ -7,7 +7,7 @@ use super::{spec_of, Context, Kind, Server};
 use crate::install::{Found, Install};
 use crate::ports::Ports;
 use crate::probe::Probe;
-use crate::process::ProcessSpec;
+use crate::process::{LivenessProbe, ProcessSpec};
 use crate::Result;
 
 pub struct Service {
@@ -122,6 +122,12 @@ impl Server for Service {
     fn spec(&self, cx: &Context) -> Result<ProcessSpec> {
         let spec = (self.configure)(spec_of(self, cx)?, cx)
             .env("USACTAR_ADMIN_LISTEN", self.admin(cx.ports))
+            // As the kubelet does with the manifests' probe: a service whose loop is wedged
+            // says so on /livez and is restarted.
+            .liveness(LivenessProbe::as_in_the_manifests(Probe::Http(format!(
+                "http://{}/livez",
+                self.admin(cx.ports)
+            ))))
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::answers::DiffRow;
 use super::harm::{Harm, Ranking, Spread};
 use super::{Report, Unsupported, WarzoneShot};
+use crate::kit::scenario;
 
 /// `v` with `decimals` decimals.
 pub(super) fn num(v: f64, decimals: usize) -> String {
@@ -169,6 +170,11 @@ pub(super) fn markdown(r: &Report) -> String {
             f.measured.restarts_after.unwrap_or(0)
         );
     }
+    let _ = writeln!(
+        md,
+        "| restarted during the run (load start to data check) | | {} |",
+        restarted(f.measured.restarted.as_deref())
+    );
     let _ = writeln!(md, "\n## Timeline\n\nShaded: the fault window (as measured) and the impact window (until every signal was steady again). The last, partial second of the load is left out; gaps are seconds with nothing measured.\n\n![requests per second](rate.svg)\n![success rate](success.svg)\n![latency of successes](latency.svg)\n![consumer lag and /live freshness](lag.svg)\n");
     if r.target == "kube" {
         let _ = writeln!(
@@ -473,4 +479,24 @@ pub(super) fn side_by_side(
         let _ = writeln!(md, "\n### What differs, in numbers\n\n{}", notes.join("\n"));
     }
     md
+}
+
+/// Which processes restarted during the run and why; "not measured" where nobody asked.
+fn restarted(restarted: Option<&[scenario::Restarted]>) -> String {
+    match restarted {
+        None => "not measured".into(),
+        Some([]) => "none".into(),
+        Some(list) => list
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} +{} (last ended: {})",
+                    r.process,
+                    r.restarts,
+                    r.last_exit.as_deref().unwrap_or("not recorded")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
