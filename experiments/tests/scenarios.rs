@@ -113,7 +113,10 @@ async fn podkill_restarts_read_api_and_loses_nothing() {
     // The kill is the run's only restart, and the report says why the process ended.
     let restarted = m.restarted.as_deref().expect("restarts are read locally");
     assert_eq!(restarted.len(), 1, "{restarted:?}");
-    assert_eq!((restarted[0].process.as_str(), restarted[0].restarts), ("read-api", 1));
+    assert_eq!(
+        (restarted[0].process.as_str(), restarted[0].restarts),
+        ("read-api", 1)
+    );
     assert_eq!(restarted[0].last_exit.as_deref(), Some("killed by SIGKILL"));
     insta::assert_json_snapshot!("report_shape", shape(&serde_json::to_value(&r).unwrap()));
 }
@@ -185,6 +188,68 @@ async fn kernel_faults_are_unsupported_locally_within_seconds() {
     assert!(u.reason.contains("KernelChaos"), "{}", u.reason);
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("Unsupported on this target"), "{md}");
+}
+
+/// A consumer group with records left on Kafka is not idle, even while neither store changes
+/// (a group stuck after a broker pause looks exactly so): the wait before a run goes on until it
+/// drained, so an earlier run's records never count as the next run's.
+#[tokio::test]
+async fn the_wait_before_a_run_is_not_over_while_a_group_has_records_on_kafka() {
+    use experiments::kit::invariant::quiesce;
+    use stack::ProcessControl;
+    let _one = SERIAL.lock().await;
+    let t = target();
+    let Target::Local(local) = &t else {
+        unreachable!("a local target")
+    };
+    let start = quiesce(&t, Duration::from_secs(60)).await.unwrap();
+    assert!(start.drained, "{start:?}");
+
+    // live-forwarder held: Redis cannot move while the live group's records wait on Kafka.
+    local
+        .control
+        .hold("live-forwarder", Duration::from_secs(120))
+        .await
+        .unwrap();
+    let sent = loadgen::run(
+        loadgen::RunConfig::new(
+            format!("{}/input", t.ingress()),
+            2,
+            50,
+            Duration::from_secs(30),
+        ),
+        loadgen::datagen::generate(11, 50),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.succeeded, 50);
+    retry::poll_until(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            let (mongodb, _) = t.counts().await.map_err(|e| e.to_string())?;
+            (mongodb == start.counts.0 + 50)
+                .then_some(())
+                .ok_or(format!("MongoDB {mongodb}"))
+        },
+    )
+    .await
+    .expect("logs-writer stores the 50");
+
+    let stuck = quiesce(&t, Duration::from_secs(4)).await.unwrap();
+    assert!(!stuck.drained, "{stuck:?}");
+    assert_eq!(
+        stuck.counts,
+        (start.counts.0 + 50, start.counts.1),
+        "{stuck:?}"
+    );
+    assert!(stuck.still_on_kafka >= Some(50), "{stuck:?}");
+
+    local.control.restart("live-forwarder").await.unwrap();
+    let done = quiesce(&t, Duration::from_secs(60)).await.unwrap();
+    assert!(done.drained, "{done:?}");
+    assert_eq!(done.counts, (start.counts.0 + 50, start.counts.1 + 50));
+    assert_eq!(done.still_on_kafka, Some(0));
 }
 
 /// Every number report.md prints is a number of report.json (at the precision printed), and no
@@ -383,7 +448,16 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
     let out = testkit::fresh_dir(&out_dir(), "interrupted");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_experiments"))
         .args(["run", "podkill-read-api", "podkill-ingest"])
-        .args(["--warmup", "1s", "--steady", "3s", "--watch", "2s", "--recovery", "3s"])
+        .args([
+            "--warmup",
+            "1s",
+            "--steady",
+            "3s",
+            "--watch",
+            "2s",
+            "--recovery",
+            "3s",
+        ])
         .args(["--rate", "100", "--writers", "4", "--viewers", "2"])
         .arg("--state-dir")
         .arg(&stack.state_dir)
@@ -403,7 +477,10 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
             break;
         }
     }
-    assert!(seen.contains("[podkill-read-api] t="), "the first run never started:\n{seen}");
+    assert!(
+        seen.contains("[podkill-read-api] t="),
+        "the first run never started:\n{seen}"
+    );
     let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     while let Some(line) = stderr.next_line().await.unwrap() {
@@ -418,7 +495,10 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
         "a batch stopped by Ctrl-C exits 130\n{stdout}\n{seen}"
     );
     // The running experiment finished and was reported whole; the next one never started.
-    assert!(stdout.contains("podkill-read-api (repeat 1/1): "), "{stdout}");
+    assert!(
+        stdout.contains("podkill-read-api (repeat 1/1): "),
+        "{stdout}"
+    );
     let report = std::fs::read_dir(out.join("podkill-read-api"))
         .unwrap()
         .next()
@@ -430,7 +510,10 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
     assert_eq!(report.config.recovery_s, 3.0);
     assert!(!out.join("podkill-ingest").exists(), "{seen}");
     assert!(!seen.contains("[podkill-ingest]"), "{seen}");
-    assert!(seen.contains(&format!("--resume {}", report.batch)), "{seen}");
+    assert!(
+        seen.contains(&format!("--resume {}", report.batch)),
+        "{seen}"
+    );
 }
 
 /// The report's shape: its objects' fields. Every scalar is redacted, an array of objects is cut

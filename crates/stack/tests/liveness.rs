@@ -40,7 +40,13 @@ async fn a_ready_process_that_fails_its_liveness_probe_three_times_is_restarted(
     let url = format!("http://127.0.0.1:{port}/livez");
     let period = Duration::from_millis(300);
     let spec = ProcessSpec::new("web", "python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .cwd(&site)
         .probe(Probe::Http(url.clone()))
         .liveness(LivenessProbe {
@@ -50,7 +56,10 @@ async fn a_ready_process_that_fails_its_liveness_probe_three_times_is_restarted(
         })
         .stop_timeout(Duration::from_secs(5));
     let supervisor = Supervisor::start(vec![spec], &dir.path().join("logs")).unwrap();
-    supervisor.wait_ready(Duration::from_secs(30)).await.unwrap();
+    supervisor
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .unwrap();
     let first = supervisor.status("web").unwrap();
 
     // A passing probe leaves the process alone.
@@ -73,7 +82,10 @@ async fn a_ready_process_that_fails_its_liveness_probe_three_times_is_restarted(
     );
     let log = log_of(dir.path());
     for n in 1..=3 {
-        assert!(log.contains(&format!("liveness probe failed ({n} of 3)")), "{log}");
+        assert!(
+            log.contains(&format!("liveness probe failed ({n} of 3)")),
+            "{log}"
+        );
     }
 
     // The new process is not ready (its /livez is still 404, and readiness asks the same URL),
@@ -92,7 +104,10 @@ async fn a_ready_process_that_fails_its_liveness_probe_three_times_is_restarted(
 
     // Healthy again: ready, and left alone.
     std::fs::write(&livez, "ok").unwrap();
-    supervisor.wait_ready(Duration::from_secs(30)).await.unwrap();
+    supervisor
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .unwrap();
     tokio::time::sleep(period * 5).await;
     assert_eq!(supervisor.status("web").unwrap().restarts, 1);
     supervisor.shutdown().await;

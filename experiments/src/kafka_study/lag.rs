@@ -113,9 +113,7 @@ impl GroupLag {
         let committed = consumer.committed_offsets(list, timeout).ok()?;
         let (mut lag, mut sum) = (0i64, 0i64);
         for p in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(&self.topic, p, timeout)
-                .ok()?;
+            let (low, high) = consumer.fetch_watermarks(&self.topic, p, timeout).ok()?;
             let at = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
                 Some(Offset::Offset(o)) => o,
                 // Nothing committed yet: the group starts from the earliest record.

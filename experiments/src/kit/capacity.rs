@@ -63,6 +63,7 @@ pub async fn measure(
         quiesce(target, step)
             .await
             .context("counting MongoDB and Redis")?;
+        // A step that did not drain within its own length is not sustained (below).
         let drained = stopped.elapsed().as_secs_f64();
         let ok: Vec<f64> = summary
             .requests

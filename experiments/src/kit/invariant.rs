@@ -8,34 +8,74 @@ use anyhow::Result;
 use crate::kit::report::Invariant;
 use crate::kit::target::Target;
 
-/// Waits until both stores stop changing (the pipeline has drained), so that the experiment's
-/// counts start from a known point. Gives up after `timeout` and uses the last counts.
-pub async fn quiesce(target: &Target, timeout: Duration) -> Result<(i64, i64)> {
-    // Counts read 700 ms apart until two agree. A failed read ends the wait (`Ok(Err)`).
+/// How long the data check waits for the pipeline to drain after the load. Long enough for the
+/// liveness probe to restart a consumer stuck since the fault began (out of its group 60 s, then
+/// `/livez` silent 60 s, then 3 failed probes 10 s apart: about 150 s, as on a cluster), so that
+/// such a run reports the restart and its data, not records "still on Kafka". A pipeline that
+/// drains ends the wait at once.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
+
+/// Where the pipeline stood when [`quiesce`] stopped waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quiet {
+    /// MongoDB's and Redis' counts.
+    pub counts: (i64, i64),
+    /// Whether it drained: the counts held for two readings and no consumer group had records
+    /// left on Kafka (when the broker could be read). False when the wait timed out.
+    pub drained: bool,
+    /// The most records a consumer group had left on Kafka at the last reading, if read.
+    pub still_on_kafka: Option<i64>,
+}
+
+/// Waits until the pipeline has drained, so that the experiment's counts start from a known
+/// point; gives up after `timeout` with the last counts (`drained` false).
+///
+/// Counts that stop changing are not enough: a consumer group stuck with records on Kafka
+/// (librdkafka's stall after a broker pause) leaves both stores still, and those records then
+/// land during the next run, counted as its own (seen: a run after a stuck one reported 9
+/// duplicates and 31 predictions stored without a 202 that were the stuck run's).
+pub async fn quiesce(target: &Target, timeout: Duration) -> Result<Quiet> {
+    // Counts read 700 ms apart until two agree, then the broker asked. A failed count ends the
+    // wait (`Ok(Err)`).
     let previous = std::sync::Mutex::new(None);
+    let left = std::sync::Mutex::new(None);
     let settled = retry::poll_until(timeout, Duration::from_millis(700), || async {
         let now = match target.counts().await {
             Ok(now) => now,
             Err(e) => return Ok(Err(e)),
         };
         let last = previous.lock().expect("counts lock").replace(now);
-        if last == Some(now) {
+        if last != Some(now) {
+            return Err(now);
+        }
+        let on_kafka = still_on_kafka(target).await;
+        *left.lock().expect("lag lock") = on_kafka;
+        if on_kafka.is_none_or(|n| n == 0) {
             Ok(Ok(now))
         } else {
             Err(now)
         }
     })
     .await;
+    let still_on_kafka = *left.lock().expect("lag lock");
     match settled {
-        Ok(counted) => counted,
-        Err(timed_out) => Ok(timed_out.last),
+        Ok(counted) => Ok(Quiet {
+            counts: counted?,
+            drained: true,
+            still_on_kafka,
+        }),
+        Err(timed_out) => Ok(Quiet {
+            counts: timed_out.last,
+            drained: false,
+            still_on_kafka,
+        }),
     }
 }
 
-/// Waits up to 90 s for both stores to agree, hold at least `accepted` more than `before`, and
-/// stay so for two readings in a row: the data invariant, with how long the pipeline took to
-/// drain. More than accepted is not a failure: a request answered 503 or timed out whose record
-/// Kafka took anyway is stored without a 202 (counted apart).
+/// Waits up to [`DRAIN_LIMIT`] for both stores to agree, hold at least `accepted` more than
+/// `before`, and stay so for two readings in a row: the data invariant, with how long the
+/// pipeline took to drain. More than accepted is not a failure: a request answered 503 or timed
+/// out whose record Kafka took anyway is stored without a 202 (counted apart).
 pub async fn check_invariant(
     target: &Target,
     before: (i64, i64),
@@ -43,23 +83,19 @@ pub async fn check_invariant(
 ) -> Result<Invariant> {
     let drain_start = Instant::now();
     let previous = std::sync::Mutex::new(None);
-    let drained = retry::poll_until(
-        Duration::from_secs(90),
-        Duration::from_millis(500),
-        || async {
-            let now = match target.counts().await {
-                Ok(now) => now,
-                Err(e) => return Ok(Err(e)),
-            };
-            let counts = (now.0 - before.0, now.1 - before.1);
-            let last = previous.lock().expect("counts lock").replace(counts);
-            if counts.0 == counts.1 && counts.0 >= accepted as i64 && last == Some(counts) {
-                Ok(Ok((counts, drain_start.elapsed().as_secs_f64())))
-            } else {
-                Err(counts)
-            }
-        },
-    )
+    let drained = retry::poll_until(DRAIN_LIMIT, Duration::from_millis(500), || async {
+        let now = match target.counts().await {
+            Ok(now) => now,
+            Err(e) => return Ok(Err(e)),
+        };
+        let counts = (now.0 - before.0, now.1 - before.1);
+        let last = previous.lock().expect("counts lock").replace(counts);
+        if counts.0 == counts.1 && counts.0 >= accepted as i64 && last == Some(counts) {
+            Ok(Ok((counts, drain_start.elapsed().as_secs_f64())))
+        } else {
+            Err(counts)
+        }
+    })
     .await;
     let ((mongo_d, redis_d), settled_after) = match drained {
         Ok(drained) => {

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::kit::hypothesis::hypothesis_probes;
 pub use crate::kit::hypothesis::Hypothesis;
 use crate::kit::impact::{impact, Measurements, Window};
-use crate::kit::invariant::{check_invariant, quiesce};
+use crate::kit::invariant::{check_invariant, quiesce, DRAIN_LIMIT};
 use crate::kit::load::Viewers;
 use crate::kit::report::{self, Hypotheses, Report, RunSettings, SeriesSet, Unsupported};
 use crate::kit::sampler::Samplers;
@@ -88,9 +88,23 @@ pub async fn run_published(
     target.prepare().await?;
 
     eprintln!("[{}] waiting for the pipeline to be idle ...", e.name);
-    let before = quiesce(target, Duration::from_secs(60))
+    let quiet = quiesce(target, DRAIN_LIMIT)
         .await
         .context("counting MongoDB and Redis")?;
+    if !quiet.drained {
+        // Records of an earlier run landing during this one would be counted as this run's.
+        bail!(
+            "the pipeline did not drain within {DRAIN_LIMIT:?} before the run ({}; MongoDB {}, Redis {}): \
+             a consumer may be stuck; see the state folder's logs/, or restart the stack",
+            match quiet.still_on_kafka {
+                Some(n) => format!("a consumer group still had {n} records on Kafka"),
+                None => "the stores' counts kept changing".to_string(),
+            },
+            quiet.counts.0,
+            quiet.counts.1
+        );
+    }
+    let before = quiet.counts;
 
     let total = config.warmup + config.steady + config.fault + config.recovery;
     let requests = (config.rate * total.as_secs_f64()).round().max(1.0) as u64;
