@@ -73,6 +73,17 @@ start_stack() {
   return 1
 }
 
+# probe_fixtures FILE: Qatar 2022's 64 matches plus "Probe v Marker" (phase 1) into FILE. The load
+# never sends that match, so /api/live counts only a benchmark's probes there.
+probe_fixtures() {
+  python3 - "$ROOT/crates/model/data/worldcup-2022.json" "$1" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["matches"].append({"team1": "Probe", "team2": "Marker", "phase": 1})
+json.dump(f, open(sys.argv[2], "w"))
+PY
+}
+
 # start_nginx SERVER_BLOCK: NGINX with one worker and the given `server { ... }` (the
 # baseline each benchmark compares with), in $WORK/nginx, its pid appended to PIDS.
 start_nginx() {

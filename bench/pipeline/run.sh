@@ -32,14 +32,7 @@ BPORT=$(free_port)
 start_nginx "server { listen 127.0.0.1:$BPORT; location /input { return 202 '{\"accepted\":1}'; } }"
 
 # --- 2. the stack --------------------------------------------------------------------------------
-# The probe's match, beside Qatar 2022's 64: the load never sends it, so /api/live counts only
-# the probe's predictions there.
-python3 - "$ROOT/crates/model/data/worldcup-2022.json" "$WORK/fixtures.json" <<'PY'
-import json, sys
-f = json.load(open(sys.argv[1]))
-f["matches"].append({"team1": "Probe", "team2": "Marker", "phase": 1})
-json.dump(f, open(sys.argv[2], "w"))
-PY
+probe_fixtures "$WORK/fixtures.json"
 STATE=$WORK/state
 started=$(date +%s.%N)
 # A long backend bound: the drain checks read /api/stats while FerretDB is still busy storing the

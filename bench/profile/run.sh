@@ -25,8 +25,8 @@ mkdir -p "$OUT"
 
 command -v perf > /dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
 TOOLS=$HOME/.cache/usactar/tools
-INFERNO_VERSION=0.12.3
-if [[ ! -x $TOOLS/bin/inferno-flamegraph ]] || ! "$TOOLS/bin/inferno-flamegraph" --version | grep -q "$INFERNO_VERSION"; then
+INFERNO_VERSION=0.12.8
+if ! grep -q "\"inferno $INFERNO_VERSION " "$TOOLS/.crates.toml" 2>/dev/null; then
   echo "==> installing inferno $INFERNO_VERSION into $TOOLS"
   cargo install --quiet --locked --root "$TOOLS" --version "$INFERNO_VERSION" inferno
 fi

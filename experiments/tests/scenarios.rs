@@ -192,7 +192,8 @@ async fn kernel_faults_are_unsupported_locally_within_seconds() {
 
 /// A consumer group with records left on Kafka is not idle, even while neither store changes
 /// (a group stuck after a broker pause looks exactly so): the wait before a run goes on until it
-/// drained, so an earlier run's records never count as the next run's.
+/// drained and every service is ready, so an earlier run's records or stuck service never count
+/// as the next run's.
 #[tokio::test]
 async fn the_wait_before_a_run_is_not_over_while_a_group_has_records_on_kafka() {
     use experiments::kit::invariant::quiesce;
@@ -250,6 +251,20 @@ async fn the_wait_before_a_run_is_not_over_while_a_group_has_records_on_kafka() 
     assert!(done.drained, "{done:?}");
     assert_eq!(done.counts, (start.counts.0 + 50, start.counts.1 + 50));
     assert_eq!(done.still_on_kafka, Some(0));
+
+    // Nor is it over while a service is not ready (ingest stuck after a broker pause refuses
+    // every prediction until its liveness probe restarts it).
+    local
+        .control
+        .hold("ingest", Duration::from_secs(120))
+        .await
+        .unwrap();
+    let unready = quiesce(&t, Duration::from_secs(4)).await.unwrap();
+    assert!(!unready.drained, "{unready:?}");
+    assert_eq!(unready.unready, vec!["ingest".to_string()]);
+    local.control.restart("ingest").await.unwrap();
+    let ready = quiesce(&t, Duration::from_secs(60)).await.unwrap();
+    assert!(ready.drained && ready.unready.is_empty(), "{ready:?}");
 }
 
 /// Every number report.md prints is a number of report.json (at the precision printed), and no

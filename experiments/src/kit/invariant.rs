@@ -16,15 +16,18 @@ use crate::kit::target::Target;
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Where the pipeline stood when [`quiesce`] stopped waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quiet {
     /// MongoDB's and Redis' counts.
     pub counts: (i64, i64),
-    /// Whether it drained: the counts held for two readings and no consumer group had records
-    /// left on Kafka (when the broker could be read). False when the wait timed out.
+    /// Whether it drained: the counts held for two readings, no consumer group had records left
+    /// on Kafka (when the broker could be read) and every service was ready. False when the
+    /// wait timed out.
     pub drained: bool,
     /// The most records a consumer group had left on Kafka at the last reading, if read.
     pub still_on_kafka: Option<i64>,
+    /// The services not ready at the last reading (local stack only).
+    pub unready: Vec<String>,
 }
 
 /// Waits until the pipeline has drained, so that the experiment's counts start from a known
@@ -33,12 +36,15 @@ pub struct Quiet {
 /// Counts that stop changing are not enough: a consumer group stuck with records on Kafka
 /// (librdkafka's stall after a broker pause) leaves both stores still, and those records then
 /// land during the next run, counted as its own (seen: a run after a stuck one reported 9
-/// duplicates and 31 predictions stored without a 202 that were the stuck run's).
+/// duplicates and 31 predictions stored without a 202 that were the stuck run's). Nor is a
+/// drained Kafka: ingest stuck the same way refuses every prediction until its liveness probe
+/// restarts it, which would then fall inside the next run (seen too). So the services must be
+/// ready as well.
 pub async fn quiesce(target: &Target, timeout: Duration) -> Result<Quiet> {
     // Counts read 700 ms apart until two agree, then the broker asked. A failed count ends the
     // wait (`Ok(Err)`).
     let previous = std::sync::Mutex::new(None);
-    let left = std::sync::Mutex::new(None);
+    let left = std::sync::Mutex::new((None, Vec::new()));
     let settled = retry::poll_until(timeout, Duration::from_millis(700), || async {
         let now = match target.counts().await {
             Ok(now) => now,
@@ -49,25 +55,29 @@ pub async fn quiesce(target: &Target, timeout: Duration) -> Result<Quiet> {
             return Err(now);
         }
         let on_kafka = still_on_kafka(target).await;
-        *left.lock().expect("lag lock") = on_kafka;
-        if on_kafka.is_none_or(|n| n == 0) {
+        let not_ready = target.unready_services().await;
+        let done = on_kafka.is_none_or(|n| n == 0) && not_ready.is_empty();
+        *left.lock().expect("lag lock") = (on_kafka, not_ready);
+        if done {
             Ok(Ok(now))
         } else {
             Err(now)
         }
     })
     .await;
-    let still_on_kafka = *left.lock().expect("lag lock");
+    let (still_on_kafka, unready) = left.into_inner().expect("lag lock");
     match settled {
         Ok(counted) => Ok(Quiet {
             counts: counted?,
             drained: true,
             still_on_kafka,
+            unready,
         }),
         Err(timed_out) => Ok(Quiet {
             counts: timed_out.last,
             drained: false,
             still_on_kafka,
+            unready,
         }),
     }
 }

@@ -93,13 +93,20 @@ pub async fn run_published(
         .context("counting MongoDB and Redis")?;
     if !quiet.drained {
         // Records of an earlier run landing during this one would be counted as this run's.
+        let mut why = Vec::new();
+        if let Some(n) = quiet.still_on_kafka.filter(|n| *n > 0) {
+            why.push(format!("a consumer group still had {n} records on Kafka"));
+        }
+        if !quiet.unready.is_empty() {
+            why.push(format!("not ready: {}", quiet.unready.join(", ")));
+        }
+        if why.is_empty() {
+            why.push("the stores' counts kept changing".to_string());
+        }
         bail!(
-            "the pipeline did not drain within {DRAIN_LIMIT:?} before the run ({}; MongoDB {}, Redis {}): \
-             a consumer may be stuck; see the state folder's logs/, or restart the stack",
-            match quiet.still_on_kafka {
-                Some(n) => format!("a consumer group still had {n} records on Kafka"),
-                None => "the stores' counts kept changing".to_string(),
-            },
+            "the pipeline did not drain within {DRAIN_LIMIT:?} before the run ({}; MongoDB {}, \
+             Redis {}): a service may be stuck; see the state folder's logs/, or restart the stack",
+            why.join("; "),
             quiet.counts.0,
             quiet.counts.1
         );

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# How fast a change reaches /api/live/ws viewers while predictions arrive (issue 16's target:
+# 1,000 viewers see a change within 500 ms at p99 while 5,000 predictions/s arrive), against one
+# viewer under the same load in the same run (the baseline).
+#
+#   bench/viewers/run.sh                          # 1,000 viewers, 5,000 predictions/s, 40 probes
+#   VIEWERS=200 RATE=2000 bench/viewers/run.sh
+#
+# 1. Release build (read-api's example ws_viewers); the local stack on its own ports with the
+#    Qatar 2022 fixtures plus a "Probe v Marker" match that only the probes send.
+# 2. For 1 viewer, then VIEWERS: loadgen posts RATE predictions/s (64 simultaneous) through the
+#    ingress for LOAD_S seconds; 5 s in, ws_viewers opens the sockets through the ingress, posts
+#    PROBES predictions of the probe match 300 ms apart, and times each from its 202 to the push
+#    that shows it, on every socket.
+# Prints each run's JSON and a table. A benchmark, not a test: the sockets, the load and the
+# stack share the machine's two cores.
+set -euo pipefail
+VIEWERS=${VIEWERS:-1000}
+RATE=${RATE:-5000}
+PROBES=${PROBES:-40}
+LOAD_S=${LOAD_S:-60}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$HERE/../lib.sh"
+
+release_build --example ws_viewers
+machine_line
+# 1,000 sockets here, and as many through NGINX to read-api.
+ulimit -n 65536
+
+probe_fixtures "$WORK/fixtures.json"
+STATE=$WORK/state
+USACTAR_FIXTURES=$WORK/fixtures.json start_stack "$BIN" "$STATE"
+INGRESS=http://$(python3 -c "import json,sys; print('127.0.0.1:%d' % json.load(open(sys.argv[1]))['ports']['ingress'])" "$STATE/stack.json")
+sleep 10
+
+for viewers in 1 "$VIEWERS"; do
+  echo "==> $viewers viewer(s), $RATE predictions/s arriving"
+  "$BIN/loadgen" run -f "$ROOT/loadgen/data/predictions.json" --url "$INGRESS/input" --concurrence 64 \
+    --rate "$RATE" -n $((RATE * LOAD_S)) --timeout "${LOAD_S}s" --report "$WORK/load-$viewers.json" > /dev/null 2>&1 &
+  load=$!
+  sleep 5
+  "$BIN/examples/ws_viewers" "$INGRESS" "$viewers" "$PROBES" Probe Marker 1 | tee "$WORK/viewers-$viewers.json"
+  wait "$load"
+done
+
+python3 - "$WORK" "$VIEWERS" "$RATE" <<'PY'
+import json, sys
+work, many, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rows = []
+for v in ["1", many]:
+    r = json.load(open(f"{work}/viewers-{v}.json"))
+    load = json.load(open(f"{work}/load-{v}.json"))
+    r["arriving"] = load["succeeded"] / load["elapsed_secs"]
+    r["load_failed"] = load["failed"]
+    rows.append(r)
+base, big = rows
+def ms(v):
+    return "none" if v is None else f"{v:.0f}"
+print()
+print("| viewers | sockets opened (refused) | predictions arriving, accepted/s (failed) | (probe, viewer) pairs timed / missed | 202 → on screen p50 / p99 / max ms |")
+print("|---|---|---|---|---|")
+for name, r in [("1 (baseline)", base), (many, big)]:
+    print(f"| {name} | {r['sockets_opened']} ({r['sockets_refused']}) | {r['arriving']:,.0f} ({r['load_failed']}) "
+          f"| {r['pairs_timed']} / {r['pairs_missed']} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} / {ms(r['max_ms'])} |")
+ratio = big["p99_ms"] / base["p99_ms"] if big["p99_ms"] and base["p99_ms"] else None
+print()
+print(f"p99 with {many} viewers / p99 with 1 viewer: {ratio:.2f}" if ratio else "ratio: not measured")
+met = (big["p99_ms"] is not None and big["p99_ms"] <= 500 and big["pairs_missed"] == 0
+       and big["sockets_opened"] >= 1000 and big["arriving"] >= 0.98 * 5000)
+print(f"target (1,000 viewers, p99 <= 500 ms, while 5,000 predictions/s arrive): {'met' if met else 'NOT met'}"
+      f" (viewers {big['sockets_opened']}, p99 {ms(big['p99_ms'])} ms, missed {big['pairs_missed']}, arriving {big['arriving']:,.0f}/s)")
+PY
