@@ -66,31 +66,63 @@ baseline_per_s = base["succeeded"] / base["elapsed_secs"]
 accepted_in_window = accepted_per_s * window
 
 print("==> flame graphs (perf script | inferno)", flush=True)
-script = subprocess.run(["perf", "script", "-i", f"{out}/perf.data"], check=True, capture_output=True).stdout
+# +pid: each sample's header names its process, not only its thread.
+script = subprocess.run(["perf", "script", "-F", "+pid", "-i", f"{out}/perf.data"], check=True,
+                        capture_output=True).stdout
 folded = subprocess.run([f"{inferno}/inferno-collapse-perf", "--pid"], input=script, check=True,
                         capture_output=True).stdout.decode().splitlines()
 by_pid = {str(pids[s]): s for s in PROFILED}
 samples = {}
 for service in PROFILED:
-    # --pid names each stack's root frame "<command>/<pid>" (consumer is one binary, two pids).
-    mine = [line for line in folded if line.split(";", 1)[0].rsplit("/", 1)[-1] in
-            {p for p, s in by_pid.items() if s == service}]
-    samples[service] = sum(int(line.rsplit(" ", 1)[1]) for line in mine)
+    # --pid names each stack's root frame "<thread name>-<pid>" (logs-writer and live-forwarder
+    # are one binary: only the pid tells them apart).
+    mine = [line for line in folded if by_pid.get(line.split(";", 1)[0].rsplit("-", 1)[-1]) == service]
+    # inferno weighs each sample by its period (cpu-clock: nanoseconds): the sum is CPU time.
+    samples[service] = sum(int(line.rsplit(" ", 1)[1]) for line in mine) / 1e9
     with open(f"{out}/{service}.folded", "w") as f:
         f.write("\n".join(mine) + "\n")
     title = (f"{service}: {users} simultaneous single predictions, {accepted_per_s:,.0f} accepted/s, "
-             f"{duration} s at 99 Hz ({samples[service]} samples)")
+             f"{duration} s at 99 Hz ({samples[service]:.2f} CPU-s sampled)")
     with open(f"{out}/{service}.svg", "wb") as f:
         subprocess.run([f"{inferno}/inferno-flamegraph", "--title", title, "--width", "1600",
                         f"{out}/{service}.folded"], check=True, stdout=f)
 os.remove(f"{out}/perf.data")
+
+# Where each service's sampled CPU went: the share of its samples whose stack holds a frame of
+# each kind (inclusive, so the kinds overlap: an HTTP handler's system call counts in both).
+KINDS = [
+    ("system calls (kernel)", lambda f: f.startswith("entry_SYSCALL_64")),
+    ("HTTP server (hyper)", lambda f: "hyper::proto" in f),
+    ("JSON (serde_json)", lambda f: "serde_json" in f),
+    ("Kafka client (librdkafka)", lambda f: f.startswith("rd_kafka") or f.startswith("rdk:")),
+    ("MongoDB driver and BSON", lambda f: "mongodb::" in f or "bson::" in f),
+    ("gRPC (tonic, h2)", lambda f: "tonic::" in f or "h2::" in f),
+    ("memory allocation", lambda f: f in ("malloc", "free", "_int_malloc", "_int_free", "__GI___libc_malloc",
+                                          "__GI___libc_free", "cfree", "realloc")),
+    ("logs and spans (tracing)", lambda f: "tracing_subscriber" in f or "tracing_core" in f),
+]
+kinds = {}
+for service in PROFILED:
+    weights = {name: 0 for name, _ in KINDS}
+    total = 0
+    for line in open(f"{out}/{service}.folded"):
+        if not line.strip():
+            continue
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        total += int(n)
+        for name, test in KINDS:
+            if any(test(f) for f in frames):
+                weights[name] += int(n)
+    kinds[service] = {name: (w / total if total else None) for name, w in weights.items()}
 
 result = {
     "users": users, "duration_s": duration, "window_s": window, "cores": CORES,
     "baseline_per_s": baseline_per_s, "accepted_per_s": accepted_per_s,
     "ratio": accepted_per_s / baseline_per_s, "failed": pipe["failed"],
     "ingest_p50_ms": pipe["latency"]["p50_ms"], "ingest_p99_ms": pipe["latency"]["p99_ms"],
-    "cpu_seconds": spent, "perf_cpu_seconds": perf_cpu, "samples": samples,
+    "cpu_seconds": spent, "perf_cpu_seconds": perf_cpu, "sampled_cpu_seconds": samples,
+    "kinds": kinds,
 }
 json.dump(result, open(f"{out}/profile.json", "w"), indent=2)
 
@@ -104,5 +136,12 @@ for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
     if s >= 0.05:
         print(f"| {name} | {s:.1f} | {100 * s / (CORES * window):.0f} % | {1e6 * s / accepted_in_window:.0f} |")
 print()
+print("Where each service's sampled CPU went (share of its samples whose stack holds such a frame; kinds overlap):")
+print("| kind | " + " | ".join(PROFILED) + " |")
+print("|---|" + "---|" * len(PROFILED))
+for name, _ in KINDS:
+    cells = ["not measured" if kinds[s][name] is None else f"{100 * kinds[s][name]:.0f} %" for s in PROFILED]
+    print(f"| {name} | " + " | ".join(cells) + " |")
+print()
 for service in PROFILED:
-    print(f"{service}: {out}/{service}.svg ({samples[service]} samples)")
+    print(f"{service}: {out}/{service}.svg ({samples[service]:.2f} CPU-s sampled)")

@@ -30,6 +30,7 @@ if ! grep -q "\"inferno $INFERNO_VERSION " "$TOOLS/.crates.toml" 2>/dev/null; th
   echo "==> installing inferno $INFERNO_VERSION into $TOOLS"
   cargo install --quiet --locked --root "$TOOLS" --version "$INFERNO_VERSION" inferno
 fi
+# shellcheck disable=SC2119  # no extra targets: the services are built by default
 release_build
 machine_line
 

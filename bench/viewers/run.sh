@@ -25,8 +25,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 release_build --example ws_viewers
 machine_line
-# 1,000 sockets here, and as many through NGINX to read-api.
-ulimit -n 65536
+# VIEWERS sockets here, and twice as many in NGINX (client and upstream side).
+ulimit -n "$(ulimit -Hn)"
+if (($(ulimit -n) < 2 * VIEWERS + 1000)); then
+  echo "open files are limited to $(ulimit -n) (hard limit); $((2 * VIEWERS + 1000)) are needed for $VIEWERS viewers" >&2
+  exit 1
+fi
 
 probe_fixtures "$WORK/fixtures.json"
 STATE=$WORK/state
@@ -34,14 +38,31 @@ USACTAR_FIXTURES=$WORK/fixtures.json start_stack "$BIN" "$STATE"
 INGRESS=http://$(python3 -c "import json,sys; print('127.0.0.1:%d' % json.load(open(sys.argv[1]))['ports']['ingress'])" "$STATE/stack.json")
 sleep 10
 
+# Every stack process's CPU seconds so far and resident bytes now, with the time, as JSON.
+cpu_snapshot() {
+  python3 - "$STATE" <<'PY'
+import json, os, sys, time
+sys.path.insert(0, os.environ["ROOT"] + "/bench")
+from stack_procs import processes, stack_file, tree_cpu, tree_rss
+procs = processes(stack_file(sys.argv[1]))
+print(json.dumps({"t": time.time(), "cpu": {n: tree_cpu(p) for n, p in procs.items()},
+                  "rss": {n: tree_rss(p) for n, p in procs.items()}}))
+PY
+}
+export ROOT
+
 for viewers in 1 "$VIEWERS"; do
   echo "==> $viewers viewer(s), $RATE predictions/s arriving"
   "$BIN/loadgen" run -f "$ROOT/loadgen/data/predictions.json" --url "$INGRESS/input" --concurrence 64 \
     --rate "$RATE" -n $((RATE * LOAD_S)) --timeout "${LOAD_S}s" --report "$WORK/load-$viewers.json" > /dev/null 2>&1 &
   load=$!
   sleep 5
+  cpu_snapshot > "$WORK/cpu-before-$viewers.json"
+  # Memory while the sockets are open: sampled 15 s in, during the probes.
+  (sleep 15 && cpu_snapshot > "$WORK/cpu-middle-$viewers.json") &
   "$BIN/examples/ws_viewers" "$INGRESS" "$viewers" "$PROBES" Probe Marker 1 | tee "$WORK/viewers-$viewers.json"
-  wait "$load"
+  cpu_snapshot > "$WORK/cpu-after-$viewers.json"
+  wait "$load" || (($? == 3)) # 3: stopped by its --timeout, as intended
 done
 
 python3 - "$WORK" "$VIEWERS" "$RATE" <<'PY'
@@ -53,6 +74,11 @@ for v in ["1", many]:
     load = json.load(open(f"{work}/load-{v}.json"))
     r["arriving"] = load["succeeded"] / load["elapsed_secs"]
     r["load_failed"] = load["failed"]
+    a, b = (json.load(open(f"{work}/cpu-{w}-{v}.json")) for w in ("before", "after"))
+    r["window_s"] = b["t"] - a["t"]
+    r["cpu_s"] = {n: b["cpu"][n] - a["cpu"][n] for n in b["cpu"] if n in a["cpu"]}
+    r["cpu_s"]["the viewers (this benchmark)"] = r["own_cpu_s"]
+    r["rss_mib"] = {n: b / 2**20 for n, b in json.load(open(f"{work}/cpu-middle-{v}.json"))["rss"].items()}
     rows.append(r)
 base, big = rows
 def ms(v):
@@ -63,6 +89,13 @@ print("|---|---|---|---|---|")
 for name, r in [("1 (baseline)", base), (many, big)]:
     print(f"| {name} | {r['sockets_opened']} ({r['sockets_refused']}) | {r['arriving']:,.0f} ({r['load_failed']}) "
           f"| {r['pairs_timed']} / {r['pairs_missed']} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} / {ms(r['max_ms'])} |")
+print()
+print("What the sockets received while the probes ran, and where the CPU went (2 cores):")
+for name, r in [("1 viewer", base), (f"{many} viewers", big)]:
+    top = sorted(r["cpu_s"].items(), key=lambda kv: -kv[1])
+    print(f"  {name}: {r['received_mb_per_s']:.1f} MB/s in {r['messages_per_s']:,.0f} messages/s of {r['mean_message_kb']:.1f} KB on average; "
+          f"CPU-s in the {r['window_s']:.0f} s window: " + ", ".join(f"{k} {v:.1f}" for k, v in top if v >= 0.5)
+          + f"; resident during the probes: NGINX {r['rss_mib']['nginx']:.0f} MiB, read-api {r['rss_mib']['read-api']:.0f} MiB")
 ratio = big["p99_ms"] / base["p99_ms"] if big["p99_ms"] and base["p99_ms"] else None
 print()
 print(f"p99 with {many} viewers / p99 with 1 viewer: {ratio:.2f}" if ratio else "ratio: not measured")

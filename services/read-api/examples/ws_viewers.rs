@@ -5,9 +5,15 @@
 //!
 //! `cargo run --release -p read-api --example ws_viewers -- <ingress url> <viewers> <probes> <team1> <team2> <phase>`
 //!
-//! Prints one JSON object: sockets opened, (probe, viewer) pairs timed and missed, and the
-//! latency's p50, p99 and max in ms. A push that arrives before the 202 counts as 0 ms.
+//! Prints one JSON object: sockets opened, (probe, viewer) pairs timed and missed, the latency's
+//! p50, p99 and max in ms (a push that arrives before the 202 counts as 0 ms), what the sockets
+//! received per second while the probes ran, and this process's own CPU seconds.
+//!
+//! Cheap on purpose: the viewers share the machine with the stack, so a push is not decoded
+//! whole; only the probe match's total is read out of its text (checked against a full decode
+//! on every snapshot).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +28,11 @@ type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
 const BETWEEN_PROBES: Duration = Duration::from_millis(300);
 /// How long after the last probe's 202 a viewer may still show it before it counts as missed.
 const LATE_LIMIT: Duration = Duration::from_secs(5);
+
+/// What every socket received, counted from the first probe on.
+static BYTES: AtomicU64 = AtomicU64::new(0);
+static MESSAGES: AtomicU64 = AtomicU64::new(0);
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -60,6 +71,8 @@ async fn main() -> anyhow::Result<()> {
         "team1": team1, "team2": team2, "phase": phase, "score": "1-0",
     });
     let mut answered = Vec::new();
+    COUNTING.store(true, Ordering::Relaxed);
+    let probing = Instant::now();
     for _ in 0..probes {
         let response = http
             .post(format!("{ingress}/input"))
@@ -75,6 +88,11 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(BETWEEN_PROBES).await;
     }
     tokio::time::sleep(LATE_LIMIT).await;
+    let probing_s = probing.elapsed().as_secs_f64();
+    let (bytes, messages) = (
+        BYTES.load(Ordering::Relaxed),
+        MESSAGES.load(Ordering::Relaxed),
+    );
 
     let mut latencies = Vec::new();
     let mut missed = 0usize;
@@ -109,6 +127,10 @@ async fn main() -> anyhow::Result<()> {
             "p50_ms": pct(0.5),
             "p99_ms": pct(0.99),
             "max_ms": latencies.last(),
+            "received_mb_per_s": bytes as f64 / probing_s / 1e6,
+            "messages_per_s": messages as f64 / probing_s,
+            "mean_message_kb": if messages > 0 { bytes as f64 / messages as f64 / 1e3 } else { 0.0 },
+            "own_cpu_s": own_cpu_seconds(),
         })
     );
     Ok(())
@@ -126,7 +148,15 @@ async fn open(url: &str, id: &str) -> anyhow::Result<(u64, Seen)> {
         .context("closed before its snapshot")??;
     let total = match decode(&first)? {
         Some(PushMessage::Snapshot(view)) => {
-            total_of(view.phases.iter().flat_map(|p| &p.matches), id).unwrap_or(0)
+            let total = total_of(view.phases.iter().flat_map(|p| &p.matches), id);
+            let Message::Text(text) = &first else {
+                unreachable!("decoded from text")
+            };
+            // The shortcut the reading task takes must read what a full decode reads.
+            if total.is_some() && probe_total(text, id) != total {
+                bail!("reading the total out of the text disagrees with decoding it");
+            }
+            total.unwrap_or(0)
         }
         other => bail!("the first message was not a snapshot: {other:?}"),
     };
@@ -136,14 +166,14 @@ async fn open(url: &str, id: &str) -> anyhow::Result<(u64, Seen)> {
     tokio::spawn(async move {
         while let Some(Ok(message)) = socket.next().await {
             let now = Instant::now();
-            let total = match decode(&message) {
-                Ok(Some(PushMessage::Live { matches, .. })) => total_of(matches.iter(), &id),
-                Ok(Some(PushMessage::Snapshot(view))) => {
-                    total_of(view.phases.iter().flat_map(|p| &p.matches), &id)
-                }
-                _ => None,
+            let Message::Text(text) = &message else {
+                continue;
             };
-            if let Some(total) = total {
+            if COUNTING.load(Ordering::Relaxed) {
+                BYTES.fetch_add(text.len() as u64, Ordering::Relaxed);
+                MESSAGES.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(total) = probe_total(text, &id) {
                 let mut notes = notes.lock().expect("seen lock");
                 if notes.last().is_none_or(|(t, _)| total > *t) {
                     notes.push((total, now));
@@ -152,6 +182,27 @@ async fn open(url: &str, id: &str) -> anyhow::Result<(u64, Seen)> {
         }
     });
     Ok((total, seen))
+}
+
+/// The total of match `id` in a push's text: the number after the first `"total":` that follows
+/// its `"id"` (a match's fields serialize in [`MatchView`]'s order: id, phase, teams, total).
+fn probe_total(text: &str, id: &str) -> Option<u64> {
+    let at = text.find(&format!("\"id\":\"{id}\""))?;
+    let rest = &text[at..];
+    let from = rest.find("\"total\":")? + "\"total\":".len();
+    let digits: String = rest[from..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// This process's user + system CPU seconds (/proc reports them in USER_HZ, 100 per second).
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 fn decode(message: &Message) -> anyhow::Result<Option<PushMessage>> {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use model::push::{LogItem, PushMessage};
 use mongodb::bson::DateTime;
 use tokio::sync::broadcast;
@@ -28,7 +29,7 @@ pub struct LogsBatch {
     /// True when the tail skipped records to keep up.
     pub gap: bool,
     /// The message for unfiltered sockets, serialized once for all of them.
-    pub json: String,
+    pub json: Utf8Bytes,
 }
 
 /// Starts the tail when the first logs socket subscribes; the tail stops when the last leaves.
@@ -114,7 +115,8 @@ async fn tail(hub: Arc<LogsHubInner>, started_ms: i64) {
                     items: items.clone(),
                     gap,
                 }
-                .to_json();
+                .to_json()
+                .into();
                 let _ = hub.tx.send(Arc::new(LogsBatch { items, gap, json }));
             }
             Err(e) => tracing::warn!(error = %e, "logs tail read failed"),

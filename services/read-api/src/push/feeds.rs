@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use model::push::PushMessage;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -37,7 +38,7 @@ impl LiveFeed {
 }
 
 impl Feed for LiveFeed {
-    async fn next(&mut self) -> Option<String> {
+    async fn next(&mut self) -> Option<Utf8Bytes> {
         loop {
             if self.snapshot_due {
                 if self.failed_once {
@@ -47,14 +48,14 @@ impl Feed for LiveFeed {
                     Ok(view) => {
                         self.snapshot_due = false;
                         self.failed_once = false;
-                        return Some(PushMessage::Snapshot((*view).clone()).to_json());
+                        return Some(PushMessage::Snapshot((*view).clone()).to_json().into());
                     }
                     Err(e) => {
                         // Tell the page, and retry: the socket stays useful once Redis is back.
                         self.failed_once = true;
                         tracing::warn!(error = %e, "live snapshot failed");
                         let error = e.public_message();
-                        return Some(PushMessage::Error { error }.to_json());
+                        return Some(PushMessage::Error { error }.to_json().into());
                     }
                 }
             }
@@ -71,7 +72,7 @@ impl Feed for LiveFeed {
                         .collect();
                     if !matches.is_empty() {
                         let total = delta.total;
-                        return Some(PushMessage::Live { total, matches }.to_json());
+                        return Some(PushMessage::Live { total, matches }.to_json().into());
                     }
                 }
                 // A socket that fell behind gets the current state, not a pile of stale deltas.
@@ -95,7 +96,7 @@ impl LogsFeed {
 }
 
 impl Feed for LogsFeed {
-    async fn next(&mut self) -> Option<String> {
+    async fn next(&mut self) -> Option<Utf8Bytes> {
         loop {
             match self.rx.recv().await {
                 Ok(batch) if self.filter.is_empty() => return Some(batch.json.clone()),
@@ -108,12 +109,12 @@ impl Feed for LogsFeed {
                         .collect();
                     if !items.is_empty() {
                         let gap = batch.gap;
-                        return Some(PushMessage::Logs { items, gap }.to_json());
+                        return Some(PushMessage::Logs { items, gap }.to_json().into());
                     }
                 }
                 // The page can re-read /api/logs; say so rather than silently skip records.
                 Err(RecvError::Lagged(missed_batches)) => {
-                    return Some(PushMessage::Lagged { missed_batches }.to_json())
+                    return Some(PushMessage::Lagged { missed_batches }.to_json().into())
                 }
                 Err(RecvError::Closed) => return None,
             }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use prometheus::IntGaugeVec;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a socket sends: the next text message, or None to close. Must be cancel safe: it is
 /// polled in a select beside the socket's reads.
 pub trait Feed {
-    fn next(&mut self) -> impl Future<Output = Option<String>> + Send;
+    fn next(&mut self) -> impl Future<Output = Option<Utf8Bytes>> + Send;
 }
 
 /// Counts a socket as open for as long as it lives.
@@ -66,7 +66,7 @@ pub async fn pump(
                 Some(Ok(_)) => { answered = true; continue }
             },
             text = feed.next() => match text {
-                Some(text) => Message::Text(text.into()),
+                Some(text) => Message::Text(text),
                 None => return,
             },
         };
