@@ -425,14 +425,7 @@ async fn an_experiment_built_to_fail_is_reported_as_failed() {
         stdout.contains("FAILED") && stdout.contains("ingest p99"),
         "{stdout}"
     );
-    let run = std::fs::read_dir(out.join("podkill-read-api"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let report: Report =
-        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    let (run, report) = only_run(&out.join("podkill-read-api"));
     assert!(!report.passed);
     let failed: Vec<_> = report
         .hypotheses
@@ -514,14 +507,7 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
         stdout.contains("podkill-read-api (repeat 1/1): "),
         "{stdout}"
     );
-    let report = std::fs::read_dir(out.join("podkill-read-api"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("report.json");
-    let report: Report = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let (_, report) = only_run(&out.join("podkill-read-api"));
     assert_eq!(report.config.recovery_s, 3.0);
     assert!(!out.join("podkill-ingest").exists(), "{seen}");
     assert!(!seen.contains("[podkill-ingest]"), "{seen}");
@@ -529,6 +515,19 @@ async fn ctrl_c_stops_a_batch_between_two_runs_and_says_how_to_resume() {
         seen.contains(&format!("--resume {}", report.batch)),
         "{seen}"
     );
+}
+
+/// The folder and report of the one run an experiment's folder holds
+/// (`<out>/<experiment>/<run>/`).
+fn only_run(experiment_dir: &std::path::Path) -> (PathBuf, Report) {
+    let run = std::fs::read_dir(experiment_dir)
+        .unwrap()
+        .next()
+        .expect("one run")
+        .unwrap()
+        .path();
+    let report = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    (run, report)
 }
 
 /// The report's shape: its objects' fields. Every scalar is redacted, an array of objects is cut
