@@ -35,6 +35,9 @@ pub struct Settings {
     /// `USACTAR_MAX_SOCKETS`: WebSockets open at once, both streams together; above it an
     /// upgrade gets 503. Each socket costs buffers and a task, so the pod's memory bounds it.
     pub max_sockets: usize,
+    /// `USACTAR_MAX_LOG_QUERIES`: pages of `/api/logs` read from the store at once (1-256);
+    /// above it a page gets 503 at once ([`crate::logs::LogStore::page`] says why).
+    pub max_log_queries: usize,
     /// The `/api/warzone/*` routes' sources (`USACTAR_WARZONE_*`).
     pub warzone: warzone::Settings,
     /// `USACTAR_FIXTURES`: the matches that exist, as ingest's setting
@@ -70,11 +73,27 @@ impl Settings {
                 .map(String::from)
                 .collect(),
             max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
+            max_log_queries: max_log_queries(env)?,
             warzone: warzone::Settings::from_env(env)?,
             fixtures: service_kit::config::fixtures(env)?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
+}
+
+fn max_log_queries(env: &impl Env) -> Result<usize, ConfigError> {
+    let max = env.parse_or(
+        "USACTAR_MAX_LOG_QUERIES",
+        crate::logs::DEFAULT_MAX_LOG_QUERIES,
+    )?;
+    if !(1..=256).contains(&max) {
+        return Err(ConfigError {
+            key: "USACTAR_MAX_LOG_QUERIES".into(),
+            value: max.to_string(),
+            reason: "must be from 1 to 256".into(),
+        });
+    }
+    Ok(max)
 }
 
 /// The shortest purge token accepted. With purge attempts limited (`routes::purge`: a burst of

@@ -6,6 +6,7 @@
 //! serves the `_id` order ([`INDEXES`]); a filtered total stops counting at [`COUNT_CAP`]; a
 //! document that does not decode is skipped and counted, not a 503 for every page holding it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -15,6 +16,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::error::{bounded, AppError};
 use crate::filter::MatchFilter;
@@ -103,7 +105,16 @@ pub struct LogStore {
     timeout: Duration,
     /// `usactar_logs_undecodable_total`, when the service registered it.
     undecodable: Option<IntCounter>,
+    /// The pages being read now: at most [`DEFAULT_MAX_LOG_QUERIES`] (or the setting), others
+    /// answered 503 at once. FerretDB 1.24 sorts every matching document in its own memory for a
+    /// page, so each one read at the same time costs the store memory: 50 first pages at once
+    /// over 100,000 documents took it to 251 MiB of its 256 Mi (bench/hostile, 2026-11-30).
+    pages: Arc<Semaphore>,
+    max_pages: usize,
 }
+
+/// The default of `USACTAR_MAX_LOG_QUERIES`: pages of `/api/logs` read at once.
+pub const DEFAULT_MAX_LOG_QUERIES: usize = 4;
 
 impl LogStore {
     /// Parses the URI and makes a client; it connects lazily, so this works while MongoDB is down.
@@ -121,6 +132,8 @@ impl LogStore {
             db,
             timeout,
             undecodable: None,
+            pages: Arc::new(Semaphore::new(DEFAULT_MAX_LOG_QUERIES)),
+            max_pages: DEFAULT_MAX_LOG_QUERIES,
         })
     }
 
@@ -191,13 +204,30 @@ impl LogStore {
         d
     }
 
+    /// At most `max` pages read at once; the next ones are refused at once (503, retry).
+    pub fn limiting_pages(mut self, max: usize) -> Self {
+        self.pages = Arc::new(Semaphore::new(max));
+        self.max_pages = max;
+        self
+    }
+
     /// Up to `limit` logs older than `before` (newest first), and the count of all that match.
+    /// Refused with 503 while the most pages allowed are being read already.
     pub async fn page(
         &self,
         filter: &MatchFilter,
         before: Option<&str>,
         limit: u32,
     ) -> Result<LogPage, AppError> {
+        // Refused rather than queued: a queue would hold the requests of a crowd for as long as
+        // the store takes, then answer most of them 503 anyway.
+        let _reading = self
+            .pages
+            .try_acquire()
+            .map_err(|_| AppError::Unavailable {
+                backend: "mongodb",
+                detail: format!("{} log pages are being read already", self.max_pages),
+            })?;
         let base = Self::filter_doc(filter);
         let filtered = !base.is_empty();
         let mut query = base.clone();

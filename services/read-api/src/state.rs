@@ -66,6 +66,7 @@ impl AppState {
             settings.backend_timeout,
         )
         .await?
+        .limiting_pages(settings.max_log_queries)
         .counting_undecodable(
             metrics
                 .counter(

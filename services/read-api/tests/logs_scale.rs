@@ -221,3 +221,36 @@ async fn creating_the_indexes_again_succeeds() {
         .unwrap();
     assert_eq!(names.len(), INDEXES.len() + 1, "{names:?}");
 }
+
+/// Twenty first pages at once over 20,000 documents, with at most 2 read at once: 2 are read
+/// (each a sort of the 20,000 in FerretDB's memory), the rest refused at once with 503, so a
+/// crowd cannot pile sorts up in the store.
+#[tokio::test]
+async fn pages_beyond_the_limit_are_refused_at_once_not_sent_to_the_store() {
+    let app = spawn_app(&[
+        ("USACTAR_BACKEND_TIMEOUT", "15s"),
+        ("USACTAR_MAX_LOG_QUERIES", "2"),
+    ])
+    .await;
+    seed(&app).await;
+    let answers =
+        futures::future::join_all((0..20).map(|_| timed(&app, "/api/logs?limit=5"))).await;
+    let read: Vec<_> = answers.iter().filter(|a| a.0 == 200).collect();
+    let refused: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert_eq!(read.len() + refused.len(), 20, "{answers:?}");
+    assert!((2..=4).contains(&read.len()), "{answers:?}");
+    let fastest_read = read.iter().map(|a| a.2).min().unwrap();
+    for (_, body, took) in &refused {
+        assert_eq!(body["error"], "mongodb is unavailable; retry shortly");
+        assert!(
+            *took < fastest_read,
+            "refused at once ({took:?}), not after a read ({fastest_read:?})"
+        );
+    }
+    for (_, body, _) in &read {
+        assert_eq!(body["items"].as_array().map(Vec::len), Some(5), "{body}");
+    }
+    // Once the reads are over, a page is read again.
+    let (status, _, _) = timed(&app, "/api/logs?limit=5").await;
+    assert_eq!(status, 200);
+}
