@@ -1,10 +1,12 @@
 //! The data invariant: every prediction ingest accepted is in MongoDB and counted in Redis,
 //! exactly once. Counted from a quiet pipeline, and checked once the pipeline has drained.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::kafka_study::lag::GroupLag;
 use crate::kit::report::Invariant;
 use crate::kit::target::Target;
 
@@ -45,6 +47,7 @@ pub async fn quiesce(target: &Target, timeout: Duration) -> Result<Quiet> {
     // wait (`Ok(Err)`).
     let previous = std::sync::Mutex::new(None);
     let left = std::sync::Mutex::new((None, Vec::new()));
+    let readers = lag_readers(target).await;
     let settled = retry::poll_until(timeout, Duration::from_millis(700), || async {
         let now = match target.counts().await {
             Ok(now) => now,
@@ -54,7 +57,7 @@ pub async fn quiesce(target: &Target, timeout: Duration) -> Result<Quiet> {
         if last != Some(now) {
             return Err(now);
         }
-        let on_kafka = still_on_kafka(target).await;
+        let on_kafka = still_on_kafka(&readers).await;
         let not_ready = target.unready_services().await;
         let done = on_kafka.is_none_or(|n| n == 0) && not_ready.is_empty();
         *left.lock().expect("lag lock") = (on_kafka, not_ready);
@@ -119,7 +122,7 @@ pub async fn check_invariant(
         // Missing when the wait ended: still on Kafka, unprocessed by a stuck consumer group
         // (measured on the sandbox after a broker kill: Redis 2 short, the live group 2 records
         // behind, all counted once the consumer was restarted), or gone? The broker says.
-        v.still_on_kafka = still_on_kafka(target).await;
+        v.still_on_kafka = still_on_kafka(&lag_readers(target).await).await;
         if let Some(waiting) = v.still_on_kafka {
             v.lost = (v.lost - waiting).max(0);
         }
@@ -127,19 +130,36 @@ pub async fn check_invariant(
     Ok(v)
 }
 
-/// The most records any consumer group has not processed, from the broker (committed offsets
-/// against end offsets); `None` when the broker cannot be read.
-async fn still_on_kafka(target: &Target) -> Option<i64> {
+/// One lag reader per consumer group (each a Kafka client), made once per wait and asked at
+/// every reading; `None` when the broker cannot be read.
+type LagReaders = Option<Arc<Vec<GroupLag>>>;
+
+async fn lag_readers(target: &Target) -> LagReaders {
     let (bootstrap, topic, groups) = target.kafka()?;
     tokio::task::spawn_blocking(move || {
         groups
             .iter()
             .map(|g| {
-                let reader = crate::kafka_study::lag::GroupLag::new(&bootstrap, &topic, g)
-                    .ok()?
-                    .with_timeout(Duration::from_secs(5));
-                reader.read().map(|(lag, _)| lag)
+                GroupLag::new(&bootstrap, &topic, g)
+                    .ok()
+                    .map(|r| r.with_timeout(Duration::from_secs(5)))
             })
+            .collect::<Option<Vec<_>>>()
+    })
+    .await
+    .ok()
+    .flatten()
+    .map(Arc::new)
+}
+
+/// The most records any consumer group has not processed, from the broker (committed offsets
+/// against end offsets); `None` when the broker cannot be read.
+async fn still_on_kafka(readers: &LagReaders) -> Option<i64> {
+    let readers = readers.clone()?;
+    tokio::task::spawn_blocking(move || {
+        readers
+            .iter()
+            .map(|r| r.read().map(|(lag, _)| lag))
             .collect::<Option<Vec<_>>>()
             .and_then(|lags| lags.into_iter().max())
     })

@@ -146,18 +146,9 @@ impl Target {
     /// The services whose `/readyz` does not answer 200 now (local stack only: on a cluster
     /// the kubelet keeps unready pods out of the Services).
     pub async fn unready_services(&self) -> Vec<String> {
-        let client = reqwest::Client::new();
-        let checks = self.admins().into_iter().map(|(name, admin)| {
-            let client = client.clone();
-            async move {
-                let ready = client
-                    .get(format!("http://{admin}/readyz"))
-                    .timeout(Duration::from_secs(2))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                (!ready).then_some(name)
-            }
+        let checks = self.admins().into_iter().map(|(name, admin)| async move {
+            let readyz = stack::probe::Probe::Http(format!("http://{admin}/readyz"));
+            readyz.check().await.is_err().then_some(name)
         });
         futures::future::join_all(checks)
             .await
