@@ -103,8 +103,7 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
 }
 
 async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
-    let (ports, control, stack) = cli_stack::reuse_or_start(&args.state_dir, &args.ports).await?;
-    Ok((LocalTarget { ports, control }, stack))
+    cli_stack::reuse_or_start(&args.state_dir, &args.ports).await
 }
 
 fn predictions(args: &ExperimentArgs) -> Result<Vec<loadgen::Prediction>> {

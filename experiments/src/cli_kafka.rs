@@ -58,8 +58,8 @@ pub async fn kafka(args: KafkaArgs) -> Result<ExitCode> {
         pause: args.pause,
         followed: 40,
     };
-    let (ports, control, owned) = cli_stack::reuse_or_start(&args.state_dir, &args.ports).await?;
-    let outcome = experiments::kafka_study::run(&config, &ports, control).await;
+    let (local, owned) = cli_stack::reuse_or_start(&args.state_dir, &args.ports).await?;
+    let outcome = experiments::kafka_study::run(&config, &local).await;
     if let Some(stack) = owned {
         eprintln!("stopping the local stack ...");
         stack.shutdown().await;

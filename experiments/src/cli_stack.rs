@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use experiments::kit::target::LocalTarget;
 use stack::pages::Pages;
 use stack::{ControlClient, LocalStack, ProcessControl, StackConfig, StackFile};
 
@@ -116,16 +117,22 @@ pub async fn up(args: UpArgs) -> Result<()> {
 }
 
 /// The stack that runs in `state_dir` (when its control channel answers), or one started there
-/// now (returned, to be stopped by the caller): its ports and a client of its control channel.
+/// now (returned, to be stopped by the caller): its ports, a client of its control channel and
+/// its broker's administrator.
 pub async fn reuse_or_start(
     state_dir: &std::path::Path,
     ports: &[String],
-) -> Result<(stack::Ports, ControlClient, Option<LocalStack>)> {
+) -> Result<(LocalTarget, Option<LocalStack>)> {
     if let Ok(file) = StackFile::read(state_dir) {
         let control = file.control();
         if control.statuses().await.is_ok() {
             eprintln!("using the stack that runs in {}", state_dir.display());
-            return Ok((file.ports(), control, None));
+            let local = LocalTarget {
+                ports: file.ports(),
+                control,
+                kafka: file.kafka(),
+            };
+            return Ok((local, None));
         }
     }
     let config = stack_config(state_dir, ports)?;
@@ -133,7 +140,12 @@ pub async fn reuse_or_start(
     let stack = LocalStack::up(config)
         .await
         .context("the local stack did not start")?;
-    Ok((stack.ports.clone(), stack.control_client(), Some(stack)))
+    let local = LocalTarget {
+        ports: stack.ports.clone(),
+        control: stack.control_client(),
+        kafka: stack.kafka.clone(),
+    };
+    Ok((local, Some(stack)))
 }
 
 /// Drives a running stack through its control channel.

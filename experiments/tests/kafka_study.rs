@@ -8,7 +8,7 @@ use experiments::kafka_study::{lag::GroupLag, producer, stores};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use stack::local::mongo_uri;
 use testkit::{shared_stack, unique};
 
@@ -16,9 +16,9 @@ shared_stack!(fn servers("kafka", "redis", "ferretdb"));
 
 #[tokio::test]
 async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
-    let bootstrap = servers().ports.addr("kafka");
+    let kafka = servers().kafka.clone();
     let topic = unique("kafka_study_cell");
-    producer::create_topic(&bootstrap, &topic, 2)
+    producer::create_topic(&kafka, &topic, 2)
         .await
         .expect("topic");
     let payloads = Arc::new(vec![
@@ -26,7 +26,7 @@ async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
         ("2:C:D".to_string(), b"{\"x\":2}".to_vec()),
     ]);
     let cell = producer::cell(
-        &bootstrap,
+        &kafka,
         &topic,
         payloads,
         5,
@@ -51,22 +51,22 @@ async fn a_producer_cell_measures_acks_and_batches_of_a_real_broker() {
         cell.batch_records_avg.is_some() && cell.broker_rtt_p50_ms.is_some(),
         "{cell:?}"
     );
-    producer::delete_topic(&bootstrap, &topic).await;
+    producer::delete_topic(&kafka, &topic).await;
 }
 
 #[tokio::test]
 async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
-    let bootstrap = servers().ports.addr("kafka");
+    let kafka = servers().kafka.clone();
     let topic = unique("kafka_study_lag");
     let group = unique("kafka_study_group");
-    producer::create_topic(&bootstrap, &topic, 1)
+    producer::create_topic(&kafka, &topic, 1)
         .await
         .expect("topic");
-    let reader = GroupLag::new(&bootstrap, &topic, &group).expect("reader");
+    let reader = GroupLag::new(&kafka, &topic, &group).expect("reader");
     // No record, nothing committed: nothing behind. A read answers None until the new topic's
     // metadata reached the broker's answers (or a call timed out on a busy machine): retry.
     let empty = tokio::task::spawn_blocking({
-        let (b, t, g) = (bootstrap.clone(), topic.clone(), group.clone());
+        let (b, t, g) = (kafka.clone(), topic.clone(), group.clone());
         move || {
             let fresh = GroupLag::new(&b, &t, &g).unwrap();
             (0..30).find_map(|_| {
@@ -79,10 +79,7 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
     });
     assert_eq!(empty.await.unwrap(), Some((0, 0)));
 
-    let p: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .unwrap();
+    let p: FutureProducer = kafka.client().create().unwrap();
     for i in 0..50 {
         p.send(
             FutureRecord::to(&topic).key("k").payload(&format!("{i}")),
@@ -92,11 +89,7 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
         .expect("produced");
     }
     // The group committed offset 20: 30 records behind.
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", &group)
-        .create()
-        .unwrap();
+    let c: BaseConsumer = kafka.client().set("group.id", &group).create().unwrap();
     let mut at = TopicPartitionList::new();
     at.add_partition_offset(&topic, 0, Offset::Offset(20))
         .unwrap();
@@ -112,7 +105,7 @@ async fn lag_is_end_offsets_minus_the_groups_committed_offsets() {
     .await
     .unwrap();
     assert_eq!(read, Some((30, 20)));
-    producer::delete_topic(&bootstrap, &topic).await;
+    producer::delete_topic(&kafka, &topic).await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{eventually, shared_pipeline, unique, SharedStack};
 use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use stack::local::mongo_uri;
 use stack::{ControlClient, ProcessControl, ProcessState};
@@ -222,10 +222,7 @@ impl Fixture {
 
     /// Sum of the topic's end offsets: moves if and only if something was produced.
     fn end_offsets(&self) -> i64 {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.stack.ports.addr("kafka"))
-            .create()
-            .unwrap();
+        let consumer: BaseConsumer = self.stack.kafka.client().create().unwrap();
         let metadata = consumer
             .fetch_metadata(Some("predictions"), Duration::from_secs(5))
             .unwrap();
@@ -243,8 +240,10 @@ impl Fixture {
 
     /// Sum of the offsets the `live` group committed.
     fn live_committed(&self) -> i64 {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.stack.ports.addr("kafka"))
+        let consumer: BaseConsumer = self
+            .stack
+            .kafka
+            .client()
             .set("group.id", "live")
             .create()
             .unwrap();
@@ -286,6 +285,110 @@ async fn a_thousand_predictions_through_nginx_are_stored_exactly_once() {
     let accepted = f.post_all(0..1000).await;
     assert_eq!(accepted.len(), 1000);
     f.assert_exactly_once(&accepted).await;
+}
+
+/// Issue 15 M4: the broker asks every client for a user and a password, and each service's user
+/// may do only what that service does. (What each may do is proven by the other tests: the
+/// stack's services run as these users.)
+#[tokio::test]
+async fn kafka_admits_only_its_users_and_each_service_only_its_own_part() {
+    use kafka_access::{Credentials, KafkaAccess};
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let _serial = SERIAL.lock().await;
+    let f = Fixture::new();
+    let stack = f.stack;
+    let users = &stack.kafka_users;
+    let bootstrap = stack.kafka.bootstrap.clone();
+    let as_user = |c: &Credentials| KafkaAccess::plaintext(&bootstrap).with_credentials(c.clone());
+    let metadata = |access: KafkaAccess| {
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = access.client().create().unwrap();
+            consumer
+                .fetch_metadata(Some("predictions"), Duration::from_secs(3))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    };
+    // Who is not a user gets nothing, not even the topic's metadata.
+    assert!(metadata(as_user(&users.admin)).await.unwrap().is_ok());
+    let no_user = metadata(KafkaAccess::plaintext(&bootstrap)).await.unwrap();
+    assert!(no_user.is_err(), "a client without a user read metadata");
+    let mut wrong = users.ingest.clone();
+    wrong.password.push('x');
+    let wrong_password = metadata(as_user(&wrong)).await.unwrap();
+    assert!(wrong_password.is_err(), "a wrong password read metadata");
+
+    // A consumer's user may not write the topic.
+    let producer: FutureProducer = as_user(&users.logs_writer)
+        .client()
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    let sent = producer
+        .send(
+            FutureRecord::to("predictions").key("k").payload("{}"),
+            Duration::from_secs(10),
+        )
+        .await;
+    let refused = sent.expect_err("logs-writer wrote the topic").0.to_string();
+    assert!(refused.contains("authorization failed"), "{refused}");
+
+    // No service may read another's group, nor ingest any group. librdkafka retries a refused
+    // coordinator lookup until the call's timeout, so a refusal can read "Timed out": the same
+    // call for the user's own group answers within it.
+    let committed = |user: &Credentials, group: &'static str| {
+        let access = as_user(user);
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = access.client().set("group.id", group).create().unwrap();
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition("predictions", 0);
+            consumer
+                .committed_offsets(tpl, Duration::from_secs(5))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    };
+    committed(&users.logs_writer, "logs")
+        .await
+        .unwrap()
+        .expect("logs-writer reads its own group");
+    committed(&users.live_forwarder, "live")
+        .await
+        .unwrap()
+        .expect("live-forwarder reads its own group");
+    for (user, group) in [(&users.logs_writer, "live"), (&users.ingest, "logs")] {
+        let answer = committed(user, group).await.unwrap();
+        let refused = answer.expect_err(&format!("{} read group {group}", user.username));
+        assert!(
+            refused.contains("authorization failed") || refused.contains("Timed out"),
+            "{refused}"
+        );
+    }
+
+    // Nor create a topic of its own.
+    let admin: AdminClient<DefaultClientContext> =
+        as_user(&users.live_forwarder).client().create().unwrap();
+    let created = admin
+        .create_topics(
+            &[NewTopic::new(
+                &unique("not-allowed"),
+                1,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("the broker answers");
+    let refused = format!(
+        "{:?}",
+        created[0]
+            .as_ref()
+            .expect_err("live-forwarder created a topic")
+    );
+    assert!(refused.contains("AuthorizationFailed"), "{refused}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use mongodb::bson::{doc, Document};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use stack::{local::mongo_uri, ProcessControl, ProcessState};
 
 const SECONDS_30: Duration = Duration::from_secs(30);
@@ -18,13 +18,10 @@ const SECONDS_30: Duration = Duration::from_secs(30);
 #[tokio::test]
 async fn kafka_produces_and_consumes_a_record() {
     let stack = shared_stack();
-    let bootstrap = stack.ports.addr("kafka");
+    let kafka = stack.kafka.clone();
     let topic = unique("platform_test");
 
-    let admin: AdminClient<_> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<_> = kafka.client().create().expect("admin client");
     let created = admin
         .create_topics(
             &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
@@ -34,8 +31,8 @@ async fn kafka_produces_and_consumes_a_record() {
         .expect("create_topics answers");
     assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
 
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+    let producer: FutureProducer = kafka
+        .client()
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .create()
@@ -50,8 +47,8 @@ async fn kafka_produces_and_consumes_a_record() {
         .await
         .expect("the broker acknowledges the record");
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+    let consumer: StreamConsumer = kafka
+        .client()
         .set("group.id", unique("platform_group"))
         .set("auto.offset.reset", "earliest")
         .create()

@@ -52,6 +52,7 @@ fn target() -> Target {
     Target::Local(LocalTarget {
         ports: stack.ports.clone(),
         control: stack.control_client(),
+        kafka: stack.kafka.clone(),
     })
 }
 

@@ -131,6 +131,14 @@ pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigEr
                 "{name:?} is not a librdkafka property name (lowercase words and dots)"
             )));
         }
+        if ["security.", "sasl.", "ssl."]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        {
+            return Err(error(format!(
+                "{name} is set from USACTAR_KAFKA_USERNAME and USACTAR_KAFKA_PASSWORD, not here"
+            )));
+        }
         if KAFKA_FIXED.contains(&name) {
             return Err(error(format!(
                 "{name} is fixed by the service for durability and exactly-once; it cannot be overridden"
@@ -139,6 +147,52 @@ pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigEr
         out.push((name.to_string(), v.to_string()));
     }
     Ok(out)
+}
+
+/// How the service reaches Kafka (issue 15 M4): `USACTAR_KAFKA_BOOTSTRAP` (default
+/// `127.0.0.1:9092`), and the SASL/PLAIN user `USACTAR_KAFKA_USERNAME` with its
+/// `USACTAR_KAFKA_PASSWORD` when the broker asks for one: both or neither. Neither: the
+/// listener is PLAINTEXT. The password is never printed (not even in this error's value).
+#[cfg(feature = "kafka")]
+pub fn kafka_access(env: &impl Env) -> Result<kafka_access::KafkaAccess, ConfigError> {
+    let bootstrap = env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
+    if bootstrap.trim().is_empty() {
+        return Err(ConfigError {
+            key: "USACTAR_KAFKA_BOOTSTRAP".into(),
+            value: bootstrap,
+            reason: "must not be empty".into(),
+        });
+    }
+    let access = kafka_access::KafkaAccess::plaintext(bootstrap.trim());
+    let hidden = |key: &str, reason: String| ConfigError {
+        key: key.into(),
+        value: "<hidden>".into(),
+        reason,
+    };
+    match (
+        env.get("USACTAR_KAFKA_USERNAME"),
+        env.get("USACTAR_KAFKA_PASSWORD"),
+    ) {
+        (None, None) => Ok(access),
+        (Some(user), Some(password)) => {
+            kafka_access::check_token("the user name", &user).map_err(|reason| ConfigError {
+                key: "USACTAR_KAFKA_USERNAME".into(),
+                value: user.clone(),
+                reason,
+            })?;
+            kafka_access::check_token("the password", &password)
+                .map_err(|reason| hidden("USACTAR_KAFKA_PASSWORD", reason))?;
+            Ok(access.with_credentials(kafka_access::Credentials::new(user, password)))
+        }
+        (Some(_), None) => Err(hidden(
+            "USACTAR_KAFKA_PASSWORD",
+            "unset while USACTAR_KAFKA_USERNAME is set; give both or neither".into(),
+        )),
+        (None, Some(_)) => Err(hidden(
+            "USACTAR_KAFKA_USERNAME",
+            "unset while USACTAR_KAFKA_PASSWORD is set; give both or neither".into(),
+        )),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,10 +229,54 @@ mod tests {
             ("enable.idempotence=false", "fixed by the service"),
             ("linger.ms", "not name=value"),
             ("Linger.ms=5", "not a librdkafka property name"),
+            ("sasl.password=x", "set from USACTAR_KAFKA_USERNAME"),
+            (
+                "security.protocol=plaintext",
+                "set from USACTAR_KAFKA_USERNAME",
+            ),
         ] {
             let env: HashMap<&str, &str> = [("USACTAR_KAFKA_CONFIG", bad)].into();
             let e = kafka_overrides(&env).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_credentials_come_in_pairs_and_are_never_echoed() {
+        let access = kafka_access(&HashMap::<&str, &str>::new()).unwrap();
+        assert_eq!(access.bootstrap, "127.0.0.1:9092");
+        assert!(access.credentials.is_none());
+        let env: HashMap<&str, &str> = [
+            ("USACTAR_KAFKA_USERNAME", "ingest"),
+            ("USACTAR_KAFKA_PASSWORD", "pw-1234"),
+        ]
+        .into();
+        let c = kafka_access(&env).unwrap().credentials.unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("ingest", "pw-1234")
+        );
+        for (env, says) in [
+            (
+                vec![("USACTAR_KAFKA_USERNAME", "ingest")],
+                "give both or neither",
+            ),
+            (
+                vec![("USACTAR_KAFKA_PASSWORD", "pw\"x")],
+                "give both or neither",
+            ),
+            (
+                vec![
+                    ("USACTAR_KAFKA_USERNAME", "ingest"),
+                    ("USACTAR_KAFKA_PASSWORD", "pw\"x"),
+                ],
+                "the password holds",
+            ),
+        ] {
+            let env: HashMap<&str, &str> = env.into_iter().collect();
+            let e = kafka_access(&env).unwrap_err().to_string();
+            assert!(e.contains(says) && !e.contains("pw"), "{e}");
         }
     }
 

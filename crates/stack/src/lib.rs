@@ -15,6 +15,7 @@ pub mod cargo_build;
 mod child;
 pub mod control;
 pub mod install;
+pub mod kafka_users;
 pub mod local;
 pub mod pages;
 pub mod ports;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 pub use control::{ControlClient, ProcessControl};
 pub use install::{Found, Install, KafkaInstall};
+pub use kafka_users::KafkaUsers;
 pub use local::{LocalStack, StackConfig};
 pub use ports::Ports;
 pub use process::{LivenessProbe, ProcessSpec, ProcessState, ProcessStatus, RestartPolicy};

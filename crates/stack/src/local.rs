@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::control;
 use crate::install::{Found, Install};
+use crate::kafka_users::KafkaUsers;
 use crate::pages::{self, Pages};
 use crate::ports::Ports;
 use crate::process::ProcessSpec;
@@ -98,6 +99,10 @@ pub struct LocalStack {
     pub programs: Vec<(&'static str, Found)>,
     /// The web pages, when NGINX runs.
     pub pages: Option<Pages>,
+    /// The broker as its administrator (a super user): for the kit and the tests.
+    pub kafka: kafka_access::KafkaAccess,
+    /// Every user of the broker, the services' too (tests check what each may do).
+    pub kafka_users: KafkaUsers,
     shutdown_requested: watch::Receiver<bool>,
     control_task: JoinHandle<()>,
 }
@@ -134,12 +139,15 @@ impl LocalStack {
             false => None,
         };
         let state = config.state()?;
+        let kafka_users =
+            KafkaUsers::generate().map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
         let cx = Context {
             ports: &config.ports,
             state: &state,
             install: &config.install,
             chosen: &chosen,
             pages: &config.pages,
+            kafka_users: &kafka_users,
         };
         let specs = chosen
             .iter()
@@ -178,6 +186,9 @@ impl LocalStack {
             control_token,
             programs,
             pages,
+            kafka: kafka_access::KafkaAccess::plaintext(config.ports.addr("kafka"))
+                .with_credentials(kafka_users.admin.clone()),
+            kafka_users: kafka_users.clone(),
             shutdown_requested,
             control_task,
         };
@@ -188,6 +199,8 @@ impl LocalStack {
         StackFile {
             control: stack.control_addr.clone(),
             control_token: stack.control_token.clone(),
+            kafka_user: kafka_users.admin.username.clone(),
+            kafka_password: kafka_users.admin.password.clone(),
             pid: std::process::id(),
             ports: config
                 .ports

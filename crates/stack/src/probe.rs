@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use kafka_access::acl::Grant;
+use kafka_access::KafkaAccess;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 /// How to tell that a process is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +20,13 @@ pub enum Probe {
     Redis(String),
     /// `ping` succeeds at a `mongodb://...` URI.
     Mongo(String),
-    /// A metadata request to these bootstrap servers gets at least one broker.
-    Kafka(String),
+    /// A metadata request gets at least one broker, as `access`'s user; then `grants` are made
+    /// (one that exists is left as it is). A fresh broker has no ACLs, and the services start
+    /// only once it is ready, so none of them meets a broker that refuses it for want of one.
+    Kafka {
+        access: KafkaAccess,
+        grants: Vec<Grant>,
+    },
 }
 
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -76,19 +82,22 @@ impl Probe {
                 client.shutdown().await;
                 result.map(drop)
             }
-            Probe::Kafka(bootstrap) => {
-                let bootstrap = bootstrap.clone();
-                tokio::task::spawn_blocking(move || kafka_metadata(&bootstrap))
-                    .await
-                    .map_err(|e| e.to_string())?
+            Probe::Kafka { access, grants } => {
+                let (access, grants) = (access.clone(), grants.clone());
+                tokio::task::spawn_blocking(move || {
+                    kafka_metadata(&access)?;
+                    kafka_access::acl::grant(&access, &grants, Duration::from_secs(2))
+                })
+                .await
+                .map_err(|e| e.to_string())?
             }
         }
     }
 }
 
-fn kafka_metadata(bootstrap: &str) -> Result<(), String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+fn kafka_metadata(access: &KafkaAccess) -> Result<(), String> {
+    let consumer: BaseConsumer = access
+        .client()
         .set("socket.timeout.ms", "2000")
         .set("log_level", "0")
         .create()

@@ -27,6 +27,10 @@ pub struct ProcessSpec {
     pub restart: RestartPolicy,
     /// How long a graceful stop (SIGTERM) may take before SIGKILL.
     pub stop_timeout: Duration,
+    /// Processes that must be ready before this one starts the first time (the broker for its
+    /// clients: it grants their ACLs once it answers). Names the stack does not run are
+    /// ignored; restarts do not wait.
+    pub after: Vec<String>,
 }
 
 impl ProcessSpec {
@@ -43,6 +47,7 @@ impl ProcessSpec {
             liveness: None,
             restart: RestartPolicy::default(),
             stop_timeout: Duration::from_secs(10),
+            after: Vec::new(),
         }
     }
 
@@ -82,6 +87,11 @@ impl ProcessSpec {
 
     pub fn liveness(mut self, liveness: LivenessProbe) -> Self {
         self.liveness = Some(liveness);
+        self
+    }
+
+    pub fn after(mut self, name: impl Into<String>) -> Self {
+        self.after.push(name.into());
         self
     }
 

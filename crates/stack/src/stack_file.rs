@@ -23,6 +23,11 @@ pub struct StackFile {
     /// file (mode 0600) can drive the stack.
     #[serde(default)]
     pub control_token: String,
+    /// The broker's administrator (a super user), for the kit's lag readers and Kafka's tools.
+    #[serde(default)]
+    pub kafka_user: String,
+    #[serde(default)]
+    pub kafka_password: String,
 }
 
 impl StackFile {
@@ -74,6 +79,18 @@ impl StackFile {
         ports
     }
 
+    /// The broker, as its administrator.
+    pub fn kafka(&self) -> kafka_access::KafkaAccess {
+        let access = kafka_access::KafkaAccess::plaintext(self.ports().addr("kafka"));
+        match self.kafka_user.is_empty() {
+            true => access,
+            false => access.with_credentials(kafka_access::Credentials::new(
+                &self.kafka_user,
+                &self.kafka_password,
+            )),
+        }
+    }
+
     /// A client of its control channel.
     pub fn control(&self) -> ControlClient {
         ControlClient::new(&self.control).with_token(&self.control_token)
@@ -95,6 +112,8 @@ mod tests {
             pid: 42,
             ports: ports.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             control_token: "t0ken".into(),
+            kafka_user: "admin".into(),
+            kafka_password: "pw".into(),
         };
         file.write(&dir).unwrap();
         use std::os::unix::fs::PermissionsExt;

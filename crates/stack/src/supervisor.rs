@@ -49,9 +49,16 @@ impl Supervisor {
     /// goes to `<logs_dir>/<name>.log`. Must be called inside a Tokio runtime.
     pub fn start(specs: Vec<ProcessSpec>, logs_dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(logs_dir).map_err(|e| Error::io(logs_dir, e))?;
-        let mut processes = Vec::new();
+        let mut processes: Vec<Supervised> = Vec::new();
         let mut tasks = Vec::new();
         for spec in specs {
+            // Only earlier processes can be waited for: the order is the start order.
+            let after: Vec<Arc<Mutex<ProcessStatus>>> = spec
+                .after
+                .iter()
+                .filter_map(|name| processes.iter().find(|p| &p.name == name))
+                .map(|p| p.status.clone())
+                .collect();
             let log = logs_dir.join(format!("{}.log", spec.name));
             let status = Arc::new(Mutex::new(ProcessStatus {
                 name: spec.name.clone(),
@@ -69,7 +76,7 @@ impl Supervisor {
                 status: status.clone(),
                 commands: tx,
             });
-            tasks.push(tokio::spawn(supervise(spec, log, status, rx)));
+            tasks.push(tokio::spawn(supervise(spec, log, status, rx, after)));
         }
         Ok(Supervisor {
             inner: Arc::new(Inner {
@@ -227,8 +234,13 @@ async fn supervise(
     log: PathBuf,
     status: Arc<Mutex<ProcessStatus>>,
     mut requests: mpsc::Receiver<Request>,
+    after: Vec<Arc<Mutex<ProcessStatus>>>,
 ) {
     let set = |f: &dyn Fn(&mut ProcessStatus)| f(&mut status.lock().expect("status lock"));
+    if !wait_for_ready(&after, &spec, &status, &log, &mut requests).await {
+        set(&|s| s.state = ProcessState::Stopped);
+        return;
+    }
     let mut backoff = spec.restart.backoff();
     let mut first_start = true;
     loop {
@@ -276,6 +288,53 @@ async fn supervise(
         s.state = ProcessState::Stopped;
         s.pid = None;
     });
+}
+
+/// Waits until every process of `after` is ready, answering requests meanwhile; false if the
+/// stack is shutting down first.
+async fn wait_for_ready(
+    after: &[Arc<Mutex<ProcessStatus>>],
+    spec: &ProcessSpec,
+    status: &Arc<Mutex<ProcessStatus>>,
+    log: &Path,
+    requests: &mut mpsc::Receiver<Request>,
+) -> bool {
+    let not_ready = || -> Vec<String> {
+        after
+            .iter()
+            .map(|s| s.lock().expect("status lock").clone())
+            .filter(|s| s.state != ProcessState::Running)
+            .map(|s| s.name)
+            .collect()
+    };
+    let mut waiting = not_ready();
+    if waiting.is_empty() {
+        return true;
+    }
+    note(
+        log,
+        &format!(
+            "waiting for {} to be ready before the first start",
+            waiting.join(", ")
+        ),
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while !waiting.is_empty() {
+        status.lock().expect("status lock").not_ready =
+            Some(format!("waiting for {} to be ready", waiting.join(", ")));
+        tokio::select! {
+            _ = tick.tick() => waiting = not_ready(),
+            request = requests.recv() => match request {
+                None => return false,
+                Some(Request::Shutdown(done)) => {
+                    let _ = done.send(());
+                    return false;
+                }
+                Some(other) => refuse_before_start(other, &spec.name),
+            },
+        }
+    }
+    true
 }
 
 /// Runs one incarnation until it dies or a request ends it.
@@ -382,6 +441,24 @@ async fn wait_between(
                 }
                 None => return Waited::Shutdown,
             }
+        }
+    }
+}
+
+/// A process not started yet cannot be killed, held or restarted.
+fn refuse_before_start(request: Request, name: &str) {
+    let not_running = || Error::NotRunning {
+        name: name.to_string(),
+    };
+    match request {
+        Request::Kill(reply) => {
+            let _ = reply.send(Err(not_running()));
+        }
+        Request::Hold(_, reply) | Request::Restart(reply) => {
+            let _ = reply.send(Err(not_running()));
+        }
+        Request::Shutdown(reply) => {
+            let _ = reply.send(());
         }
     }
 }

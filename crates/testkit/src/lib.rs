@@ -24,9 +24,28 @@ pub struct TestStack {
     pub state_dir: PathBuf,
     /// To drive faults in-process.
     pub supervisor: Supervisor,
+    /// The broker as its administrator: tests make topics and groups of their own.
+    pub kafka: kafka_access::KafkaAccess,
+    /// Every user of the broker, the services' too.
+    pub kafka_users: stack::KafkaUsers,
 }
 
 impl TestStack {
+    /// `USACTAR_KAFKA_BOOTSTRAP`, `USACTAR_KAFKA_USERNAME` and `USACTAR_KAFKA_PASSWORD` for a
+    /// service started in-process on topics of the test's own, as the broker's administrator.
+    pub fn kafka_env(&self) -> Vec<(&str, &str)> {
+        let c = self
+            .kafka
+            .credentials
+            .as_ref()
+            .expect("the stack's broker asks for a user");
+        vec![
+            ("USACTAR_KAFKA_BOOTSTRAP", self.kafka.bootstrap.as_str()),
+            ("USACTAR_KAFKA_USERNAME", c.username.as_str()),
+            ("USACTAR_KAFKA_PASSWORD", c.password.as_str()),
+        ]
+    }
+
     /// A client of the stack's control channel, with its token.
     pub fn control_client(&self) -> stack::ControlClient {
         stack::ControlClient::new(&self.control).with_token(&self.control_token)
@@ -63,6 +82,8 @@ pub fn start_in_background(state_dir: PathBuf, only: Option<Vec<String>>) -> Tes
                         control_token: stack.control_token.clone(),
                         state_dir: stack.state_dir.clone(),
                         supervisor: stack.supervisor.clone(),
+                        kafka: stack.kafka.clone(),
+                        kafka_users: stack.kafka_users.clone(),
                     }));
                     std::future::pending::<()>().await;
                 }

@@ -272,7 +272,7 @@ pub async fn run(
     let clock = Instant::now();
     let writer = Writer::start(&study.input_url(), rate, study.data.clone(), clock);
     let sampler = LagSampler::start(
-        &study.bootstrap,
+        &study.kafka,
         &study.topic,
         &["logs", "live"],
         Duration::from_millis(250),
@@ -401,8 +401,8 @@ pub async fn look_up(
 /// The lag readers of both groups, for waiting until they drained.
 pub fn readers(study: &Study) -> Result<Arc<Vec<super::lag::GroupLag>>> {
     Ok(Arc::new(vec![
-        super::lag::GroupLag::new(&study.bootstrap, &study.topic, "logs")?,
-        super::lag::GroupLag::new(&study.bootstrap, &study.topic, "live")?,
+        super::lag::GroupLag::new(&study.kafka, &study.topic, "logs")?,
+        super::lag::GroupLag::new(&study.kafka, &study.topic, "live")?,
     ]))
 }
 

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kafka_access::KafkaAccess;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +36,7 @@ pub struct LagSample {
 pub struct GroupLag {
     topic: String,
     group: String,
-    bootstrap: String,
+    kafka: KafkaAccess,
     consumer: Mutex<BaseConsumer>,
     missed: AtomicU32,
     timeout: Duration,
@@ -44,9 +45,9 @@ pub struct GroupLag {
 /// Misses in a row after which a reader's client is replaced.
 const REBUILD_AFTER: u32 = 5;
 
-fn client(bootstrap: &str, group: &str) -> anyhow::Result<BaseConsumer> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+fn client(kafka: &KafkaAccess, group: &str) -> anyhow::Result<BaseConsumer> {
+    Ok(kafka
+        .client()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         // A dead or paused broker is what some runs measure: its errors are the data
@@ -56,12 +57,12 @@ fn client(bootstrap: &str, group: &str) -> anyhow::Result<BaseConsumer> {
 }
 
 impl GroupLag {
-    pub fn new(bootstrap: &str, topic: &str, group: &str) -> anyhow::Result<Self> {
+    pub fn new(kafka: &KafkaAccess, topic: &str, group: &str) -> anyhow::Result<Self> {
         Ok(GroupLag {
             topic: topic.to_string(),
             group: group.to_string(),
-            bootstrap: bootstrap.to_string(),
-            consumer: Mutex::new(client(bootstrap, group)?),
+            kafka: kafka.clone(),
+            consumer: Mutex::new(client(kafka, group)?),
             missed: AtomicU32::new(0),
             timeout: Duration::from_millis(1000),
         })
@@ -80,7 +81,7 @@ impl GroupLag {
         if reading.is_some() {
             self.missed.store(0, Ordering::Relaxed);
         } else if self.missed.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER {
-            if let Ok(fresh) = client(&self.bootstrap, &self.group) {
+            if let Ok(fresh) = client(&self.kafka, &self.group) {
                 // Closing a client may wait on the broker that is not answering: elsewhere.
                 let old = std::mem::replace(&mut *consumer, fresh);
                 std::thread::spawn(move || drop(old));
@@ -135,7 +136,7 @@ pub struct LagSampler {
 
 impl LagSampler {
     pub fn start(
-        bootstrap: &str,
+        kafka: &KafkaAccess,
         topic: &str,
         groups: &[&str],
         period: Duration,
@@ -145,7 +146,7 @@ impl LagSampler {
         let cancel = CancellationToken::new();
         let mut tasks = Vec::new();
         for group in groups {
-            let reader = GroupLag::new(bootstrap, topic, group)?;
+            let reader = GroupLag::new(kafka, topic, group)?;
             let (samples, cancel, group) = (samples.clone(), cancel.clone(), group.to_string());
             tasks.push(tokio::task::spawn_blocking(move || {
                 while !cancel.is_cancelled() {

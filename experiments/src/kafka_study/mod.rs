@@ -27,11 +27,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 
+use kafka_access::KafkaAccess;
 use model::Prediction;
-use stack::{ControlClient, Ports};
+use stack::ControlClient;
+
+use crate::kit::target::LocalTarget;
 
 use faults::{Answers, Fault, FaultRun};
 use producer::{Acks, ProduceCell};
@@ -63,7 +65,7 @@ pub struct StudyConfig {
 
 /// The running study's handles.
 pub struct Study {
-    pub bootstrap: String,
+    pub kafka: KafkaAccess,
     pub topic: String,
     pub control: ControlClient,
     pub ingress: String,
@@ -206,10 +208,8 @@ pub struct KafkaReport {
     pub faults: Vec<FaultRun>,
 }
 
-fn describe(bootstrap: &str) -> Result<Setup> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
+fn describe(kafka: &KafkaAccess) -> Result<Setup> {
+    let consumer: BaseConsumer = kafka.client().create()?;
     let timeout = Duration::from_secs(5);
     let metadata = consumer
         .fetch_metadata(Some(TOPIC), timeout)
@@ -246,16 +246,17 @@ fn describe(bootstrap: &str) -> Result<Setup> {
 }
 
 /// Runs the whole study on a running local stack and writes its report; returns its folder.
-pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) -> Result<PathBuf> {
+pub async fn run(config: &StudyConfig, local: &LocalTarget) -> Result<PathBuf> {
+    let ports = &local.ports;
     let run_id = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace([':', '-'], "");
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let loadavg_start = loadavg();
     let study = Study {
-        bootstrap: ports.addr("kafka"),
+        kafka: local.kafka.clone(),
         topic: TOPIC.into(),
-        control,
+        control: local.control.clone(),
         ingress: format!("http://{}", ports.addr("ingress")),
         redis_url: format!("redis://{}", ports.addr("redis")),
         mongo_uri: stack::local::mongo_uri(ports),
@@ -284,7 +285,7 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
     let readers = faults::readers(&study)?;
     lag::wait_drained(readers.clone(), Duration::from_secs(60)).await;
     let setup = tokio::task::spawn_blocking({
-        let b = study.bootstrap.clone();
+        let b = study.kafka.clone();
         move || describe(&b)
     })
     .await??;
@@ -303,7 +304,7 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
 
     // 1. The producer alone.
     let study_topic = format!("kafka-study-{}", run_id.to_lowercase());
-    producer::create_topic(&study.bootstrap, &study_topic, setup.partitions as i32).await?;
+    producer::create_topic(&study.kafka, &study_topic, setup.partitions as i32).await?;
     let payloads: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
         study
             .data
@@ -330,7 +331,7 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
     let mut producer_sweep = Vec::new();
     for (i, (linger, acks, n)) in cells.iter().enumerate() {
         let cell = producer::cell(
-            &study.bootstrap,
+            &study.kafka,
             &study_topic,
             payloads.clone(),
             *linger,
@@ -348,7 +349,7 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
         ));
         producer_sweep.push(cell);
     }
-    producer::delete_topic(&study.bootstrap, &study_topic).await;
+    producer::delete_topic(&study.kafka, &study_topic).await;
 
     // 2. The yardsticks: the stores written directly, and ingest's whole POST → 202.
     study.progress("direct writes to Redis and FerretDB ...");
@@ -427,7 +428,7 @@ pub async fn run(config: &StudyConfig, ports: &Ports, control: ControlClient) ->
         let clock = Instant::now();
         let writer = writer::Writer::start(&study.input_url(), rate, study.data.clone(), clock);
         let sampler = lag::LagSampler::start(
-            &study.bootstrap,
+            &study.kafka,
             TOPIC,
             &["logs", "live"],
             Duration::from_millis(500),

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kafka_access::KafkaAccess;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::ClientContext;
 use serde::{Deserialize, Serialize};
 
 use super::stats::{closed_loop, LoopResult};
@@ -57,10 +58,8 @@ impl ClientContext for StatsLog {
 }
 
 /// Creates the study's topic with as many partitions as `predictions` has.
-pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
+pub async fn create_topic(kafka: &KafkaAccess, topic: &str, partitions: i32) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client().create()?;
     for r in admin
         .create_topics(
             &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
@@ -73,10 +72,8 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
     Ok(())
 }
 
-pub async fn delete_topic(bootstrap: &str, topic: &str) {
-    let admin: Result<AdminClient<DefaultClientContext>, _> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create();
+pub async fn delete_topic(kafka: &KafkaAccess, topic: &str) {
+    let admin: Result<AdminClient<DefaultClientContext>, _> = kafka.client().create();
     if let Ok(admin) = admin {
         let _ = admin.delete_topics(&[topic], &AdminOptions::new()).await;
     }
@@ -85,7 +82,7 @@ pub async fn delete_topic(bootstrap: &str, topic: &str) {
 /// Produces `payloads` (key, value) round-robin for `duration` with `in_flight` records awaiting
 /// their acknowledgement at any time.
 pub async fn cell(
-    bootstrap: &str,
+    kafka: &KafkaAccess,
     topic: &str,
     payloads: Arc<Vec<(String, Vec<u8>)>>,
     linger_ms: u32,
@@ -94,9 +91,8 @@ pub async fn cell(
     duration: Duration,
 ) -> Result<ProduceCell> {
     let stats = StatsLog::default();
-    let mut config = ClientConfig::new();
+    let mut config = kafka.client();
     config
-        .set("bootstrap.servers", bootstrap)
         .set("linger.ms", linger_ms.to_string())
         .set("compression.type", "lz4")
         .set("message.timeout.ms", "5000")

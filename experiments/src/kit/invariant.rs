@@ -135,12 +135,12 @@ pub async fn check_invariant(
 type LagReaders = Option<Arc<Vec<GroupLag>>>;
 
 async fn lag_readers(target: &Target) -> LagReaders {
-    let (bootstrap, topic, groups) = target.kafka()?;
+    let (kafka, topic, groups) = target.kafka()?;
     tokio::task::spawn_blocking(move || {
         groups
             .iter()
             .map(|g| {
-                GroupLag::new(&bootstrap, &topic, g)
+                GroupLag::new(&kafka, &topic, g)
                     .ok()
                     .map(|r| r.with_timeout(Duration::from_secs(5)))
             })

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::kafka_study::lag::GroupLag;
+use kafka_access::KafkaAccess;
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::signals::{Counters, Scrape};
@@ -80,11 +81,11 @@ pub struct Sampled {
 }
 
 impl Samplers {
-    /// `admins`: (component, `host:port` of its admin listener); `kafka`: the bootstrap address
-    /// and the topic, with the groups to measure.
+    /// `admins`: (component, `host:port` of its admin listener); `kafka`: the broker and the
+    /// topic, with the groups to measure.
     pub fn start(
         admins: Vec<(String, String)>,
-        kafka: Option<(String, String, Vec<String>)>,
+        kafka: Option<(KafkaAccess, String, Vec<String>)>,
         started: Instant,
     ) -> Self {
         let cancel = CancellationToken::new();
@@ -120,9 +121,9 @@ impl Samplers {
             })
             .collect();
         let lag_stop = Arc::new(AtomicBool::new(false));
-        let lag = kafka.map(|(bootstrap, topic, groups)| {
+        let lag = kafka.map(|(access, topic, groups)| {
             let stop = lag_stop.clone();
-            std::thread::spawn(move || broker_lag(&bootstrap, &topic, &groups, &stop, started))
+            std::thread::spawn(move || broker_lag(&access, &topic, &groups, &stop, started))
         });
         Samplers {
             cancel,
@@ -153,7 +154,7 @@ impl Samplers {
 /// second in which the broker did not answer (a reader that stops answering gets a new client:
 /// [`GroupLag`]).
 fn broker_lag(
-    bootstrap: &str,
+    kafka: &KafkaAccess,
     topic: &str,
     groups: &[String],
     stop: &AtomicBool,
@@ -162,7 +163,7 @@ fn broker_lag(
     let consumers: Vec<(String, Option<GroupLag>)> = groups
         .iter()
         .map(|g| {
-            let reader = GroupLag::new(bootstrap, topic, g)
+            let reader = GroupLag::new(kafka, topic, g)
                 .ok()
                 .map(|r| r.with_timeout(Duration::from_millis(800)));
             (g.clone(), reader)

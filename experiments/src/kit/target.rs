@@ -13,6 +13,7 @@ use chaos::{linkerd, Cluster};
 use crate::kit::prom;
 use crate::kit::scenario::{self, Configured, Experiment, Fault, FaultRecord, Measured};
 use crate::kit::series::GoldenSecond;
+use kafka_access::KafkaAccess;
 use stack::{ControlClient, Ports};
 
 /// The local stack's parts.
@@ -20,6 +21,8 @@ use stack::{ControlClient, Ports};
 pub struct LocalTarget {
     pub ports: Ports,
     pub control: ControlClient,
+    /// The broker as its administrator ([`stack::StackFile::kafka`]).
+    pub kafka: KafkaAccess,
 }
 
 pub enum Target {
@@ -157,15 +160,15 @@ impl Target {
             .collect()
     }
 
-    /// Kafka's bootstrap address, the topic and the consumer groups whose lag the kit reads
-    /// from the broker every 100 ms.
-    pub fn kafka(&self) -> Option<(String, String, Vec<String>)> {
-        let bootstrap = match self {
-            Target::Local(l) => l.ports.addr("kafka"),
-            Target::Kube { kafka, .. } => kafka.clone()?,
+    /// The broker, the topic and the consumer groups whose lag the kit reads from the broker
+    /// every 100 ms. On a cluster, the listener `--kafka` names, without a user.
+    pub fn kafka(&self) -> Option<(KafkaAccess, String, Vec<String>)> {
+        let access = match self {
+            Target::Local(l) => l.kafka.clone(),
+            Target::Kube { kafka, .. } => KafkaAccess::plaintext(kafka.clone()?),
         };
         Some((
-            bootstrap,
+            access,
             "predictions".to_string(),
             vec!["logs".to_string(), "live".to_string()],
         ))

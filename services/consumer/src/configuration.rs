@@ -42,8 +42,9 @@ impl Role {
 /// A container's settings: Kafka and batching, then its downstream.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `USACTAR_KAFKA_BOOTSTRAP`.
-    pub kafka_bootstrap: String,
+    /// `USACTAR_KAFKA_BOOTSTRAP`, and `USACTAR_KAFKA_USERNAME` with `USACTAR_KAFKA_PASSWORD`
+    /// ([`service_kit::config::kafka_access`]).
+    pub kafka: kafka_access::KafkaAccess,
     /// `USACTAR_TOPIC`.
     pub topic: String,
     /// `USACTAR_DEAD_LETTER_TOPIC`: where records that can never be written go, with the
@@ -88,7 +89,7 @@ impl Settings {
             });
         }
         Ok(Settings {
-            kafka_bootstrap: env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            kafka: service_kit::config::kafka_access(env)?,
             dead_letter_topic: env.string_or(
                 "USACTAR_DEAD_LETTER_TOPIC",
                 &format!("{topic}.dead-letters"),

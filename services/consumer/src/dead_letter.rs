@@ -15,7 +15,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use retry::Backoff;
 use service_kit::admin::Heartbeat;
 use service_kit::metrics::Metrics;
@@ -78,7 +77,7 @@ pub struct DeadLetter {
 
 pub struct DeadLetters {
     producer: FutureProducer,
-    bootstrap: String,
+    kafka: kafka_access::KafkaAccess,
     /// The dead-letter topic, and the topic the records come from.
     topic: String,
     source_topic: String,
@@ -93,8 +92,9 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl DeadLetters {
     pub fn new(settings: &Settings, metrics: &Metrics) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &settings.kafka_bootstrap)
+        let producer: FutureProducer = settings
+            .kafka
+            .client()
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set(
@@ -113,7 +113,7 @@ impl DeadLetters {
         }
         Ok(DeadLetters {
             producer,
-            bootstrap: settings.kafka_bootstrap.clone(),
+            kafka: settings.kafka.clone(),
             topic: settings.dead_letter_topic.clone(),
             source_topic: settings.topic.clone(),
             group: settings.group.clone(),
@@ -202,10 +202,8 @@ impl DeadLetters {
         if self.topic_exists.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .map_err(|e| e.to_string())?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.kafka.client().create().map_err(|e| e.to_string())?;
         let results = admin
             .create_topics(
                 &[NewTopic::new(

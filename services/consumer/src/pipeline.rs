@@ -18,7 +18,6 @@ use model::Accepted;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::ClientConfig;
 use service_kit::admin::{Heartbeat, Readiness};
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -100,9 +99,8 @@ pub fn consumer(
         "Records on the topic that the group has not processed yet, by partition",
         &["topic", "partition"],
     );
-    let mut client = ClientConfig::new();
+    let mut client = settings.kafka.client();
     client
-        .set("bootstrap.servers", &settings.kafka_bootstrap)
         .set("group.id", &settings.group)
         .set("auto.offset.reset", "earliest")
         // Commit in the background what the loop stored, and only what it stored: an offset is

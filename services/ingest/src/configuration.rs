@@ -19,8 +19,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `USACTAR_ADMIN_LISTEN`: /metrics, /livez, /readyz.
     pub admin_listen: SocketAddr,
-    /// `USACTAR_KAFKA_BOOTSTRAP`.
-    pub kafka_bootstrap: String,
+    /// `USACTAR_KAFKA_BOOTSTRAP`, and `USACTAR_KAFKA_USERNAME` with `USACTAR_KAFKA_PASSWORD`
+    /// ([`service_kit::config::kafka_access`]).
+    pub kafka: kafka_access::KafkaAccess,
     /// `USACTAR_TOPIC`.
     pub topic: String,
     /// `USACTAR_TOPIC_PARTITIONS`: used when ingest creates the topic.
@@ -94,10 +95,7 @@ impl Settings {
                 format!("must be at least USACTAR_MAX_BODY_BYTES ({max_body_bytes})"),
             ));
         }
-        let kafka_bootstrap = env.string_or("USACTAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
-        if kafka_bootstrap.trim().is_empty() {
-            return Err(invalid(env, "USACTAR_KAFKA_BOOTSTRAP", "must not be empty"));
-        }
+        let kafka = service_kit::config::kafka_access(env)?;
         let topic = env.string_or("USACTAR_TOPIC", "predictions");
         if topic.trim().is_empty() {
             return Err(invalid(env, "USACTAR_TOPIC", "must not be empty"));
@@ -105,7 +103,7 @@ impl Settings {
         Ok(Settings {
             listen: env.parse_or("USACTAR_LISTEN", ([127, 0, 0, 1], 8081).into())?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9181).into())?,
-            kafka_bootstrap,
+            kafka,
             topic,
             topic_partitions: in_range(
                 env,

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use kafka_access::KafkaAccess;
 use model::Accepted;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
-use rdkafka::ClientConfig;
 use service_kit::admin::Heartbeat;
 use service_kit::readiness::{self, Every, Readiness};
 use tokio_util::sync::CancellationToken;
@@ -45,9 +45,8 @@ pub struct Kafka {
 
 impl Kafka {
     pub fn new(settings: &Settings) -> Result<Self, KafkaError> {
-        let mut config = ClientConfig::new();
+        let mut config = settings.kafka.client();
         config
-            .set("bootstrap.servers", &settings.kafka_bootstrap)
             // 202 means durable: every in-sync replica has it, and retries cannot duplicate it.
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -115,13 +114,11 @@ impl Kafka {
     /// Creates the topic if it does not exist, with `replication` replicas.
     pub async fn ensure_topic(
         &self,
-        bootstrap: &str,
+        kafka: &KafkaAccess,
         partitions: i32,
         replication: i32,
     ) -> Result<(), KafkaError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .create()?;
+        let admin: AdminClient<DefaultClientContext> = kafka.client().create()?;
         let results = admin
             .create_topics(
                 &[NewTopic::new(

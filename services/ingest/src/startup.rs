@@ -31,7 +31,7 @@ impl Application {
         let kafka = Kafka::new(&settings)?;
         if let Err(e) = kafka
             .ensure_topic(
-                &settings.kafka_bootstrap,
+                &settings.kafka,
                 settings.topic_partitions,
                 settings.topic_replication,
             )

@@ -10,7 +10,7 @@ use ingest::startup::Application;
 use model::Accepted;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use testkit::{eventually, unique};
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,6 @@ testkit::shared_stack!(fn shared_stack("kafka"));
 struct TestApp {
     input: String,
     admin: String,
-    bootstrap: String,
     topic: String,
     http: reqwest::Client,
     shutdown: CancellationToken,
@@ -42,16 +41,14 @@ async fn spawn_app() -> TestApp {
 /// An ingest with settings of its own on top of the test defaults.
 async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     service_kit::telemetry::init_for_tests("ingest");
-    let bootstrap = shared_stack().ports.addr("kafka");
     let topic = unique("ingest");
-    let mut env: HashMap<&str, &str> = [
+    let mut env: HashMap<&str, &str> = shared_stack().kafka_env().into_iter().collect();
+    env.extend([
         ("USACTAR_LISTEN", "127.0.0.1:0"),
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_KAFKA_BOOTSTRAP", bootstrap.as_str()),
         ("USACTAR_TOPIC", topic.as_str()),
         ("USACTAR_TOPIC_PARTITIONS", "1"),
-    ]
-    .into();
+    ]);
     env.extend(extra.iter().copied());
     let settings = Settings::from_env(&env).expect("valid settings");
     let shutdown = CancellationToken::new();
@@ -63,7 +60,6 @@ async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let app = TestApp {
         input: format!("http://127.0.0.1:{port}/input"),
         admin: format!("http://127.0.0.1:{admin_port}"),
-        bootstrap,
         topic,
         http: reqwest::Client::new(),
         shutdown,
@@ -138,8 +134,9 @@ impl TestApp {
 
     /// Every record on the topic, in order, up to and including the one with id `last`.
     async fn records_until(&self, last: &str) -> Vec<(String, Accepted)> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
+        let consumer: StreamConsumer = shared_stack()
+            .kafka
+            .client()
             .set("group.id", unique("ingest-test"))
             .set("enable.auto.commit", "false")
             .create()

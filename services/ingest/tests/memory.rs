@@ -50,16 +50,14 @@ fn nested() -> Vec<u8> {
 #[tokio::test]
 async fn ten_concurrent_hostile_bodies_stay_within_a_small_memory_bound() {
     service_kit::telemetry::init_for_tests("ingest");
-    let bootstrap = shared_stack().ports.addr("kafka");
     let topic = unique("ingest-memory");
-    let env: HashMap<&str, &str> = [
+    let mut env: HashMap<&str, &str> = shared_stack().kafka_env().into_iter().collect();
+    env.extend([
         ("USACTAR_LISTEN", "127.0.0.1:0"),
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_KAFKA_BOOTSTRAP", bootstrap.as_str()),
         ("USACTAR_TOPIC", topic.as_str()),
         ("USACTAR_TOPIC_PARTITIONS", "1"),
-    ]
-    .into();
+    ]);
     let shutdown = CancellationToken::new();
     let app = Application::build(Settings::from_env(&env).unwrap(), shutdown.clone())
         .await

@@ -3,7 +3,6 @@
 
 use super::{spec_of, Context, Kind, Scrape, Server, STOP_QUICKLY};
 use crate::install::{Found, Install};
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::Result;
@@ -115,7 +114,8 @@ impl Server for Exporter {
             .address(format!("http://{}/metrics", cx.ports.addr(self.name)))
             .stop_timeout(STOP_QUICKLY))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Tcp(ports.addr(self.name))
     }
 }

@@ -54,7 +54,8 @@ impl Server for FerretDb {
             ])
             .address(format!("mongodb://{}", p.addr("mongodb"))))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Mongo(mongo_uri(ports))
     }
 }

@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{s, spec_of, write, Context, FirstStart, Scrape, Server};
+use super::{s, spec_of, write, write_private, Context, FirstStart, Scrape, Server};
 use crate::install::{find_jar, Found, Install, KafkaInstall};
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::template::fill;
@@ -62,8 +61,12 @@ impl Server for Kafka {
             .address(p.addr("kafka"))
             .stop_timeout(Duration::from_secs(20)))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
-        Probe::Kafka(ports.addr("kafka"))
+    /// Ready once the administrator is answered and every service's ACLs are granted.
+    fn probe(&self, cx: &Context) -> Probe {
+        Probe::Kafka {
+            access: admin_access(cx),
+            grants: cx.kafka_users.grants(),
+        }
     }
     /// KRaft needs its storage formatted before the first start.
     fn first_start(&self, cx: &Context) -> Result<Option<FirstStart>> {
@@ -88,6 +91,8 @@ impl Server for Kafka {
 fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
     let dir = cx.dir("kafka")?;
     let data = dir.join("data");
+    let users = cx.kafka_users;
+    let admin = &users.admin;
     let properties = fill(
         "kafka-server.properties",
         include_str!("../../templates/kafka-server.properties"),
@@ -95,10 +100,21 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
             ("controller", &cx.ports.addr("kafka-controller")),
             ("kafka", &cx.ports.addr("kafka")),
             ("data", &s(&data)),
+            ("users", &kafka_access::jaas_server(admin, &users.all())),
+            (
+                "controller_users",
+                &kafka_access::jaas_server(admin, &[admin]),
+            ),
+            ("admin", &admin.username),
         ],
     );
     super::mkdir(&data)?;
-    write(&dir.join("server.properties"), &properties)?;
+    write_private(&dir.join("server.properties"), &properties)?;
+    // For Kafka's own tools: `kafka-topics.sh --command-config`, `--consumer.config`, ...
+    write_private(
+        &dir.join("admin.properties"),
+        &admin_access(cx).tool_properties(),
+    )?;
     write(
         &dir.join("log4j2.properties"),
         include_str!("../../templates/kafka-log4j2.properties"),
@@ -108,6 +124,12 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
         include_str!("../../templates/kafka-jmx-exporter.yaml"),
     )?;
     Ok(dir)
+}
+
+/// The administrator at this stack's broker.
+pub fn admin_access(cx: &Context) -> kafka_access::KafkaAccess {
+    kafka_access::KafkaAccess::plaintext(cx.ports.addr("kafka"))
+        .with_credentials(cx.kafka_users.admin.clone())
 }
 
 /// The JMX exporter agent: beside Kafka's jars, else among scripts/setup's Maven jars (a

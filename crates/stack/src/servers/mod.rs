@@ -98,6 +98,8 @@ pub struct Context<'a> {
     pub chosen: &'a [&'static dyn Server],
     /// The web pages' build, which NGINX serves.
     pub pages: &'a Path,
+    /// The broker's users, new at every start.
+    pub kafka_users: &'a crate::KafkaUsers,
 }
 
 impl Context<'_> {
@@ -139,7 +141,7 @@ pub trait Server: Sync {
     /// [`Server::ports`] and [`Server::probe`].
     fn spec(&self, cx: &Context) -> Result<ProcessSpec>;
     /// How to tell it is really ready.
-    fn probe(&self, ports: &Ports) -> Probe;
+    fn probe(&self, cx: &Context) -> Probe;
     /// A command to run once before the first start in a state folder, if it needs one.
     fn first_start(&self, _cx: &Context) -> Result<Option<FirstStart>> {
         Ok(None)
@@ -151,7 +153,7 @@ pub fn full_spec(server: &dyn Server, cx: &Context) -> Result<ProcessSpec> {
     Ok(server
         .spec(cx)?
         .ports(server.ports())
-        .probe(server.probe(cx.ports)))
+        .probe(server.probe(cx)))
 }
 
 /// A spec for `server`'s program as [`Server::locate`] finds it.
@@ -167,6 +169,27 @@ pub(crate) fn write(path: &Path, contents: &str) -> Result<()> {
         mkdir(dir)?;
     }
     std::fs::write(path, contents).map_err(|e| Error::io(path, e))
+}
+
+/// Like [`write`], for a file that holds passwords: only its owner may read it, also when it
+/// existed before with another mode.
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        mkdir(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(contents.as_bytes())
+        })
+        .map_err(|e| Error::io(path, e))
 }
 
 pub(crate) fn mkdir(path: &Path) -> Result<()> {
@@ -213,12 +236,14 @@ mod tests {
         let install = Install::from_env(|k| std::env::var(k).ok());
         let ports = Ports::default();
         let pages = state.join("frontend/dist");
+        let kafka_users = crate::KafkaUsers::generate().unwrap();
         let cx = Context {
             ports: &ports,
             state: &state,
             install: &install,
             chosen: ALL,
             pages: &pages,
+            kafka_users: &kafka_users,
         };
         for server in ALL.iter().filter(|s| s.kind() != Kind::Service) {
             let spec = full_spec(*server, &cx).unwrap_or_else(|e| panic!("{}: {e}", server.name()));
@@ -227,6 +252,7 @@ mod tests {
         }
         for file in [
             "kafka/server.properties",
+            "kafka/admin.properties",
             "kafka/log4j2.properties",
             "kafka/jmx-exporter.yaml",
             "nginx/nginx.conf",
@@ -248,6 +274,15 @@ mod tests {
             "job_name: services",
         ] {
             assert!(prometheus.contains(job), "{job} missing:\n{prometheus}");
+        }
+        // The broker's passwords: in its files, which only the owner reads.
+        for file in ["kafka/server.properties", "kafka/admin.properties"] {
+            use std::os::unix::fs::PermissionsExt;
+            let path = state.join(file);
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains(&kafka_users.admin.password), "{file}");
         }
         let nginx = std::fs::read_to_string(state.join("nginx/nginx.conf")).unwrap();
         assert!(

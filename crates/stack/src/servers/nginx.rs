@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use super::{s, spec_of, write, Context, Server, STOP_QUICKLY};
 use crate::install::{Found, Install};
 use crate::pages;
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::template::fill;
@@ -79,7 +78,8 @@ impl Server for Nginx {
             .address(format!("http://{}", p.addr("ingress")))
             .stop_timeout(STOP_QUICKLY))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Http(format!("http://{}/healthz", ports.addr("ingress")))
     }
 }

@@ -2,7 +2,6 @@
 
 use super::{s, spec_of, write, Context, Kind, Server};
 use crate::install::{Found, Install};
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::template::fill;
@@ -77,7 +76,8 @@ impl Server for Prometheus {
             ])
             .address(format!("http://{}", p.addr("prometheus"))))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Http(format!("http://{}/-/ready", ports.addr("prometheus")))
     }
 }

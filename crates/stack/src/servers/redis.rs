@@ -2,7 +2,6 @@
 
 use super::{s, spec_of, Context, Server};
 use crate::install::{Found, Install};
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::Result;
@@ -51,7 +50,8 @@ impl Server for Redis {
             ])
             .address(format!("redis://{}", p.addr("redis"))))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Redis(format!("redis://{}", ports.addr("redis")))
     }
 }

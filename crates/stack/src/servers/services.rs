@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use super::{spec_of, Context, Kind, Server};
+use kafka_access::Credentials;
+
 use crate::install::{Found, Install};
 use crate::ports::Ports;
 use crate::probe::Probe;
@@ -63,9 +65,9 @@ pub static INGEST: Service = Service {
     ports: &["ingest", "ingest-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        spec.env("USACTAR_LISTEN", p.addr("ingest"))
+        kafka_client(spec, cx, &cx.kafka_users.ingest)
+            .env("USACTAR_LISTEN", p.addr("ingest"))
             .env("USACTAR_SHUTDOWN_DELAY", NO_SHUTDOWN_DELAY)
-            .env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
             .address(format!("http://{}/input", p.addr("ingest")))
     },
 };
@@ -75,7 +77,7 @@ pub static LOGS_WRITER: Service = Service {
     ports: &["logs-writer-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
+        kafka_client(spec, cx, &cx.kafka_users.logs_writer)
             .env("USACTAR_MONGO_URI", super::mongo_uri(p))
             .address(format!("http://{}/metrics", p.addr("logs-writer-admin")))
     },
@@ -86,7 +88,7 @@ pub static LIVE_FORWARDER: Service = Service {
     ports: &["live-forwarder-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        spec.env("USACTAR_KAFKA_BOOTSTRAP", p.addr("kafka"))
+        kafka_client(spec, cx, &cx.kafka_users.live_forwarder)
             // Through the link, as across clusters: never straight to live-store.
             .env(
                 "USACTAR_LIVE_STORE_URL",
@@ -95,6 +97,15 @@ pub static LIVE_FORWARDER: Service = Service {
             .address(format!("http://{}/metrics", p.addr("live-forwarder-admin")))
     },
 };
+
+/// A client of the broker as `user`, started once the broker is ready (its ACLs are granted
+/// then: see [`crate::probe::Probe::Kafka`]).
+fn kafka_client(spec: ProcessSpec, cx: &Context, user: &Credentials) -> ProcessSpec {
+    spec.env("USACTAR_KAFKA_BOOTSTRAP", cx.ports.addr("kafka"))
+        .env("USACTAR_KAFKA_USERNAME", &user.username)
+        .env("USACTAR_KAFKA_PASSWORD", &user.password)
+        .after("kafka")
+}
 
 fn redis_url(p: &Ports) -> String {
     format!("redis://{}", p.addr("redis"))
@@ -135,7 +146,8 @@ impl Server for Service {
             .stop_timeout(Duration::from_secs(15));
         Ok(spec)
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Http(format!("http://{}/readyz", self.admin(ports)))
     }
 }

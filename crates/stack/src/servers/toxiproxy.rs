@@ -3,7 +3,6 @@
 
 use super::{s, spec_of, write, Context, Scrape, Server};
 use crate::install::{Found, Install};
-use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::ProcessSpec;
 use crate::Result;
@@ -60,7 +59,8 @@ impl Server for Toxiproxy {
             ])
             .address(format!("http://{}", p.addr("toxiproxy"))))
     }
-    fn probe(&self, ports: &Ports) -> Probe {
+    fn probe(&self, cx: &Context) -> Probe {
+        let ports = cx.ports;
         Probe::Http(format!("http://{}/version", ports.addr("toxiproxy")))
     }
 }

@@ -14,7 +14,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 pub use testkit::{eventually, unique};
@@ -24,8 +24,9 @@ pub const PARTITIONS: i32 = 2;
 
 testkit::shared_stack!(pub fn shared_stack("kafka", "ferretdb"));
 
-pub fn bootstrap() -> String {
-    shared_stack().ports.addr("kafka")
+/// The broker, as its administrator (tests use topics and groups of their own).
+pub fn kafka() -> &'static kafka_access::KafkaAccess {
+    &shared_stack().kafka
 }
 
 pub fn mongo_uri() -> String {
@@ -35,10 +36,8 @@ pub fn mongo_uri() -> String {
 /// A topic of the test's own, with [`PARTITIONS`] partitions.
 pub async fn fresh_topic() -> String {
     let topic = unique("consumer");
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .create()
-        .expect("an admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        kafka().client().create().expect("an admin client");
     let results = admin
         .create_topics(
             &[NewTopic::new(
@@ -83,8 +82,8 @@ pub fn keyed(id: uuid::Uuid) -> uuid::Uuid {
 
 /// Produces `records` as ingest does (JSON, keyed by match) and waits for every acknowledgement.
 pub async fn produce(topic: &str, records: &[Accepted]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+    let producer: FutureProducer = kafka()
+        .client()
         .set("acks", "all")
         .create()
         .expect("a producer");
@@ -106,8 +105,8 @@ pub async fn produce(topic: &str, records: &[Accepted]) {
 pub async fn offsets(topic: &str, group: &str) -> (Vec<Option<i64>>, Vec<i64>) {
     let (topic, group) = (topic.to_string(), group.to_string());
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap())
+        let consumer: BaseConsumer = kafka()
+            .client()
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .create()
@@ -185,14 +184,12 @@ impl Running {
 pub async fn start(role: Role, topic: &str, extra: &[(&str, &str)]) -> Running {
     service_kit::telemetry::init_for_tests(role.name());
     let group = unique("group");
-    let bootstrap = bootstrap();
-    let mut env: HashMap<&str, &str> = [
+    let mut env: HashMap<&str, &str> = shared_stack().kafka_env().into_iter().collect();
+    env.extend([
         ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_KAFKA_BOOTSTRAP", bootstrap.as_str()),
         ("USACTAR_TOPIC", topic),
         ("USACTAR_GROUP", group.as_str()),
-    ]
-    .into();
+    ]);
     env.extend(extra.iter().copied());
     let settings = Settings::from_env(&env, role).expect("valid settings");
     let shutdown = CancellationToken::new();
@@ -212,8 +209,8 @@ pub async fn start(role: Role, topic: &str, extra: &[(&str, &str)]) -> Running {
 /// Produces one record as any producer could (no validation), keyed `key`, and waits for the
 /// acknowledgement.
 pub async fn produce_raw(topic: &str, key: &str, payload: &[u8]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+    let producer: FutureProducer = kafka()
+        .client()
         .set("acks", "all")
         .create()
         .expect("a producer");
@@ -237,8 +234,8 @@ pub struct Read {
 pub async fn read_topic(topic: &str, n: usize) -> Vec<Read> {
     use rdkafka::consumer::StreamConsumer;
     use rdkafka::message::{Headers, Message};
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+    let consumer: StreamConsumer = kafka()
+        .client()
         .set("group.id", unique("reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
