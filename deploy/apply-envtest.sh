@@ -74,6 +74,11 @@ PY
       status=1
     else
       echo "$overlay: $(grep -c '^kind:' "$dir/all.yaml") objects accepted by kube-apiserver (envtest)"
+      # Kafka's users: the Secrets the component reads, made by its script, twice (the second
+      # run must change nothing), each namespace with only its own users' passwords.
+      if grep -q "name: usactar-kafka-users" "$dir/all.yaml"; then
+        kafka_users_secrets "${k[@]:1}" || status=1
+      fi
     fi
   fi
   kill "$apiserver_pid" "$etcd_pid" 2>/dev/null || true
@@ -82,9 +87,34 @@ PY
   return "$status"
 }
 
+kafka_users_secrets() {
+  local k=(kubectl "$@") first second
+  first=$("$root/deploy/kafka-users.sh" "$@") || return 1
+  second=$("$root/deploy/kafka-users.sh" "$@") || return 1
+  # shellcheck disable=SC2016  # a Go template, not a shell expansion
+  secret_keys() { "${k[@]}" -n "$1" get secret "$2" -o go-template='{{range $k, $v := .data}}{{$k}} {{end}}'; }
+  if [ "$(secret_keys usactar-data usactar-kafka-users)" != "ingest live-forwarder logs-writer usactar-admin " ] ||
+    [ "$(secret_keys usactar-ingest usactar-kafka)" != "ingest " ] ||
+    [ "$(secret_keys usactar-pipeline usactar-kafka)" != "live-forwarder logs-writer " ] ||
+    [ "$(grep -c created <<<"$first")" != 3 ] || [ "$(grep -c "left as it is" <<<"$second")" != 3 ]; then
+    echo "deploy/kafka-users.sh: unexpected Secrets; first run: $first; second run: $second" >&2
+    return 1
+  fi
+  # A client namespace's password is the broker's for the same user.
+  local broker client
+  broker=$("${k[@]}" -n usactar-data get secret usactar-kafka-users -o go-template='{{index .data "ingest"}}')
+  client=$("${k[@]}" -n usactar-ingest get secret usactar-kafka -o go-template='{{index .data "ingest"}}')
+  if [ -z "$broker" ] || [ "$broker" != "$client" ]; then
+    echo "ingest's password differs between its Secrets" >&2
+    return 1
+  fi
+  echo "  deploy/kafka-users.sh: 3 Secrets made, none changed by a second run, each namespace with its own users only"
+}
+
 failed=0
 overlays=("$@")
-[ "${#overlays[@]}" -gt 0 ] || overlays=(deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/gke deploy/overlays/aks)
+[ "${#overlays[@]}" -gt 0 ] || overlays=(deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/gke deploy/overlays/aks \
+  deploy/overlays/kind/sandbox/a-kafka-sasl)
 for overlay in "${overlays[@]}"; do
   (cd "$root" && apply_to_fresh_apiserver "$overlay") || failed=1
 done

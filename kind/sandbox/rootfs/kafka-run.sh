@@ -17,7 +17,8 @@ env | grep -E '^KAFKA_[A-Z0-9_]+=' | while IFS='=' read -r name value; do
   echo "$key=$value"
 done > "$props"
 echo "kafka-run: server.properties:"
-sed 's/^/  /' "$props"
+# The JAAS configurations hold passwords (deploy/components/kafka-sasl): never in the log.
+sed -e 's/\(jaas\.config=\).*/\1<hidden>/' -e 's/^/  /' "$props"
 
 cluster_id=${CLUSTER_ID:-5L6g3nShT-eMCtK--X86sw}
 # As kafka-server-start.sh: a 1 GiB heap unless told otherwise, G1 with short pauses.
