@@ -6,7 +6,7 @@ use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{AdminToken, Settings};
-use crate::hub::{LiveHub, LogsHub};
+use crate::hub::{LiveHub, LogsHub, SharedReads};
 use crate::live::LiveReader;
 use crate::logs::LogStore;
 use crate::push::admit::Admission;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub open_sockets: IntGaugeVec,
     /// Who may open a socket, and the room for more.
     pub admission: Admission,
+    /// `/api/stats`, read once for every request in [`crate::routes::STATS_FRESH`].
+    pub stats: SharedReads<(), crate::routes::Stats>,
     /// Cancelled on SIGTERM; open sockets close when it is.
     pub shutdown: CancellationToken,
 }
@@ -76,7 +78,15 @@ impl AppState {
                 )
                 .with_label_values(&[] as &[&str]),
         );
+        let stats_reads = metrics
+            .counter(
+                "stats_reads_total",
+                "Reads of both stores for /api/stats (shared between requests)",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]);
         Ok(AppState {
+            stats: SharedReads::new(crate::routes::STATS_FRESH, stats_reads),
             live_hub: LiveHub::start(live.clone(), snapshot_reads, shutdown.clone()),
             logs_hub: LogsHub::new(logs.clone(), shutdown.clone()),
             live,

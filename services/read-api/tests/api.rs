@@ -168,6 +168,26 @@ async fn stats_add_up_both_stores() {
     insta::assert_json_snapshot!("stats", body);
 }
 
+/// Issue 16: requests for `/api/stats` that come together share one read of the stores, and a
+/// change shows once the read that served it is older than `STATS_FRESH`.
+#[tokio::test]
+async fn stats_requests_that_come_together_share_one_read_of_the_stores() {
+    let app = spawn_app(&[]).await;
+    seed_live(&app).await;
+    let before = app.metric("usactar_stats_reads_total").await;
+    let answers = futures::future::join_all((0..50).map(|_| app.get("/api/stats"))).await;
+    let reads = app.metric("usactar_stats_reads_total").await - before;
+    assert!(answers
+        .iter()
+        .all(|(status, body)| *status == 200 && body["live_total"] == 16));
+    assert!(reads <= 2, "50 requests made {reads} reads");
+
+    app.add_live(4, "Argentina", "France", "3-3", 2).await;
+    tokio::time::sleep(read_api::routes::STATS_FRESH).await;
+    let (_, body) = app.get("/api/stats").await;
+    assert_eq!(body["live_total"], 18, "{body}");
+}
+
 #[tokio::test]
 async fn bad_parameters_get_400_json_naming_them() {
     let (settings, _, _) = common::settings(&[]);

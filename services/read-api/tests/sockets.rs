@@ -40,21 +40,6 @@ async fn closes_within(ws: &mut Ws, within: Duration) -> bool {
     }
 }
 
-async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
-}
-
 /// `calls` of `cmdstat_hgetall` in Redis's INFO commandstats.
 async fn hgetall_calls(app: &TestApp) -> u64 {
     let mut c = app.redis.clone();
@@ -151,7 +136,7 @@ async fn inbound_frames_do_not_restart_snapshot_reads_and_sockets_share_them() {
         app.add_live(1 + (i % 4) as u8, &format!("Team{i}"), "Rival", "1-0", 1)
             .await;
     }
-    let before = metric(&app, "usactar_live_snapshot_reads_total").await;
+    let before = app.metric("usactar_live_snapshot_reads_total").await;
     let hgetall_before = hgetall_calls(&app).await;
     let mut ws = open(&app, "/api/live/ws", None).await.expect("opens");
     for _ in 0..200 {
@@ -177,7 +162,7 @@ async fn inbound_frames_do_not_restart_snapshot_reads_and_sockets_share_them() {
         assert_eq!(m["type"], "snapshot", "{m}");
         assert_eq!(m["total"], 400);
     }
-    let reads = metric(&app, "usactar_live_snapshot_reads_total").await - before;
+    let reads = app.metric("usactar_live_snapshot_reads_total").await - before;
     // Redis's own count: a snapshot of 400 matches is 400 HGETALLs, and no other test of this
     // binary reads a match with data.
     let hgetalls = hgetall_calls(&app).await - hgetall_before;

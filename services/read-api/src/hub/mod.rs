@@ -12,4 +12,4 @@ mod snapshot;
 
 pub use live::{LiveDelta, LiveEvent, LiveHub, LIVE_COALESCE};
 pub use logs::{LogsBatch, LogsHub, LOGS_POLL};
-pub use snapshot::{Snapshots, SNAPSHOT_FRESH};
+pub use snapshot::{SharedReads, Snapshots, SNAPSHOT_FRESH};
