@@ -8,8 +8,8 @@
 use kafka_access::acl::{self, Grant};
 use kafka_access::Credentials;
 
-/// The services' defaults (`USACTAR_TOPIC`, the dead-letter topic, `USACTAR_GROUP`): the
-/// stack does not change them, so the grants name them.
+/// The services' defaults (`USACTAR_TOPIC`, `USACTAR_DEAD_LETTER_TOPIC`, `USACTAR_GROUP`),
+/// which the stack also sets for its services, so the grants and the names are the same.
 pub const TOPIC: &str = "predictions";
 pub const DEAD_LETTER_TOPIC: &str = "predictions.dead-letters";
 pub const LOGS_GROUP: &str = "logs";

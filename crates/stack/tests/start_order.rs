@@ -21,7 +21,13 @@ async fn a_process_after_another_starts_only_once_the_other_is_ready() {
     std::fs::create_dir(&site).unwrap();
     let port = free_port();
     let server = ProcessSpec::new("server", "python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .cwd(&site)
         .probe(Probe::Http(format!("http://127.0.0.1:{port}/readyz")))
         .stop_timeout(Duration::from_secs(5));
@@ -37,7 +43,10 @@ async fn a_process_after_another_starts_only_once_the_other_is_ready() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(supervisor.status("server").unwrap().pid.is_some());
     let waiting = supervisor.status("client").unwrap();
-    assert!(!started.exists(), "the client started before the server was ready");
+    assert!(
+        !started.exists(),
+        "the client started before the server was ready"
+    );
     assert_eq!((waiting.pid, waiting.state), (None, ProcessState::Starting));
     assert_eq!(
         waiting.not_ready.as_deref(),
@@ -67,7 +76,9 @@ async fn a_process_waiting_for_another_stops_with_the_stack() {
         .args(["60"])
         .probe(Probe::Tcp(format!("127.0.0.1:{}", free_port())))
         .stop_timeout(Duration::from_secs(2));
-    let waiting = ProcessSpec::new("waiting", "sleep").args(["60"]).after("never");
+    let waiting = ProcessSpec::new("waiting", "sleep")
+        .args(["60"])
+        .after("never");
     let supervisor = Supervisor::start(vec![never, waiting], &dir.path().join("logs")).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tokio::time::timeout(Duration::from_secs(10), supervisor.shutdown())

@@ -7,6 +7,7 @@ use super::{spec_of, Context, Kind, Server};
 use kafka_access::Credentials;
 
 use crate::install::{Found, Install};
+use crate::kafka_users;
 use crate::ports::Ports;
 use crate::probe::Probe;
 use crate::process::{LivenessProbe, ProcessSpec};
@@ -65,7 +66,7 @@ pub static INGEST: Service = Service {
     ports: &["ingest", "ingest-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        kafka_client(spec, cx, &cx.kafka_users.ingest)
+        kafka_client(spec, cx, &cx.kafka_users.ingest, None)
             .env("USACTAR_LISTEN", p.addr("ingest"))
             .env("USACTAR_SHUTDOWN_DELAY", NO_SHUTDOWN_DELAY)
             .address(format!("http://{}/input", p.addr("ingest")))
@@ -77,9 +78,14 @@ pub static LOGS_WRITER: Service = Service {
     ports: &["logs-writer-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        kafka_client(spec, cx, &cx.kafka_users.logs_writer)
-            .env("USACTAR_MONGO_URI", super::mongo_uri(p))
-            .address(format!("http://{}/metrics", p.addr("logs-writer-admin")))
+        kafka_client(
+            spec,
+            cx,
+            &cx.kafka_users.logs_writer,
+            Some(kafka_users::LOGS_GROUP),
+        )
+        .env("USACTAR_MONGO_URI", super::mongo_uri(p))
+        .address(format!("http://{}/metrics", p.addr("logs-writer-admin")))
     },
 };
 
@@ -88,23 +94,43 @@ pub static LIVE_FORWARDER: Service = Service {
     ports: &["live-forwarder-admin"],
     configure: |spec, cx| {
         let p = cx.ports;
-        kafka_client(spec, cx, &cx.kafka_users.live_forwarder)
-            // Through the link, as across clusters: never straight to live-store.
-            .env(
-                "USACTAR_LIVE_STORE_URL",
-                format!("http://{}", p.addr("live-link")),
-            )
-            .address(format!("http://{}/metrics", p.addr("live-forwarder-admin")))
+        kafka_client(
+            spec,
+            cx,
+            &cx.kafka_users.live_forwarder,
+            Some(kafka_users::LIVE_GROUP),
+        )
+        // Through the link, as across clusters: never straight to live-store.
+        .env(
+            "USACTAR_LIVE_STORE_URL",
+            format!("http://{}", p.addr("live-link")),
+        )
+        .address(format!("http://{}/metrics", p.addr("live-forwarder-admin")))
     },
 };
 
-/// A client of the broker as `user`, started once the broker is ready (its ACLs are granted
-/// then: see [`crate::probe::Probe::Kafka`]).
-fn kafka_client(spec: ProcessSpec, cx: &Context, user: &Credentials) -> ProcessSpec {
-    spec.env("USACTAR_KAFKA_BOOTSTRAP", cx.ports.addr("kafka"))
+/// A client of the broker as `user` (a consumer in `group`), started once the broker is ready
+/// (its ACLs are granted then: see [`crate::probe::Probe::Kafka`]). The topic and group are set
+/// here, from the names the grants use, so a `USACTAR_TOPIC` in `up`'s own environment (which
+/// the services inherit) cannot point a service where it has no grant.
+fn kafka_client(
+    spec: ProcessSpec,
+    cx: &Context,
+    user: &Credentials,
+    group: Option<&str>,
+) -> ProcessSpec {
+    let spec = spec
+        .env("USACTAR_KAFKA_BOOTSTRAP", cx.ports.addr("kafka"))
         .env("USACTAR_KAFKA_USERNAME", &user.username)
         .env("USACTAR_KAFKA_PASSWORD", &user.password)
-        .after("kafka")
+        .env("USACTAR_TOPIC", kafka_users::TOPIC)
+        .after("kafka");
+    match group {
+        None => spec,
+        Some(group) => spec
+            .env("USACTAR_GROUP", group)
+            .env("USACTAR_DEAD_LETTER_TOPIC", kafka_users::DEAD_LETTER_TOPIC),
+    }
 }
 
 fn redis_url(p: &Ports) -> String {
