@@ -1,18 +1,14 @@
 //! The supervisor's liveness probe against a real HTTP server (Python's `http.server`, whose
 //! `/livez` is a file the test deletes to make it fail).
 
+mod common;
+
+use common::free_port;
 use std::path::Path;
 use std::time::Duration;
 
 use stack::probe::Probe;
 use stack::{LivenessProbe, ProcessSpec, ProcessState, Supervisor};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = std::time::Instant::now();

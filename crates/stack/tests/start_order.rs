@@ -2,17 +2,13 @@
 //! the broker's clients wait for the broker, which grants their ACLs once it answers. Against a
 //! real HTTP server (Python's `http.server`), whose `/readyz` is a file the test writes.
 
+mod common;
+
+use common::free_port;
 use std::time::Duration;
 
 use stack::probe::Probe;
 use stack::{Error, ProcessSpec, ProcessState, Supervisor};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 #[tokio::test]
 async fn a_process_after_another_starts_only_once_the_other_is_ready() {

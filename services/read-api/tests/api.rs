@@ -488,14 +488,7 @@ async fn ready_when_backends_answer_and_metrics_count_requests() {
     .await;
     assert_eq!(app.get("/api/live").await.0, 200);
     assert_eq!(app.get("/api/live?phase=9").await.0, 400);
-    let metrics = http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for line in [
         r#"usactar_requests_total{route="/api/live",status="200"} 1"#,
         r#"usactar_requests_total{route="/api/live",status="400"} 1"#,

@@ -180,15 +180,7 @@ async fn a_malformed_document_is_skipped_not_a_503() {
         .get(&format!("/api/logs?limit=2&before={}", ids[1]))
         .await;
     assert_eq!(rest["items"][0]["id"], ids[0].as_str());
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("usactar_logs_undecodable_total 2"),
         "{metrics}"

@@ -191,17 +191,21 @@ impl TestApp {
             .expect("count the seeded logs");
     }
 
-    /// A counter or gauge without labels from read-api's `/metrics`.
-    pub async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .http
+    /// read-api's `/metrics`, as text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
             .get(format!("{}/metrics", self.admin))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A counter or gauge without labels from read-api's `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics_text().await;
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
