@@ -31,12 +31,21 @@ pub enum Operation {
     Describe,
 }
 
-/// One ALLOW rule: `principal` may do `operation` on `resource`, from any host.
+/// Whether a rule allows or denies. A DENY wins over every ALLOW of the same principal: it is
+/// how a right is taken away again (the tests take one to see what a service does without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    Allow,
+    Deny,
+}
+
+/// One rule: `principal` may (or, denied, may not) do `operation` on `resource`, from any host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub principal: String,
     pub resource: Resource,
     pub operation: Operation,
+    pub permission: Permission,
 }
 
 impl fmt::Display for Grant {
@@ -45,9 +54,13 @@ impl fmt::Display for Grant {
             Resource::Topic(n) => ("topic", n),
             Resource::Group(n) => ("group", n),
         };
+        let denied = match self.permission {
+            Permission::Allow => "",
+            Permission::Deny => " denied",
+        };
         write!(
             f,
-            "{} {:?} on {kind} {name}",
+            "{} {:?}{denied} on {kind} {name}",
             self.principal, self.operation
         )
     }
@@ -60,6 +73,18 @@ fn grant_to(user: &str, resource: Resource, operations: &[Operation]) -> Vec<Gra
             principal: crate::principal(user),
             resource: resource.clone(),
             operation,
+            permission: Permission::Allow,
+        })
+        .collect()
+}
+
+/// The same rules as `grants`, denied.
+pub fn deny(grants: Vec<Grant>) -> Vec<Grant> {
+    grants
+        .into_iter()
+        .map(|g| Grant {
+            permission: Permission::Deny,
+            ..g
         })
         .collect()
 }
@@ -127,6 +152,10 @@ fn binding(g: &Grant) -> Result<*mut rd::rd_kafka_AclBinding_t, String> {
         Operation::Create => rd::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_CREATE,
         Operation::Describe => rd::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_DESCRIBE,
     };
+    let permission = match g.permission {
+        Permission::Allow => rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+        Permission::Deny => rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
+    };
     let c = |s: &str| CString::new(s).map_err(|_| format!("{g}: a name holds a NUL byte"));
     let (name, principal, host) = (c(name)?, c(&g.principal)?, c("*")?);
     let mut errstr = [0 as c_char; 512];
@@ -141,7 +170,7 @@ fn binding(g: &Grant) -> Result<*mut rd::rd_kafka_AclBinding_t, String> {
             principal.as_ptr(),
             host.as_ptr(),
             operation,
-            rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+            permission,
             errstr.as_mut_ptr(),
             errstr.len(),
         )
@@ -256,5 +285,9 @@ mod tests {
             ]
         );
         assert_eq!(producer("ingest", "predictions").len(), 3);
+        assert_eq!(
+            deny(producer("ingest", "predictions"))[0].to_string(),
+            "User:ingest Write denied on topic predictions"
+        );
     }
 }

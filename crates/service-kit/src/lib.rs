@@ -8,10 +8,12 @@
 //! - [`admin`]: `/metrics`, `/livez` and `/readyz` on their own listener;
 //! - [`readiness`]: the background check that keeps `/readyz` true to the dependencies;
 //! - [`shutdown`]: one token that SIGTERM and Ctrl-C cancel;
+//! - [`fatal`]: ending the process when a client can never work again (librdkafka's fatal errors);
 //! - [`redis`] (feature `redis`): a Redis connection that heals itself after Redis restarts.
 
 pub mod admin;
 pub mod config;
+pub mod fatal;
 pub mod metrics;
 pub mod readiness;
 #[cfg(feature = "redis")]

@@ -14,7 +14,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use retry::Backoff;
 use service_kit::admin::Heartbeat;
 use service_kit::metrics::Metrics;
@@ -121,6 +121,18 @@ impl DeadLetters {
             topic_exists: AtomicBool::new(false),
             counted,
         })
+    }
+
+    /// A check of the producer's fatal error (librdkafka's: after one it can never deliver
+    /// again), for [`service_kit::fatal::Fatal::watch`].
+    pub fn fatal_check(&self) -> impl Fn() -> Option<String> + Send + 'static {
+        let producer = self.producer.clone();
+        move || {
+            producer
+                .client()
+                .fatal_error()
+                .map(|(code, reason)| format!("{reason} ({code:?})"))
+        }
     }
 
     /// Puts every letter on the dead-letter topic, in order, retrying with backoff while Kafka

@@ -2,8 +2,10 @@
 //! role; then the loop until shutdown.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use service_kit::admin::{self, Heartbeat, Liveness, Readiness};
+use service_kit::fatal::Fatal;
 use service_kit::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +25,8 @@ pub struct Application {
     heartbeat: Heartbeat,
     admin_addr: SocketAddr,
     shutdown: CancellationToken,
+    /// Set if the dead-letter producer failed for good; the process then exits with it.
+    fatal: Fatal,
 }
 
 impl Application {
@@ -57,6 +61,15 @@ impl Application {
         let consumer =
             pipeline::consumer(&settings, &metrics, crate::group::GroupWatch::default())?;
         let dead_letters = DeadLetters::new(&settings, &metrics)?;
+        // Its producer asks for a producer id at once; refused (no ACL yet, say), it never asks
+        // again, and the first dead letter would wait for it forever: stop, and exit with the
+        // reason, so that a fresh process does.
+        let fatal = Fatal::watch(
+            "the dead-letter producer",
+            Duration::from_millis(250),
+            shutdown.clone(),
+            dead_letters.fatal_check(),
+        );
         Ok(Application {
             settings,
             consumer,
@@ -67,6 +80,7 @@ impl Application {
             heartbeat,
             admin_addr,
             shutdown,
+            fatal,
         })
     }
 
@@ -76,6 +90,7 @@ impl Application {
     }
 
     /// Runs the loop until the shutdown token is cancelled; offsets are committed on the way out.
+    /// An error if the dead-letter producer failed for good (see [`service_kit::fatal`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(
             group = %self.settings.group,
@@ -94,7 +109,7 @@ impl Application {
             self.shutdown,
         )
         .await;
-        Ok(())
+        Ok(self.fatal.exit()?)
     }
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::{
     accepted, all_committed, eventually, fresh_topic, metric, mongo_uri, produce_raw, read_topic,
@@ -12,6 +13,7 @@ use common::{
 };
 use consumer::configuration::Role;
 use consumer::dead_letter::headers;
+use kafka_access::acl;
 use mongodb::bson::{doc, Document};
 use tokio_stream::StreamExt;
 
@@ -94,4 +96,51 @@ async fn an_invalid_record_goes_to_the_dead_letter_topic_and_the_partition_goes_
     }
     assert_eq!(writer.readyz().await, 200);
     writer.stop().await;
+}
+
+/// Issue 15 M4, seen on the sandbox: a consumer that met the broker before its ACLs existed had
+/// its dead-letter producer's id refused, a fatal error for librdkafka's idempotent producer (it
+/// never asks again, so the first dead letter would have waited forever), and stayed up and
+/// ready. Now it stops and exits with the reason, so that what runs it starts a fresh one.
+#[tokio::test]
+async fn a_dead_letter_producer_that_kafka_refuses_for_good_ends_the_consumer_with_the_reason() {
+    let stack = common::shared_stack();
+    let user = &stack.kafka_users.logs_writer;
+    // logs-writer may write only the dead-letter topic. Kafka gives an idempotent producer its
+    // id when its user may write some topic; denied that one, logs-writer may write none. No
+    // other test of this binary logs in as logs-writer (they are the administrator).
+    let denied = acl::deny(acl::producer(
+        &user.username,
+        stack::kafka_users::DEAD_LETTER_TOPIC,
+    ));
+    let admin = stack.kafka.clone();
+    tokio::task::spawn_blocking(move || acl::grant(&admin, &denied, Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the broker takes the DENY rules");
+
+    let topic = fresh_topic().await;
+    let uri = mongo_uri();
+    let writer = common::start(
+        Role::LogsWriter,
+        &topic,
+        &[
+            ("USACTAR_MONGO_URI", uri.as_str()),
+            ("USACTAR_MONGO_DB", "refused"),
+            ("USACTAR_KAFKA_USERNAME", user.username.as_str()),
+            ("USACTAR_KAFKA_PASSWORD", user.password.as_str()),
+        ],
+    )
+    .await;
+    let exit = tokio::time::timeout(Duration::from_secs(40), writer.task)
+        .await
+        .expect("the consumer stops by itself")
+        .expect("its task does not panic");
+    let error = exit
+        .expect_err("the consumer's exit is an error")
+        .to_string();
+    assert!(
+        error.contains("the dead-letter producer failed for good") && error.contains("uthoriz"),
+        "{error}"
+    );
 }

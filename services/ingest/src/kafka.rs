@@ -191,6 +191,15 @@ impl Kafka {
         });
     }
 
+    /// librdkafka's fatal error, if the producer has had one: then it can never deliver again
+    /// (see [`service_kit::fatal`]).
+    pub fn fatal_error(&self) -> Option<String> {
+        self.producer
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| format!("{reason} ({code:?})"))
+    }
+
     /// Waits until every queued record is delivered or `timeout` passes.
     pub async fn flush(&self, timeout: Duration) {
         let producer = self.producer.clone();

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use service_kit::admin::{self, Liveness};
+use service_kit::fatal::Fatal;
 use service_kit::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,8 @@ pub struct Application {
     admin_addr: SocketAddr,
     /// Cancelled the shutdown delay after the shutdown token.
     drain: CancellationToken,
+    /// Set if the producer failed for good; the process then exits with it.
+    fatal: Fatal,
 }
 
 impl Application {
@@ -44,6 +47,17 @@ impl Application {
         let (liveness, alive) = Liveness::heartbeat(crate::kafka::MAX_WITHOUT_KAFKA);
         alive.beat();
         kafka.watch_health(shutdown.clone(), alive);
+        // A producer refused its producer id (no ACL yet, say) never asks again: stop, and exit
+        // with the reason, so that a fresh process does.
+        let fatal = Fatal::watch(
+            "the Kafka producer",
+            Duration::from_millis(250),
+            shutdown.clone(),
+            {
+                let kafka = kafka.clone();
+                move || kafka.fatal_error()
+            },
+        );
         // SIGTERM: unready at once (the health watch ends on `shutdown`), listeners closed only
         // after the delay (issue 15 L1).
         let drain = service_kit::shutdown::delayed(&shutdown, settings.shutdown_delay);
@@ -70,6 +84,7 @@ impl Application {
             addr,
             admin_addr,
             drain,
+            fatal,
         })
     }
 
@@ -83,7 +98,9 @@ impl Application {
         self.admin_addr.port()
     }
 
-    /// Serves until the shutdown token is cancelled, then delivers whatever is still queued.
+    /// Serves until the shutdown token is cancelled, then delivers whatever is still queued. An
+    /// error if the producer failed for good (the process must exit non-zero: see
+    /// [`service_kit::fatal`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, admin = %self.admin_addr, "ingest listening");
         axum::serve(self.listener, self.app)
@@ -91,6 +108,6 @@ impl Application {
             .await?;
         self.kafka.flush(Duration::from_secs(10)).await;
         tracing::info!("ingest stopped; producer flushed");
-        Ok(())
+        Ok(self.fatal.exit()?)
     }
 }

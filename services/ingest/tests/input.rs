@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ingest::configuration::Settings;
 use ingest::startup::Application;
+use kafka_access::acl;
 use model::Accepted;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -18,6 +19,21 @@ use tokio_util::sync::CancellationToken;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 testkit::shared_stack!(fn shared_stack("kafka"));
+
+/// The test defaults (the broker's administrator, free ports, `topic` of one partition), then
+/// `extra`.
+fn settings(topic: &str, extra: &[(&str, &str)]) -> Settings {
+    service_kit::telemetry::init_for_tests("ingest");
+    let mut env: HashMap<&str, &str> = shared_stack().kafka_env().into_iter().collect();
+    env.extend([
+        ("USACTAR_LISTEN", "127.0.0.1:0"),
+        ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("USACTAR_TOPIC", topic),
+        ("USACTAR_TOPIC_PARTITIONS", "1"),
+    ]);
+    env.extend(extra.iter().copied());
+    Settings::from_env(&env).expect("valid settings")
+}
 
 /// A running ingest with a topic of its own (one partition, so records keep their order).
 struct TestApp {
@@ -40,17 +56,8 @@ async fn spawn_app() -> TestApp {
 
 /// An ingest with settings of its own on top of the test defaults.
 async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    service_kit::telemetry::init_for_tests("ingest");
     let topic = unique("ingest");
-    let mut env: HashMap<&str, &str> = shared_stack().kafka_env().into_iter().collect();
-    env.extend([
-        ("USACTAR_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("USACTAR_TOPIC", topic.as_str()),
-        ("USACTAR_TOPIC_PARTITIONS", "1"),
-    ]);
-    env.extend(extra.iter().copied());
-    let settings = Settings::from_env(&env).expect("valid settings");
+    let settings = settings(&topic, extra);
     let shutdown = CancellationToken::new();
     let app = Application::build(settings, shutdown.clone())
         .await
@@ -321,6 +328,48 @@ async fn admin_endpoints_report_health_and_counts() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Issue 15 M4, seen on the sandbox: an ingest that met the broker before its ACLs existed had
+/// its producer id refused, a fatal error for librdkafka's idempotent producer (it never asks
+/// again), and stayed up and ready while every POST got 503 until someone restarted it. Now it
+/// stops and exits with the reason, so that what runs it starts a fresh one.
+#[tokio::test]
+async fn a_producer_that_kafka_refuses_for_good_ends_ingest_with_the_reason() {
+    let stack = shared_stack();
+    let user = &stack.kafka_users.ingest;
+    // ingest may write only the stack's topic. Kafka gives an idempotent producer its id when
+    // its user may write some topic; denied that one, ingest may write none. No other test of
+    // this binary logs in as ingest (they are the administrator, whom no ACL binds).
+    let denied = acl::deny(acl::producer(&user.username, stack::kafka_users::TOPIC));
+    let admin = stack.kafka.clone();
+    tokio::task::spawn_blocking(move || acl::grant(&admin, &denied, Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the broker takes the DENY rules");
+
+    let topic = unique("refused");
+    let settings = settings(
+        &topic,
+        &[
+            ("USACTAR_KAFKA_USERNAME", user.username.as_str()),
+            ("USACTAR_KAFKA_PASSWORD", user.password.as_str()),
+        ],
+    );
+    let app = Application::build(settings, CancellationToken::new())
+        .await
+        .expect("ingest builds (Kafka's refusals come later)");
+    let run = tokio::spawn(app.run_until_stopped());
+    // The default shutdown delay (5 s) is part of the wait.
+    let exit = tokio::time::timeout(Duration::from_secs(40), run)
+        .await
+        .expect("ingest stops by itself")
+        .expect("its task does not panic");
+    let error = exit.expect_err("ingest's exit is an error").to_string();
+    assert!(
+        error.contains("the Kafka producer failed for good") && error.contains("uthoriz"),
+        "{error}"
+    );
 }
 
 /// L3: only a declared JSON body is read. A web page can make a browser post a form or
