@@ -11,6 +11,7 @@ Exit status 1 on any error.
 """
 
 import argparse
+import re
 import sys
 
 import kubernetes_validate
@@ -65,6 +66,24 @@ def check_workload(obj, errors):
                 got = c.get(probe, {}).get("httpGet", {}).get("path")
                 if got != path:
                     errors.append(f"{cw}: {probe} must GET {path} on the admin port, has {got}")
+
+
+VAR_REFERENCE = re.compile(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def check_env_references(obj, errors):
+    """Kubernetes expands $(NAME) in a variable only from variables listed before it (else the
+    text stays as it is: a broker whose JAAS line holds "$(USACTAR_PASSWORD_ADMIN)", found in
+    deploy/components/kafka-sasl). Every $(NAME) must name an earlier variable of its container."""
+    spec = (obj.get("spec", {}).get("template") or {}).get("spec") or obj.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec", {})
+    for c in spec.get("initContainers", []) + spec.get("containers", []):
+        seen = set()
+        for var in c.get("env", []):
+            for ref in sorted(set(VAR_REFERENCE.findall(var.get("value") or ""))):
+                if ref not in seen:
+                    errors.append(f"{name_of(obj)} container {c['name']}: {var['name']} uses $({ref}), "
+                                  f"which is not a variable listed before it (Kubernetes leaves it unexpanded)")
+            seen.add(var["name"])
 
 
 def check_project(objs, errors):
@@ -182,6 +201,8 @@ def main():
             errors.append(f"{name_of(obj)}: no schema ({e})")
         if obj.get("kind") in ("Deployment", "StatefulSet") and not args.no_project_rules:
             check_workload(obj, errors)
+        if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
+            check_env_references(obj, errors)
     check_redis_urls(objs, errors)
     if not args.no_project_rules:
         check_project(objs, errors)

@@ -12,6 +12,7 @@ use experiments::kit::scenario::{self, Experiment};
 use experiments::kit::viewer::Viewer;
 use experiments::kit::warzone_state::Publish;
 use experiments::kit::{capacity, report, resume};
+use kafka_access::{Credentials, KafkaAccess};
 use stack::{self, LocalStack};
 
 use crate::{cli_stack, ExperimentArgs, TargetKind};
@@ -93,13 +94,48 @@ async fn target(args: &ExperimentArgs) -> Result<(Target, Option<LocalStack>)> {
             ingress: args.ingress.trim_end_matches('/').to_string(),
             api: args.api.trim_end_matches('/').to_string(),
             gateway: args.gateway.clone(),
-            kafka: args.kafka.clone(),
+            kafka: args
+                .kafka
+                .as_deref()
+                .map(|bootstrap| {
+                    kube_kafka(
+                        bootstrap,
+                        args.kafka_username.as_deref(),
+                        std::env::var("USACTAR_KAFKA_PASSWORD").ok(),
+                    )
+                })
+                .transpose()?,
             stores: args.mongodb.clone().zip(args.redis.clone()),
         };
         return Ok((kube, None));
     }
     let (local, stack) = local_target(args).await?;
     Ok((Target::Local(local), stack))
+}
+
+/// The broker behind `--kafka`, as `username` (with `password`, from USACTAR_KAFKA_PASSWORD) if
+/// given. Checked here, so a missing or malformed password is an error before anything runs.
+fn kube_kafka(
+    bootstrap: &str,
+    username: Option<&str>,
+    password: Option<String>,
+) -> Result<KafkaAccess> {
+    let access = KafkaAccess::plaintext(bootstrap);
+    let Some(username) = username else {
+        return Ok(access);
+    };
+    let password = password.with_context(|| {
+        format!(
+            "--kafka-username {username}: the password goes in USACTAR_KAFKA_PASSWORD (on kind: \
+             kubectl --context kind-usactar-a -n usactar-data get secret usactar-kafka-users \
+             -o jsonpath='{{.data.{username}}}' | base64 -d)"
+        )
+    })?;
+    kafka_access::check_token("the user name", username)
+        .map_err(|reason| anyhow::anyhow!("--kafka-username: {reason}"))?;
+    kafka_access::check_token("the password", &password)
+        .map_err(|reason| anyhow::anyhow!("USACTAR_KAFKA_PASSWORD: {reason}"))?;
+    Ok(access.with_credentials(Credentials::new(username, password)))
 }
 
 async fn local_target(args: &ExperimentArgs) -> Result<(LocalTarget, Option<LocalStack>)> {
@@ -400,4 +436,38 @@ async fn run_all(
         true => ExitCode::SUCCESS,
         false => ExitCode::from(EXPERIMENT_FAILED),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kube_listener_is_reached_as_the_user_given_with_its_password_from_the_environment() {
+        let anonymous = kube_kafka("10.0.0.2:30092", None, None).unwrap();
+        assert!(anonymous.credentials.is_none());
+        let admin = kube_kafka(
+            "10.0.0.2:30092",
+            Some("usactar-admin"),
+            Some("0123abcd".into()),
+        )
+        .unwrap();
+        let c = admin.credentials.unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("usactar-admin", "0123abcd")
+        );
+        let missing = kube_kafka("10.0.0.2:30092", Some("usactar-admin"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("USACTAR_KAFKA_PASSWORD"), "{missing}");
+        assert!(missing.contains(".data.usactar-admin"), "{missing}");
+        let bad = kube_kafka("10.0.0.2:30092", Some("usactar-admin"), Some("a\"b".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.starts_with("USACTAR_KAFKA_PASSWORD:") && !bad.contains("a\"b"),
+            "{bad}"
+        );
+    }
 }

@@ -171,6 +171,12 @@ struct ExperimentArgs {
     /// node port). Without it lag is "not measured".
     #[arg(long)]
     kafka: Option<String>,
+    /// --target kube: the user to read lag as, where `--kafka`'s listener asks for one
+    /// (deploy/components/kafka-sasl-external: `usactar-admin`). Its password comes from
+    /// USACTAR_KAFKA_PASSWORD, never a flag (a command line is visible to every user of the
+    /// machine).
+    #[arg(long, requires = "kafka")]
+    kafka_username: Option<String>,
     /// --target kube: MongoDB's URI and Redis' URL reachable from here (e.g. port-forwards to
     /// cluster B's services), so the data invariant counts the stores directly; without them
     /// it reads read-api's /api/stats, which gives up after 2 s on a large collection.

@@ -13,7 +13,9 @@
 #     `kubectl port-forward`, stopped on exit;
 #   - the ingresses: a at http://172.30.0.11 (POST /input), b at http://172.30.0.12 (/api);
 #   - Kafka's kafka-external listener, node port 30092 on cluster a's node
-#     (deploy/overlays/kind/a/kafka-external.yaml);
+#     (deploy/components/kafka-external); with Kafka's users (the overlay
+#     deploy/overlays/kind/sandbox/a-kafka-sasl), as usactar-admin, whose password is read from
+#     the Secret usactar-kafka-users into USACTAR_KAFKA_PASSWORD (never onto a command line);
 #   - cluster b's gateway address for the network faults' externalTargets;
 #   - cluster b's MongoDB on 127.0.0.1:27117 and Redis on :6479, by port-forward, for the counts.
 # The experiments binary is the release build of this checkout (built when missing or stale).
@@ -45,6 +47,15 @@ port_forward kind-usactar-b linkerd-viz prometheus 9091:9090
 port_forward kind-usactar-b usactar-data mongodb 27117:27017
 port_forward kind-usactar-b usactar-data redis 6479:6379
 
+# The broker asks for a user where Kafka's users are deployed (the Secret exists).
+kafka_user=()
+if admin_password=$(kubectl --context kind-usactar-a -n usactar-data get secret usactar-kafka-users \
+  -o jsonpath='{.data.usactar-admin}' 2>/dev/null) && [ -n "$admin_password" ]; then
+  USACTAR_KAFKA_PASSWORD=$(printf '%s' "$admin_password" | base64 -d)
+  export USACTAR_KAFKA_PASSWORD
+  kafka_user=(--kafka-username usactar-admin)
+fi
+
 cargo build --release --locked -p experiments
 [ $# -gt 0 ] || set -- all
 cmd=$1
@@ -54,6 +65,6 @@ shift
   --context-a kind-usactar-a --context-b kind-usactar-b \
   --ingress "http://$a_ip" --api "http://$b_ip" \
   --prometheus-a http://127.0.0.1:9090 --prometheus-b http://127.0.0.1:9091 \
-  --kafka "$a_ip:30092" --gateway "$b_ip" \
+  --kafka "$a_ip:30092" "${kafka_user[@]}" --gateway "$b_ip" \
   --mongodb "mongodb://127.0.0.1:27117/?directConnection=true" --redis redis://127.0.0.1:6479 \
   --out "${USACTAR_KUBE_OUT:-reports/kube}" "$@"

@@ -7,7 +7,9 @@
 #   - a client without a user gets nothing;
 #   - ingest can write the topic, and a record it wrote is there;
 #   - logs-writer cannot write it, nor read live-forwarder's group;
-#   - logs-writer reads the topic in its own group.
+#   - logs-writer reads the topic in its own group;
+#   - on kind's EXTERNAL listener (deploy/components/kafka-sasl-external, the kit's lag readers),
+#     only the administrator gets in.
 # Only the addresses change (loopback ports instead of the Service's name), and the paths
 # (the jars scripts/setup installed instead of /opt/kafka). Prints PASS or the first failure.
 #
@@ -30,18 +32,21 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 controller=$(free_port)
+external=$(free_port)
 
 kubectl kustomize "$root/deploy/overlays/kind/sandbox/a-kafka-sasl" > "$work/rendered.yaml"
 # The environment of the broker and of the Job, as the kubelet would give it.
-python3 - "$work" "$port" "$controller" <<'PY'
+python3 - "$work" "$port" "$controller" "$external" <<'PY'
 import re, secrets, shlex, sys, yaml
-work, port, controller = sys.argv[1:]
+work, port, controller, external = sys.argv[1:]
 docs = [d for d in yaml.safe_load_all(open(f"{work}/rendered.yaml")) if d]
 passwords = {}
 def env_of(container):
     out = {}
     for e in container.get("env", []):
-        if "valueFrom" in e:
+        if "fieldRef" in e.get("valueFrom", {}):
+            value = "127.0.0.1"  # status.hostIP: the node's address
+        elif "valueFrom" in e:
             ref = e["valueFrom"]["secretKeyRef"]
             value = passwords.setdefault(ref["key"], secrets.token_hex(16))
         else:
@@ -52,9 +57,12 @@ kafka = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["na
 broker = env_of(kafka["spec"]["template"]["spec"]["containers"][0])
 job = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "kafka-acls")
 acl = env_of(job["spec"]["template"]["spec"]["containers"][0])
-# This machine's addresses and folders instead of the cluster's.
-broker["KAFKA_LISTENERS"] = f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"
-broker["KAFKA_ADVERTISED_LISTENERS"] = f"SASL_PLAINTEXT://127.0.0.1:{port}"
+# This machine's addresses and folders instead of the cluster's (the listeners' names and
+# protocols stay as rendered).
+assert "EXTERNAL://" in broker["KAFKA_LISTENERS"], broker["KAFKA_LISTENERS"]
+broker["KAFKA_LISTENERS"] = (f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},"
+                             f"EXTERNAL://127.0.0.1:{external}")
+broker["KAFKA_ADVERTISED_LISTENERS"] = f"SASL_PLAINTEXT://127.0.0.1:{port},EXTERNAL://127.0.0.1:{external}"
 broker["KAFKA_CONTROLLER_QUORUM_VOTERS"] = f"1@127.0.0.1:{controller}"
 broker["KAFKA_LOG_DIRS"] = f"{work}/data"
 broker["KAFKA_HEAP_OPTS"] = "-Xmx512m -Xms256m"
@@ -145,5 +153,19 @@ refused "$work/write.log" TopicAuthorizationException "logs-writer wrote the top
 echo "== logs-writer may not read live-forwarder's group"
 consume logs-writer live > "$work/group.log"
 refused "$work/group.log" GroupAuthorizationException "logs-writer read group live"
+
+echo "== the EXTERNAL listener: the administrator gets in, no one else"
+# topics_via USER: the topics as USER sees them through EXTERNAL, into $work/external-USER.log.
+topics_via() {
+  tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$external" \
+    --command-config "$work/$1.properties" --list > "$work/external-$1.log" 2>&1
+}
+topics_via usactar-admin || fail "the administrator could not list the topics through EXTERNAL: $(cat "$work/external-usactar-admin.log")"
+grep -qx predictions "$work/external-usactar-admin.log" || fail "no topic predictions through EXTERNAL: $(cat "$work/external-usactar-admin.log")"
+echo "the administrator lists: $(paste -sd' ' "$work/external-usactar-admin.log")"
+if topics_via ingest; then fail "ingest logged in through EXTERNAL: $(cat "$work/external-ingest.log")"; fi
+refused "$work/external-ingest.log" SaslAuthenticationException "ingest through EXTERNAL"
+if topics_via anonymous; then fail "a client without a user listed the topics through EXTERNAL"; fi
+echo "refused: a client without a user"
 
 echo "PASS"

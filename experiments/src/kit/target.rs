@@ -39,9 +39,9 @@ pub enum Target {
         /// the network delay.
         gateway: Vec<String>,
         /// Kafka's bootstrap address as reachable from here (kind and the sandbox: the
-        /// `kafka-external` node port), for consumer lag read from the broker; none: lag is
-        /// not measured.
-        kafka: Option<String>,
+        /// `kafka-external` node port), with a user if that listener asks for one, for
+        /// consumer lag read from the broker; none: lag is not measured.
+        kafka: Option<KafkaAccess>,
         /// MongoDB's URI and Redis' URL as reachable from here (port-forwards to cluster B),
         /// to count the stores directly; none: through read-api's `/api/stats`, whose log count
         /// is logs-writer's own (`log_totals`, counted as documents land), not a count of the
@@ -161,11 +161,11 @@ impl Target {
     }
 
     /// The broker, the topic and the consumer groups whose lag the kit reads from the broker
-    /// every 100 ms. On a cluster, the listener `--kafka` names, without a user.
+    /// every 100 ms. On a cluster, the listener `--kafka` names, as `--kafka-username`.
     pub fn kafka(&self) -> Option<(KafkaAccess, String, Vec<String>)> {
         let access = match self {
             Target::Local(l) => l.kafka.clone(),
-            Target::Kube { kafka, .. } => KafkaAccess::plaintext(kafka.clone()?),
+            Target::Kube { kafka, .. } => kafka.clone()?,
         };
         Some((
             access,
