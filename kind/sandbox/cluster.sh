@@ -73,6 +73,50 @@ restart_stale_pods() {
   return 0
 }
 
+# unmeshed_pods: "NAMESPACE POD" of the current cluster's pods that should carry Linkerd's proxy
+# (linkerd.io/inject: enabled on the pod, or on its namespace and not disabled on the pod), are
+# made by a controller, and have no proxy.
+unmeshed_pods() {
+  kc get namespaces,pods --all-namespaces -o json | jq -r '
+    [.items[] | select(.kind == "Namespace" and .metadata.annotations["linkerd.io/inject"] == "enabled")
+      | .metadata.name] as $meshed
+    | .items[] | select(.kind == "Pod" and .metadata.deletionTimestamp == null)
+    | select(.status.phase == "Pending" or .status.phase == "Running")
+    | select((.metadata.ownerReferences // []) | length > 0)
+    | (.metadata.annotations["linkerd.io/inject"] // "") as $inject
+    | select($inject == "enabled" or ($inject == "" and (.metadata.namespace as $ns | $meshed | index($ns))))
+    | select([.spec.containers[].name, (.spec.initContainers // [])[].name] | index("linkerd-proxy") | not)
+    | "\(.metadata.namespace) \(.metadata.name)"'
+}
+
+# restart_unmeshed_pods: deletes the current cluster's unmeshed_pods and waits (up to 5 minutes)
+# until their controllers' new pods have the proxy and are Ready. Such pods were made while the
+# cluster's proxy injector was not answering (its webhook ignores failures): restart_stale_pods
+# deletes pods right after the clusters come back, before Linkerd's control plane is up again
+# (seen on the sandbox: ingest and the consumer came back on cluster a without the proxy).
+restart_unmeshed_pods() {
+  local ns pod namespaces=() t left
+  while read -r ns pod; do
+    echo "$C: $ns/$pod has no Linkerd proxy (made while the proxy injector was down): restarted"
+    kc -n "$ns" delete pod "$pod" --wait=false >/dev/null
+    namespaces+=("$ns")
+  done < <(unmeshed_pods)
+  [ "${#namespaces[@]}" -gt 0 ] || return 0
+  for ((t = 0; t < 150; t++)); do
+    sleep 2
+    [ -z "$(unmeshed_pods)" ] || continue
+    left=$(for ns in $(printf '%s\n' "${namespaces[@]}" | sort -u); do
+      kc -n "$ns" get pods -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null)
+        | select(.status.phase == "Pending" or .status.phase == "Running")
+        | select([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length == 0)
+        | .metadata.name'
+    done)
+    [ -n "$left" ] || return 0
+  done
+  echo "$C: pods still not Ready after 5 minutes: $left" >&2
+  return 1
+}
+
 # memory_mib: resident memory of the current cluster, in MiB: its supervised processes (control
 # plane, containerd and its shims, kubelet, kube-proxy; one session each) plus its pods (rss of
 # the cgroup tree /$C).

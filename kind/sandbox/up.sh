@@ -63,6 +63,16 @@ step "kind/platform.sh" env CTX_A=kind-usactar-a CTX_B=kind-usactar-b \
   USACTAR_SKIP="${USACTAR_SKIP-monitoring}" \
   "$SANDBOX_ROOT/kind/platform.sh"
 
+# Pods made again while a cluster's proxy injector was not back yet (restart_stale_pods above,
+# right after the clusters came back) run without Linkerd's proxy: made again now.
+remesh() {
+  cluster_vars usactar-a
+  restart_unmeshed_pods
+  cluster_vars usactar-b
+  restart_unmeshed_pods
+}
+step "pods without their Linkerd proxy" remesh
+
 cat <<TXT
 up.sh: Usactar is up after $(( $(now) - T0 ))s (KUBECONFIG=$SANDBOX_KUBECONFIG).
   POST predictions:  curl -XPOST 172.30.0.11/input -H 'content-type: application/json' \\
