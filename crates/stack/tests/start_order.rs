@@ -59,7 +59,20 @@ async fn a_process_after_another_starts_only_once_the_other_is_ready() {
         .wait_ready(Duration::from_secs(20))
         .await
         .unwrap();
-    assert!(started.exists());
+    // The client counts as ready once it runs (it has no probe); its shell writes the file a
+    // moment later (seen in CI: not there yet right after wait_ready).
+    retry::poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            started
+                .exists()
+                .then_some(())
+                .ok_or("the client has not started")
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(supervisor.status("client").unwrap().restarts, 0);
     supervisor.shutdown().await;
 }
