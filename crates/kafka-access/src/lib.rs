@@ -138,6 +138,17 @@ pub fn jaas_server(admin: &Credentials, users: &[&Credentials]) -> String {
     out
 }
 
+/// librdkafka's fatal error of `client`, if it has had one, as one line: after it the client
+/// can never work again (an idempotent producer refused its producer id, say), and the
+/// service must end (`service_kit::fatal`).
+pub fn fatal_error<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+) -> Option<String> {
+    client
+        .fatal_error()
+        .map(|(code, reason)| format!("{reason} ({code:?})"))
+}
+
 /// Names and passwords go into JAAS strings between double quotes and into properties files:
 /// only characters that need no escaping in either are accepted.
 pub fn check_token(what: &str, value: &str) -> Result<(), String> {

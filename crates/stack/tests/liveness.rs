@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::free_port;
+use common::{file_server, free_port};
 use std::path::Path;
 use std::time::Duration;
 
 use stack::probe::Probe;
-use stack::{LivenessProbe, ProcessSpec, ProcessState, Supervisor};
+use stack::{LivenessProbe, ProcessState, Supervisor};
 
 async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = std::time::Instant::now();
@@ -35,15 +35,7 @@ async fn a_ready_process_that_fails_its_liveness_probe_three_times_is_restarted(
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/livez");
     let period = Duration::from_millis(300);
-    let spec = ProcessSpec::new("web", "python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .cwd(&site)
+    let spec = file_server("web", &site, port)
         .probe(Probe::Http(url.clone()))
         .liveness(LivenessProbe {
             probe: Probe::Http(url),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::free_port;
+use common::{file_server, free_port};
 use std::time::Duration;
 
 use stack::probe::Probe;
@@ -16,15 +16,7 @@ async fn a_process_after_another_starts_only_once_the_other_is_ready() {
     let site = dir.path().join("site");
     std::fs::create_dir(&site).unwrap();
     let port = free_port();
-    let server = ProcessSpec::new("server", "python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .cwd(&site)
+    let server = file_server("server", &site, port)
         .probe(Probe::Http(format!("http://127.0.0.1:{port}/readyz")))
         .stop_timeout(Duration::from_secs(5));
     let started = dir.path().join("client-started");

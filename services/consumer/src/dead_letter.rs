@@ -127,12 +127,7 @@ impl DeadLetters {
     /// again), for [`service_kit::fatal::Fatal::watch`].
     pub fn fatal_check(&self) -> impl Fn() -> Option<String> + Send + 'static {
         let producer = self.producer.clone();
-        move || {
-            producer
-                .client()
-                .fatal_error()
-                .map(|(code, reason)| format!("{reason} ({code:?})"))
-        }
+        move || kafka_access::fatal_error(producer.client())
     }
 
     /// Puts every letter on the dead-letter topic, in order, retrying with backoff while Kafka

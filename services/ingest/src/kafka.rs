@@ -194,10 +194,7 @@ impl Kafka {
     /// librdkafka's fatal error, if the producer has had one: then it can never deliver again
     /// (see [`service_kit::fatal`]).
     pub fn fatal_error(&self) -> Option<String> {
-        self.producer
-            .client()
-            .fatal_error()
-            .map(|(code, reason)| format!("{reason} ({code:?})"))
+        kafka_access::fatal_error(self.producer.client())
     }
 
     /// Waits until every queued record is delivered or `timeout` passes.
