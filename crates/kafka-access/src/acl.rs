@@ -2,7 +2,7 @@
 //!
 //! Kafka keeps ACLs in its metadata log, so a fresh broker has none and they can only be
 //! created through its Admin API. rust-rdkafka does not wrap librdkafka's `CreateAcls`, so
-//! [`grant`] calls it directly: the one place of the workspace with `unsafe` code.
+//! [`grant`] calls it directly (with `crate::rebootstrap`, the workspace's only `unsafe` code).
 
 use std::ffi::{CStr, CString};
 use std::fmt;

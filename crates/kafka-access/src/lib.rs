@@ -3,9 +3,11 @@
 //! tests all build their clients from a [`KafkaAccess`], so none of them can forget the
 //! credentials, and none of them prints a password ([`Credentials`]' `Debug` hides it).
 //!
-//! [`acl`] grants the ACLs that give each service only what it needs.
+//! [`acl`] grants the ACLs that give each service only what it needs; [`rebootstrap`] gives a
+//! client that lost every broker its bootstrap servers back.
 
 pub mod acl;
+pub mod rebootstrap;
 
 use std::fmt;
 

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use kafka_access::rebootstrap::BrokerWatch;
 use prometheus::IntCounterVec;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -76,7 +77,9 @@ pub struct DeadLetter {
 }
 
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<BrokerWatch>,
+    /// The producer's brokers, from its statistics (see `kafka_access::rebootstrap`).
+    brokers: BrokerWatch,
     kafka: kafka_access::KafkaAccess,
     /// The dead-letter topic, and the topic the records come from.
     topic: String,
@@ -92,7 +95,8 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl DeadLetters {
     pub fn new(settings: &Settings, metrics: &Metrics) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = settings
+        let brokers = BrokerWatch::default();
+        let producer: FutureProducer<BrokerWatch> = settings
             .kafka
             .client()
             .set("acks", "all")
@@ -101,7 +105,8 @@ impl DeadLetters {
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
             )
-            .create()?;
+            .set("statistics.interval.ms", "1000")
+            .create_with_context(brokers.clone())?;
         let counted = metrics.counter(
             "dead_letters_total",
             "Records put on the dead-letter topic instead of being written, by reason",
@@ -113,6 +118,7 @@ impl DeadLetters {
         }
         Ok(DeadLetters {
             producer,
+            brokers,
             kafka: settings.kafka.clone(),
             topic: settings.dead_letter_topic.clone(),
             source_topic: settings.topic.clone(),
@@ -155,6 +161,8 @@ impl DeadLetters {
                     Ok(()) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "dead letter not acknowledged; retrying");
+                        self.brokers
+                            .rebootstrap_if_lost(self.producer.client(), &self.kafka.bootstrap);
                         if !backoff.sleep_or_stop(shutdown).await {
                             return false;
                         }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kafka_access::rebootstrap::BrokerWatch;
 use prometheus::IntGaugeVec;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::statistics::Statistics;
@@ -17,7 +18,9 @@ use service_kit::admin::{Heartbeat, Liveness};
 /// (confluentinc/librdkafka#5301) and never asked the group coordinator again; the loop waited
 /// for records forever and `/livez` said alive. A restart rejoins at once and replays nothing
 /// twice (the sinks are idempotent). The cost: during a real Kafka outage of minutes the
-/// container restarts every 2 minutes or so.
+/// container restarts every 2 minutes or so. Since `kafka_access::rebootstrap` gives a consumer
+/// with no broker its bootstrap servers back within seconds, this is the last resort for a stall
+/// of another kind.
 pub const MAX_OUT_OF_GROUP: Duration = Duration::from_secs(60);
 
 /// Whether the consumer was seen in its group lately: the statistics callback beats, the loop
@@ -52,15 +55,21 @@ impl GroupWatch {
     }
 }
 
-/// The consumer's librdkafka context: the consumer-lag gauge and the group's state.
+/// The consumer's librdkafka context: the consumer-lag gauge, the group's state and the
+/// brokers it knows.
 pub struct LagContext {
     lag: IntGaugeVec,
     group: GroupWatch,
+    pub brokers: BrokerWatch,
 }
 
 impl LagContext {
     pub fn new(lag: IntGaugeVec, group: GroupWatch) -> Self {
-        LagContext { lag, group }
+        LagContext {
+            lag,
+            group,
+            brokers: BrokerWatch::default(),
+        }
     }
 
     /// See [`GroupWatch::in_group`].
@@ -71,6 +80,7 @@ impl LagContext {
 
 impl ClientContext for LagContext {
     fn stats(&self, statistics: Statistics) {
+        self.brokers.observe(&statistics);
         // `up`: the coordinator is known and the group joined. Anything else (`query-coord`,
         // `wait-coord`, ...) for long is the stall MAX_OUT_OF_GROUP is about.
         if statistics.cgrp.as_ref().is_some_and(|g| g.state == "up") {

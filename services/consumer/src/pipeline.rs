@@ -240,6 +240,12 @@ async fn next_batch(
         if consumer.context().in_group() {
             heartbeat.beat();
         }
+        // A consumer left with no broker at all waits for ever (librdkafka#5301): give it its
+        // bootstrap servers back. Checked once a second while waiting, and on every error.
+        consumer
+            .context()
+            .brokers
+            .rebootstrap_if_lost(consumer.client(), &settings.kafka.bootstrap);
         let received = match deadline {
             None => tokio::select! {
                 _ = shutdown.cancelled() => return None,

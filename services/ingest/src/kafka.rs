@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use kafka_access::rebootstrap::BrokerWatch;
 use kafka_access::KafkaAccess;
 use model::Accepted;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -22,7 +23,10 @@ use crate::configuration::Settings;
 /// killed, librdkafka 2.12 dropped every broker from a metadata answer given during the
 /// broker's restart (confluentinc/librdkafka#5301) and never connected again, so ingest stayed
 /// unready with Kafka back. A new producer connects at once. The cost: during a real Kafka
-/// outage longer than this, ingest (unready anyway) restarts every 2 minutes or so.
+/// outage longer than this, ingest (unready anyway) restarts every 2 minutes or so. Since
+/// `kafka_access::rebootstrap` gives a producer with no broker its bootstrap servers back
+/// within seconds (in [`Kafka::watch_health`]), this is the last resort for a stall of another
+/// kind.
 pub const MAX_WITHOUT_KAFKA: Duration = Duration::from_secs(120);
 
 /// Why records could not be put on Kafka; every case is a 503 for the client.
@@ -36,7 +40,10 @@ pub enum ProduceError {
 
 #[derive(Clone)]
 pub struct Kafka {
-    producer: FutureProducer,
+    producer: FutureProducer<BrokerWatch>,
+    /// The producer's brokers, from its statistics (see `kafka_access::rebootstrap`).
+    brokers: BrokerWatch,
+    bootstrap: Arc<str>,
     topic: Arc<str>,
     timeout: Duration,
     /// Set by the health check; shared with /readyz.
@@ -62,13 +69,18 @@ impl Kafka {
                 "message.timeout.ms",
                 settings.delivery_timeout.as_millis().to_string(),
             )
-            .set("queue.buffering.max.messages", "500000");
+            .set("queue.buffering.max.messages", "500000")
+            // For the broker watch only: its report costs a few kilobytes a second.
+            .set("statistics.interval.ms", "1000");
         for (name, value) in &settings.kafka_overrides {
             config.set(name, value);
         }
-        let producer: FutureProducer = config.create()?;
+        let brokers = BrokerWatch::default();
+        let producer: FutureProducer<BrokerWatch> = config.create_with_context(brokers.clone())?;
         Ok(Kafka {
             producer,
+            brokers,
+            bootstrap: settings.kafka.bootstrap.as_str().into(),
             topic: settings.topic.as_str().into(),
             timeout: settings.delivery_timeout,
             up: Readiness::default(),
@@ -176,6 +188,10 @@ impl Kafka {
                 if answer.is_err() {
                     // Refuse new predictions at once (503), before the purge below.
                     kafka.up.set(false);
+                    // A producer left with no broker at all never asks again (librdkafka#5301).
+                    kafka
+                        .brokers
+                        .rebootstrap_if_lost(kafka.producer.client(), &kafka.bootstrap);
                     // Records still queued for a broker that is gone would wait out their
                     // timeout; purge them so their requests get 503 now. Queued records were
                     // never sent, so a 503 for them is definite: none can land later. (Records

@@ -42,8 +42,9 @@ impl Application {
         {
             tracing::warn!(error = %e, "could not make sure the topic exists; producing anyway");
         }
-        // /livez fails after MAX_WITHOUT_KAFKA without one answer from Kafka: a producer that
-        // lost every broker for good (librdkafka#5301) needs a restart.
+        // /livez fails after MAX_WITHOUT_KAFKA without one answer from Kafka: the last resort
+        // for a producer stuck for good (the health watch re-bootstraps one that lost every
+        // broker, librdkafka#5301).
         let (liveness, alive) = Liveness::heartbeat(crate::kafka::MAX_WITHOUT_KAFKA);
         alive.beat();
         kafka.watch_health(shutdown.clone(), alive);
