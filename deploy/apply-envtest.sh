@@ -114,7 +114,7 @@ kafka_users_secrets() {
 failed=0
 overlays=("$@")
 [ "${#overlays[@]}" -gt 0 ] || overlays=(deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/gke deploy/overlays/aks \
-  deploy/overlays/kind/sandbox/a-kafka-sasl deploy/overlays/kind/sandbox/a-three-brokers-sasl)
+  deploy/overlays/kind/sandbox/a deploy/overlays/kind/sandbox/a-three-brokers)
 for overlay in "${overlays[@]}"; do
   (cd "$root" && apply_to_fresh_apiserver "$overlay") || failed=1
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes the Secrets of Kafka's users (deploy/components/kafka-sasl) in one cluster, with new
-# random passwords; Secrets that exist are left as they are, so running it again changes
-# nothing. Nothing is written to disk, and no password is on a command line (kubectl reads them
-# from its standard input).
+# random passwords, before cluster a's overlay is applied (kind/platform.sh runs it on kind).
+# Secrets that exist are left as they are, so running it again changes nothing. Nothing is
+# written to disk, and no password is on a command line (kubectl reads them from its standard
+# input).
 #
 #   deploy/kafka-users.sh --context kind-usactar-a
 set -euo pipefail
@@ -11,6 +12,13 @@ users=(usactar-admin ingest logs-writer live-forwarder)
 
 exists() { "${kubectl[@]}" -n "$1" get secret "$2" >/dev/null 2>&1; }
 password() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# Before the first apply of the overlay the namespaces do not exist yet: made bare here, they
+# get their labels and annotations from that apply (the Secrets must exist before the pods).
+for namespace in usactar-data usactar-ingest usactar-pipeline; do
+  "${kubectl[@]}" get namespace "$namespace" >/dev/null 2>&1 ||
+    "${kubectl[@]}" create namespace "$namespace" >/dev/null
+done
 
 if exists usactar-data usactar-kafka-users; then
   echo "usactar-data/usactar-kafka-users exists; left as it is"

@@ -37,8 +37,7 @@ render() {
 step() { printf '== %s\n' "$*"; }
 
 for overlay in deploy/overlays/kind/a deploy/overlays/kind/b deploy/overlays/kind/sandbox/a \
-  deploy/overlays/kind/sandbox/b deploy/overlays/kind/sandbox/a-three-brokers \
-  deploy/overlays/kind/sandbox/a-kafka-sasl deploy/overlays/kind/sandbox/a-three-brokers-sasl deploy/overlays/gke \
+  deploy/overlays/kind/sandbox/b deploy/overlays/kind/sandbox/a-three-brokers deploy/overlays/gke \
   deploy/overlays/aks; do
   step "render and validate $overlay"
   # The clouds' ingresses face the internet: TLS required (kind's are bound to this machine).

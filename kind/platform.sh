@@ -158,6 +158,9 @@ done
 
 log "deploying Usactar ($overlays/{a,b}: services, Kafka, Redis, MongoDB, dashboards)"
 kubectl --context "$CTX_B" apply -k "$overlays/b"
+# Kafka's users (deploy/components/kafka-sasl): their Secrets, random passwords made here and
+# kept in the cluster only, before the pods that read them. Again changes nothing.
+"$root/deploy/kafka-users.sh" --context "$CTX_A"
 kubectl --context "$CTX_A" apply -k "$overlays/a"
 
 if [[ $skip != *" monitoring "* ]]; then

@@ -70,5 +70,10 @@ Usactar is up.
   Grafana:            kubectl --context $CTX_A -n usactar-monitoring port-forward svc/grafana 3000:80
                       (admin / usactar)
   the netdelay gateway address (for --gateway): $b_node_ip
-  an experiment:      cargo run -p experiments -- podkill --target kube
+  Kafka's administrator, for the kit's lag readers on node port 30092 (only it may log in there):
+                      export USACTAR_KAFKA_PASSWORD=\$(kubectl --context $CTX_A -n usactar-data \\
+                        get secret usactar-kafka-users -o jsonpath='{.data.usactar-admin}' | base64 -d)
+  an experiment:      cargo run -p experiments -- podkill --target kube \\
+                        --kafka \$(docker inspect -f '{{.NetworkSettings.Networks.kind.IPAddress}}' $A-control-plane):30092 \\
+                        --kafka-username usactar-admin
 EOF

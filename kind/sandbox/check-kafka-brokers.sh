@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 15 M6 on the sandbox clusters (up.sh first): GKE's three-broker Kafka
-# (deploy/components/kafka-three-brokers) on cluster a, a real Kubernetes 1.33. Replaces the
+# (deploy/components/kafka-three-brokers, with Kafka's users on each broker:
+# kafka-sasl-three-brokers) on cluster a, a real Kubernetes 1.33. Replaces the
 # one-broker Kafka by three (their data folders emptied: a broker's folder remembers its node
 # id) and live-store's offsets in Redis (they belonged to the old topic), restarts ingest so it
 # creates the topic again, and checks, failing on any miss:
@@ -24,8 +25,9 @@ a=(kubectl --context kind-usactar-a)
 b=(kubectl --context kind-usactar-b)
 cluster_vars usactar-a
 
-# fresh_kafka OVERLAY: Kafka as OVERLAY has it, on emptied volumes; then ingest and the consumers
-# restarted (the topic and the groups' offsets went with the old brokers' data).
+# fresh_kafka OVERLAY: Kafka as OVERLAY has it, on emptied volumes, with its ACLs granted again;
+# then ingest and the consumers restarted (the topic and the groups' offsets went with the old
+# brokers' data).
 fresh_kafka() {
   "${a[@]}" -n usactar-data delete statefulset kafka --ignore-not-found --wait=true >/dev/null
   "${a[@]}" -n usactar-data delete pod -l app.kubernetes.io/name=kafka --ignore-not-found --wait=true >/dev/null
@@ -40,15 +42,28 @@ fresh_kafka() {
   # it applied per topic and partition (its exactly-once guard, issue 15 H2), and would drop the
   # new records as replays: an operator replacing Kafka's data must forget them too.
   "${b[@]}" -n usactar-data exec redis-0 -c redis -- redis-cli DEL offsets >/dev/null
+  # Kafka keeps its ACLs in its metadata log, which went with the data: the Job grants them
+  # again (deploy/components/kafka-sasl/acl-job.yaml), before the services meet the brokers.
+  "${a[@]}" -n usactar-data delete job kafka-acls --ignore-not-found --wait=true >/dev/null
   kubectl kustomize "$1" | "${a[@]}" apply -f - >/dev/null
   "${a[@]}" -n usactar-data rollout status statefulset/kafka --timeout 5m
+  "${a[@]}" -n usactar-data wait --for=condition=complete job/kafka-acls --timeout 5m >/dev/null
   "${a[@]}" -n usactar-ingest rollout restart deploy/ingest >/dev/null
   "${a[@]}" -n usactar-pipeline rollout restart deploy/consumer >/dev/null
   "${a[@]}" -n usactar-ingest rollout status deploy/ingest --timeout 5m
   "${a[@]}" -n usactar-pipeline rollout status deploy/consumer --timeout 5m
 }
+# Kafka's own tools in kafka-0, as the administrator (deploy/components/kafka-sasl): the broker's
+# own variable holds the password, which goes into a file only the broker's user reads, inside
+# the pod; never onto a command line nor out of the pod.
 kafka_tool() {
-  "${a[@]}" -n usactar-data exec kafka-0 -- java -cp '/opt/kafka/libs/*' "$@" --bootstrap-server localhost:9092
+  # shellcheck disable=SC2016 # expanded by the pod's shell
+  "${a[@]}" -n usactar-data exec kafka-0 -- sh -c '
+    umask 077
+    config=/tmp/admin-tool.properties
+    printf "%s\n" security.protocol=SASL_PLAINTEXT sasl.mechanism=PLAIN \
+      "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"usactar-admin\" password=\"$USACTAR_PASSWORD_ADMIN\";" >"$config"
+    exec java -cp "/opt/kafka/libs/*" "$@" --bootstrap-server localhost:9092 --command-config "$config"' sh "$@"
 }
 
 t0=$(now)

@@ -13,9 +13,9 @@
 #     `kubectl port-forward`, stopped on exit;
 #   - the ingresses: a at http://172.30.0.11 (POST /input), b at http://172.30.0.12 (/api);
 #   - Kafka's kafka-external listener, node port 30092 on cluster a's node
-#     (deploy/components/kafka-external); with Kafka's users (the overlay
-#     deploy/overlays/kind/sandbox/a-kafka-sasl), as usactar-admin, whose password is read from
-#     the Secret usactar-kafka-users into USACTAR_KAFKA_PASSWORD (never onto a command line);
+#     (deploy/components/kafka-external), as usactar-admin (deploy/components/kafka-sasl-external,
+#     in every overlay of cluster a), whose password is read from the Secret usactar-kafka-users
+#     into USACTAR_KAFKA_PASSWORD (never onto a command line);
 #   - cluster b's gateway address for the network faults' externalTargets;
 #   - cluster b's MongoDB on 127.0.0.1:27117 and Redis on :6479, by port-forward, for the counts.
 # The experiments binary is the release build of this checkout (built when missing or stale).
@@ -48,9 +48,10 @@ port_forward kind-usactar-b usactar-data mongodb 27117:27017
 port_forward kind-usactar-b usactar-data redis 6479:6379
 
 # The broker's external listener asks for a user where deploy/components/kafka-sasl-external is
-# applied (its protocol map says EXTERNAL:SASL_PLAINTEXT). Not the Secret's mere existence: it
-# stays when cluster a goes back to overlay a, whose listener is PLAINTEXT, and a client that
-# logs in there gets no answer (lag "not measured").
+# applied (its protocol map says EXTERNAL:SASL_PLAINTEXT): every overlay of cluster a since
+# 2026-11-30. Not the Secret's mere existence: it outlives a cluster a applied from an older
+# checkout, whose listener is PLAINTEXT, and a client that logs in there gets no answer (lag
+# "not measured").
 kafka_user=()
 protocols=$(kubectl --context kind-usactar-a -n usactar-data get statefulset kafka -o \
   jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")].value}' \

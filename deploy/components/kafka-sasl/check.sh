@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs this component's brokers and ACL Job against real Kafka on this machine, without a
-# cluster: renders an overlay (deploy/overlays/kind/sandbox/a-kafka-sasl by default), gives each
+# cluster: renders an overlay (deploy/overlays/kind/sandbox/a by default), gives each
 # broker the environment Kubernetes would (random passwords for the Secrets, $(VAR) expanded,
 # the pod's name and index), starts as many brokers as the StatefulSet has replicas through the
 # sandbox image's entrypoint (kind/sandbox/rootfs/kafka-run.sh, the apache/kafka image's
@@ -17,12 +17,12 @@
 # (the jars scripts/setup installed instead of /opt/kafka). Prints PASS or the first failure.
 #
 #   deploy/components/kafka-sasl/check.sh
-#   deploy/components/kafka-sasl/check.sh deploy/overlays/kind/sandbox/a-three-brokers-sasl
+#   deploy/components/kafka-sasl/check.sh deploy/overlays/kind/sandbox/a-three-brokers
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
-overlay=${1:-deploy/overlays/kind/sandbox/a-kafka-sasl}
+overlay=${1:-deploy/overlays/kind/sandbox/a}
 work=$(mktemp -d)
 broker_pids=()
 cleanup() {
