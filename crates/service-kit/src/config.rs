@@ -1,7 +1,8 @@
 //! Typed configuration from the environment, with defaults that run locally.
 
 use std::collections::HashMap;
-use std::fmt::Display;
+use std::fmt::{Debug, Display};
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,52 @@ pub trait Env {
                 reason: format!("{e} (examples: 5s, 250ms, 1m)"),
             }),
         }
+    }
+
+    /// [`Env::parse_or`], and the value must lie in `range`. Every number a service takes is read
+    /// this way: a value outside its range stops the service at start with a message naming the
+    /// variable, instead of running in a broken way (a batch limit of 0 spins a loop, a timeout
+    /// of 0 fails every call; issue 15 L4).
+    fn parse_in<T>(&self, key: &str, default: T, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Debug,
+        T::Err: Display,
+    {
+        let value = self.parse_or(key, default)?;
+        self.check_range(key, value, range)
+    }
+
+    /// [`Env::duration_or`], and the duration must lie in `range`.
+    fn duration_in(
+        &self,
+        key: &str,
+        default: Duration,
+        range: RangeInclusive<Duration>,
+    ) -> Result<Duration, ConfigError> {
+        let value = self.duration_or(key, default)?;
+        self.check_range(key, value, range)
+    }
+
+    /// `value` (read from `key`) if it lies in `range`; else an error naming the variable, the
+    /// value as given and the range.
+    fn check_range<T: PartialOrd + Debug>(
+        &self,
+        key: &str,
+        value: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError> {
+        if range.contains(&value) {
+            return Ok(value);
+        }
+        Err(ConfigError {
+            key: key.to_string(),
+            value: self.get(key).unwrap_or_else(|| format!("{value:?}")),
+            reason: format!(
+                "must be from {:?} to {:?}, got {value:?}",
+                range.start(),
+                range.end()
+            ),
+        })
     }
 }
 
@@ -299,5 +346,32 @@ mod tests {
             err.contains("USACTAR_BAD") && err.contains("\"x\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn values_outside_their_range_are_refused_with_the_value_as_given() {
+        let env: HashMap<&str, &str> = [("USACTAR_BATCH", " 0"), ("USACTAR_WAIT", "0s")].into();
+        let err = env
+            .parse_in("USACTAR_BATCH", 500usize, 1..=10_000)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration: USACTAR_BATCH=\" 0\" is invalid: must be from 1 to 10000, got 0"
+        );
+        let err = env
+            .duration_in(
+                "USACTAR_WAIT",
+                Duration::from_secs(1),
+                Duration::from_millis(100)..=Duration::from_secs(10),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"0s\"") && err.contains("100ms to 10s"),
+            "{err}"
+        );
+        // Unset: the default, which is in range.
+        assert_eq!(env.parse_in("USACTAR_UNSET", 7usize, 1..=10).unwrap(), 7);
     }
 }

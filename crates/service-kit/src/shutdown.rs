@@ -25,17 +25,12 @@ pub fn on_signal() -> CancellationToken {
 pub fn delay_from_env(
     env: &impl crate::config::Env,
 ) -> Result<Duration, crate::config::ConfigError> {
-    let delay = env.duration_or("USACTAR_SHUTDOWN_DELAY", DEFAULT_DELAY)?;
-    if delay > MAX_DELAY {
-        return Err(crate::config::ConfigError {
-            key: "USACTAR_SHUTDOWN_DELAY".into(),
-            value: format!("{delay:?}"),
-            reason: format!(
-                "must be at most {MAX_DELAY:?} (the pod's grace period is 30 s by default)"
-            ),
-        });
-    }
-    Ok(delay)
+    // At most 60 s: the pod's grace period is 30 s by default.
+    env.duration_in(
+        "USACTAR_SHUTDOWN_DELAY",
+        DEFAULT_DELAY,
+        Duration::ZERO..=MAX_DELAY,
+    )
 }
 
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(5);

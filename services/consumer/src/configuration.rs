@@ -80,14 +80,7 @@ pub enum Downstream {
 impl Settings {
     pub fn from_env(env: &impl Env, role: Role) -> Result<Self, ConfigError> {
         let topic = env.string_or("USACTAR_TOPIC", "predictions");
-        let topic_replication = env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?;
-        if !(1..=16).contains(&topic_replication) {
-            return Err(ConfigError {
-                key: "USACTAR_TOPIC_REPLICATION".into(),
-                value: topic_replication.to_string(),
-                reason: "must be from 1 to 16".into(),
-            });
-        }
+        let topic_replication = env.parse_in("USACTAR_TOPIC_REPLICATION", 1, 1..=16)?;
         Ok(Settings {
             kafka: service_kit::config::kafka_access(env)?,
             dead_letter_topic: env.string_or(
@@ -98,8 +91,14 @@ impl Settings {
             topic,
             group: env.string_or("USACTAR_GROUP", role.default_group()),
             group_instance_id: env.get("USACTAR_GROUP_INSTANCE_ID"),
-            batch_max: env.parse_or("USACTAR_BATCH_MAX", 500)?,
-            batch_wait: env.duration_or("USACTAR_BATCH_WAIT", Duration::from_millis(20))?,
+            // 0 would make every batch empty and spin the loop on a CPU (issue 15 L4).
+            batch_max: env.parse_in("USACTAR_BATCH_MAX", 500, 1..=100_000)?,
+            // Past 10 s one batch would keep the loop silent for a good part of /livez's limit.
+            batch_wait: env.duration_in(
+                "USACTAR_BATCH_WAIT",
+                Duration::from_millis(20),
+                Duration::ZERO..=Duration::from_secs(10),
+            )?,
             kafka_overrides: service_kit::config::kafka_overrides(env)?,
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", role.default_admin_listen())?,
             downstream: match role {
@@ -124,16 +123,12 @@ pub struct MongoSettings {
 
 impl MongoSettings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let write_deadline =
-            env.duration_or("USACTAR_MONGO_WRITE_DEADLINE", Duration::from_secs(10))?;
-        if !(Duration::from_millis(100)..=Duration::from_secs(10)).contains(&write_deadline) {
-            // Above 10 s, a healthy loop could go silent longer than /livez allows.
-            return Err(ConfigError {
-                key: "USACTAR_MONGO_WRITE_DEADLINE".into(),
-                value: format!("{write_deadline:?}"),
-                reason: "must be from 100ms to 10s".into(),
-            });
-        }
+        // Above 10 s, a healthy loop could go silent longer than /livez allows.
+        let write_deadline = env.duration_in(
+            "USACTAR_MONGO_WRITE_DEADLINE",
+            Duration::from_secs(10),
+            Duration::from_millis(100)..=Duration::from_secs(10),
+        )?;
         Ok(MongoSettings {
             uri: env.string_or(
                 "USACTAR_MONGO_URI",
@@ -157,15 +152,12 @@ pub struct LiveStoreEndpoint {
 
 impl LiveStoreEndpoint {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let deadline = env.duration_or("USACTAR_LIVE_STORE_DEADLINE", Duration::from_secs(5))?;
-        if !(Duration::from_millis(100)..=Duration::from_secs(30)).contains(&deadline) {
-            // Above 30 s, a healthy loop could go silent longer than /livez allows.
-            return Err(ConfigError {
-                key: "USACTAR_LIVE_STORE_DEADLINE".into(),
-                value: format!("{deadline:?}"),
-                reason: "must be from 100ms to 30s".into(),
-            });
-        }
+        // Above 30 s, a healthy loop could go silent longer than /livez allows.
+        let deadline = env.duration_in(
+            "USACTAR_LIVE_STORE_DEADLINE",
+            Duration::from_secs(5),
+            Duration::from_millis(100)..=Duration::from_secs(30),
+        )?;
         Ok(LiveStoreEndpoint {
             url: env.string_or("USACTAR_LIVE_STORE_URL", "http://127.0.0.1:50052"),
             deadline,
@@ -195,5 +187,24 @@ mod tests {
         assert!(
             matches!(live.downstream, Downstream::LiveStore(ref l) if l.url == "http://127.0.0.1:50052")
         );
+    }
+
+    /// Issue 15 L4: a batch limit of 0 made every batch empty, and the loop spun on a CPU.
+    #[test]
+    fn numbers_outside_their_range_stop_the_start() {
+        for (key, value) in [
+            ("USACTAR_BATCH_MAX", "0"),
+            ("USACTAR_BATCH_WAIT", "1h"),
+            ("USACTAR_TOPIC_REPLICATION", "0"),
+            ("USACTAR_MONGO_WRITE_DEADLINE", "0s"),
+        ] {
+            let env: HashMap<&str, &str> = [(key, value)].into();
+            let err = Settings::from_env(&env, Role::LogsWriter)
+                .expect_err(&format!("{key}={value} accepted"))
+                .to_string();
+            assert!(err.contains(key) && err.contains("must be from"), "{err}");
+        }
+        let env: HashMap<&str, &str> = [("USACTAR_LIVE_STORE_DEADLINE", "0s")].into();
+        assert!(Settings::from_env(&env, Role::LiveForwarder).is_err());
     }
 }

@@ -72,19 +72,14 @@ const MAX_INFLIGHT_BODY_BYTES: RangeInclusive<usize> = 64..=16 * 1024 * 1024 * 1
 
 impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let max_body_bytes = in_range(
-            env,
+        let max_body_bytes = env.parse_in(
             "USACTAR_MAX_BODY_BYTES",
-            env.parse_or("USACTAR_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            DEFAULT_MAX_BODY_BYTES,
             MAX_BODY_BYTES,
         )?;
-        let max_inflight_body_bytes = in_range(
-            env,
+        let max_inflight_body_bytes = env.parse_in(
             "USACTAR_MAX_INFLIGHT_BODY_BYTES",
-            env.parse_or(
-                "USACTAR_MAX_INFLIGHT_BODY_BYTES",
-                DEFAULT_MAX_INFLIGHT_BODY_BYTES.max(max_body_bytes),
-            )?,
+            DEFAULT_MAX_INFLIGHT_BODY_BYTES.max(max_body_bytes),
             MAX_INFLIGHT_BODY_BYTES,
         )?;
         if max_inflight_body_bytes < max_body_bytes {
@@ -105,43 +100,23 @@ impl Settings {
             admin_listen: env.parse_or("USACTAR_ADMIN_LISTEN", ([127, 0, 0, 1], 9181).into())?,
             kafka,
             topic,
-            topic_partitions: in_range(
-                env,
-                "USACTAR_TOPIC_PARTITIONS",
-                env.parse_or("USACTAR_TOPIC_PARTITIONS", 6)?,
-                TOPIC_PARTITIONS,
-            )?,
-            max_batch: in_range(
-                env,
-                "USACTAR_MAX_BATCH",
-                env.parse_or("USACTAR_MAX_BATCH", DEFAULT_MAX_BATCH)?,
-                MAX_BATCH,
-            )?,
+            topic_partitions: env.parse_in("USACTAR_TOPIC_PARTITIONS", 6, TOPIC_PARTITIONS)?,
+            max_batch: env.parse_in("USACTAR_MAX_BATCH", DEFAULT_MAX_BATCH, MAX_BATCH)?,
             max_body_bytes,
-            delivery_timeout: in_range(
-                env,
+            delivery_timeout: env.duration_in(
                 "USACTAR_DELIVERY_TIMEOUT",
-                env.duration_or("USACTAR_DELIVERY_TIMEOUT", Duration::from_secs(3))?,
+                Duration::from_secs(3),
                 DELIVERY_TIMEOUT,
             )?,
             kafka_overrides: service_kit::config::kafka_overrides(env)?,
-            max_concurrent_requests: in_range(
-                env,
+            max_concurrent_requests: env.parse_in(
                 "USACTAR_MAX_CONCURRENT_REQUESTS",
-                env.parse_or(
-                    "USACTAR_MAX_CONCURRENT_REQUESTS",
-                    DEFAULT_MAX_CONCURRENT_REQUESTS,
-                )?,
+                DEFAULT_MAX_CONCURRENT_REQUESTS,
                 MAX_CONCURRENT_REQUESTS,
             )?,
             max_inflight_body_bytes,
             fixtures: service_kit::config::fixtures(env)?,
-            topic_replication: in_range(
-                env,
-                "USACTAR_TOPIC_REPLICATION",
-                env.parse_or("USACTAR_TOPIC_REPLICATION", 1)?,
-                TOPIC_REPLICATION,
-            )?,
+            topic_replication: env.parse_in("USACTAR_TOPIC_REPLICATION", 1, TOPIC_REPLICATION)?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
@@ -152,27 +127,6 @@ fn invalid(env: &impl Env, key: &str, reason: impl Into<String>) -> ConfigError 
         key: key.to_string(),
         value: env.get(key).unwrap_or_default(),
         reason: reason.into(),
-    }
-}
-
-fn in_range<T: PartialOrd + std::fmt::Debug>(
-    env: &impl Env,
-    key: &str,
-    value: T,
-    range: RangeInclusive<T>,
-) -> Result<T, ConfigError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid(
-            env,
-            key,
-            format!(
-                "must be from {:?} to {:?}, got {value:?}",
-                range.start(),
-                range.end()
-            ),
-        ))
     }
 }
 

@@ -37,17 +37,11 @@ impl Settings {
             redis_url: env.string_or("USACTAR_REDIS_URL", "redis://127.0.0.1:6379"),
             redis_ca_file: service_kit::redis::ca_file_setting(env),
             redis_prefix: env.string_or("USACTAR_REDIS_PREFIX", ""),
-            dedup_window: {
-                let window = env.parse_or("USACTAR_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)?;
-                if !(1..=10_000_000).contains(&window) {
-                    return Err(ConfigError {
-                        key: "USACTAR_DEDUP_WINDOW".into(),
-                        value: window.to_string(),
-                        reason: "must be from 1 to 10000000".into(),
-                    });
-                }
-                window
-            },
+            dedup_window: env.parse_in(
+                "USACTAR_DEDUP_WINDOW",
+                DEFAULT_DEDUP_WINDOW,
+                1..=10_000_000,
+            )?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }

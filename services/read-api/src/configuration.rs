@@ -64,7 +64,12 @@ impl Settings {
             ),
             mongo_db: env.string_or("USACTAR_MONGO_DB", "usactar"),
             admin_token: admin_token(env)?,
-            backend_timeout: env.duration_or("USACTAR_BACKEND_TIMEOUT", Duration::from_secs(2))?,
+            // 0 would fail every read; the benchmarks' 60 s is the longest wait that makes sense.
+            backend_timeout: env.duration_in(
+                "USACTAR_BACKEND_TIMEOUT",
+                Duration::from_secs(2),
+                Duration::from_millis(100)..=Duration::from_secs(60),
+            )?,
             cors_origins: env
                 .string_or("USACTAR_CORS_ORIGINS", "")
                 .split(',')
@@ -72,28 +77,17 @@ impl Settings {
                 .filter(|o| !o.is_empty())
                 .map(String::from)
                 .collect(),
-            max_sockets: env.parse_or("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?,
-            max_log_queries: max_log_queries(env)?,
+            max_sockets: env.parse_in("USACTAR_MAX_SOCKETS", DEFAULT_MAX_SOCKETS, 1..=1_000_000)?,
+            max_log_queries: env.parse_in(
+                "USACTAR_MAX_LOG_QUERIES",
+                crate::logs::DEFAULT_MAX_LOG_QUERIES,
+                1..=256,
+            )?,
             warzone: warzone::Settings::from_env(env)?,
             fixtures: service_kit::config::fixtures(env)?,
             shutdown_delay: service_kit::shutdown::delay_from_env(env)?,
         })
     }
-}
-
-fn max_log_queries(env: &impl Env) -> Result<usize, ConfigError> {
-    let max = env.parse_or(
-        "USACTAR_MAX_LOG_QUERIES",
-        crate::logs::DEFAULT_MAX_LOG_QUERIES,
-    )?;
-    if !(1..=256).contains(&max) {
-        return Err(ConfigError {
-            key: "USACTAR_MAX_LOG_QUERIES".into(),
-            value: max.to_string(),
-            reason: "must be from 1 to 256".into(),
-        });
-    }
-    Ok(max)
 }
 
 /// The shortest purge token accepted. With purge attempts limited (`routes::purge`: a burst of
@@ -141,6 +135,23 @@ impl fmt::Debug for AdminToken {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// Issue 15 L4: a backend timeout of 0 failed every read, 0 sockets refused every viewer.
+    #[test]
+    fn numbers_outside_their_range_stop_the_start() {
+        for (key, value) in [
+            ("USACTAR_BACKEND_TIMEOUT", "0s"),
+            ("USACTAR_MAX_SOCKETS", "0"),
+            ("USACTAR_MAX_LOG_QUERIES", "0"),
+            ("USACTAR_SHUTDOWN_DELAY", "2m"),
+        ] {
+            let env: HashMap<&str, &str> = [(key, value)].into();
+            let err = Settings::from_env(&env)
+                .expect_err(&format!("{key}={value} accepted"))
+                .to_string();
+            assert!(err.contains(key) && err.contains("must be from"), "{err}");
+        }
+    }
 
     #[test]
     fn defaults_and_a_hidden_token() {
