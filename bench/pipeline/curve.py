@@ -1,6 +1,10 @@
 """The throughput-latency curve of the pipeline against NGINX answering a fixed 202, in one run.
 
-    python3 curve.py WORK BIN BASELINE_URL STATE_DIR DURATION "10 32 128 512" "1 100" READY_S
+    python3 curve.py WORK BIN BASELINE_URL STATE_DIR DURATION "10 32 128 512" "1 100" READY_S [RATE]
+
+RATE (predictions per second, optional) caps the pipeline's load at a steady rate, as requests
+of BATCHES predictions (loadgen --rate RATE/BATCHES): a sustained rate, rather than as many as
+the machine takes. The baseline stays uncapped (the ceiling).
 
 First the idle stack: how long `experiments up` took to be ready (READY_S, timed by run.sh)
 and every process's resident memory.
@@ -31,6 +35,9 @@ duration = int(duration)
 users_list = [int(u) for u in sys.argv[6].split()]
 batches = [int(b) for b in sys.argv[7].split()]
 ready_s = float(sys.argv[8])
+rate = float(sys.argv[9]) if len(sys.argv) > 9 and sys.argv[9] else None
+# 10,000/s for 60 s is 600,000 documents for a store that writes 2,500-5,000 a second here.
+drain_limit = int(os.environ.get("DRAIN_LIMIT", "600"))
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 data = os.path.join(root, "loadgen/data/predictions.json")
@@ -84,9 +91,11 @@ def pct(values, q):
     return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))]
 
 
-def loadgen(url, users, batch, seconds, report, n=100_000_000):
+def loadgen(url, users, batch, seconds, report, n=100_000_000, rate=None):
     cmd = [f"{bin_dir}/loadgen", "run", "-f", data, "--url", url, "--concurrence", str(users),
            "--batch", str(batch), "-n", str(n), "--timeout", f"{seconds}s", "--report", report]
+    if rate:
+        cmd += ["--rate", f"{rate / batch:g}"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -94,8 +103,9 @@ def stats():
     return get_json(f"{ingress}/api/stats", timeout=90)
 
 
-def drain(expected, limit=600):
+def drain(expected, limit=None):
     """Waits until both stores hold `expected` predictions; returns (seconds, live, logs)."""
+    limit = limit or drain_limit
     start = time.time()
     s = {"live_total": -1, "logs_total": -1}
     while time.time() - start < limit:
@@ -119,7 +129,7 @@ points = []
 total_accepted = stats()["live_total"]
 for batch in batches:
     for users in users_list:
-        label = f"{users} simultaneous, {batch} per request"
+        label = f"{users} simultaneous, {batch} per request" + (f", capped at {rate:,.0f} predictions/s" if rate else "")
         print(f"==> {label}: baseline (NGINX fixed 202), {duration} s", flush=True)
         b_report = f"{work}/baseline-{users}-{batch}.json"
         loadgen(baseline_url, users, batch, duration, b_report).wait()
@@ -130,7 +140,7 @@ for batch in batches:
         k0 = kafka_counters()
         probe = subprocess.Popen([sys.executable, f"{here}/probe.py", ingress, str(duration)],
                                  stdout=subprocess.PIPE, text=True)
-        gen = loadgen(f"{ingress}/input", users, batch, duration, p_report)
+        gen = loadgen(f"{ingress}/input", users, batch, duration, p_report, rate=rate)
         c0 = cpu_now({"loadgen": gen.pid})
         time.sleep(max(0, duration - 1))
         c1 = cpu_now({"loadgen": gen.pid})
@@ -151,7 +161,7 @@ for batch in batches:
         fetches = k1["fetch_requests"] - k0["fetch_requests"]
         lag = probe_out["samples_ms"]
         point = {
-            "users": users, "batch": batch,
+            "users": users, "batch": batch, "rate_cap": rate,
             "baseline_requests_per_s": base["requests_per_sec"],
             "baseline_predictions_per_s": base["succeeded"] * batch / base["elapsed_secs"],
             "accepted_per_s": pipe["succeeded"] * batch / pipe["elapsed_secs"],
@@ -195,6 +205,8 @@ def zero_loss(p):
 
 
 print()
+if rate:
+    print(f"(the pipeline's load capped at {rate:,.0f} predictions/s; NGINX's uncapped)")
 print("| simultaneous | per request | NGINX fixed 202, predictions/s | pipeline accepted/s | ratio | ingest p50 / p99 ms | 202 → visible p50 / p99 ms | failed | records per produce request | broker CPU ms per 1,000 records | zero loss |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for p in points:

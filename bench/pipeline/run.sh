@@ -5,6 +5,8 @@
 #
 #   bench/pipeline/run.sh                                  # 30 s per point, the full curve
 #   DURATION=60 USERS="32" BATCHES="1" bench/pipeline/run.sh   # one point
+#   DURATION=60 USERS=10 BATCHES=100 RATE=10500 bench/pipeline/run.sh   # a sustained rate
+#                                  # (predictions/s, as requests of BATCHES; DRAIN_LIMIT seconds)
 #
 # 1. Release build; NGINX with a fixed 202 on a free port (the baseline).
 # 2. The whole local stack (its own free ports and state folder), timed until ready; curve.py
@@ -43,5 +45,5 @@ sleep 10
 
 # --- 3. the curve -------------------------------------------------------------------------------
 python3 "$HERE/curve.py" "$WORK" "$BIN" "http://127.0.0.1:$BPORT/input" "$STATE" "$DURATION" "$USERS" "$BATCHES" \
-  "$(python3 -c "print($ready - $started)")"
+  "$(python3 -c "print($ready - $started)")" "${RATE:-}"
 echo "every number: $WORK/curve.json"

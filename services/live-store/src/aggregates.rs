@@ -43,11 +43,12 @@ local function integer(value, key)
   end
 end
 
--- Check: judge every prediction, and make sure every write below will succeed.
+-- Check: judge every prediction, and make sure every write below will succeed. Each key (and
+-- each counter) is checked once per batch, however many predictions it holds.
 holds(totals, 'hash'); holds(phases, 'set'); holds(total, 'string')
 holds(offsets, 'hash'); holds(recent, 'zset')
 integer(redis.call('GET', total), total)
-local fresh, high, high_text, ids = {}, {}, {}, {}
+local fresh, high, high_text, ids, checked = {}, {}, {}, {}, {}
 for i = 0, n - 1 do
   local a = 3 + 7 * i
   local id, match, score, source, offset = ARGV[a], ARGV[a + 1], ARGV[a + 3], ARGV[a + 5], ARGV[a + 6]
@@ -71,27 +72,61 @@ for i = 0, n - 1 do
   ids[id] = true
   if counts then
     local match_counts, phase_matches = KEYS[6 + 2 * i], KEYS[7 + 2 * i]
-    holds(match_counts, 'hash'); holds(phase_matches, 'set')
-    integer(redis.call('HGET', match_counts, score), match_counts)
-    integer(redis.call('HGET', totals, match), totals)
+    if not checked[match_counts] then
+      checked[match_counts] = true
+      holds(match_counts, 'hash')
+    end
+    if not checked[phase_matches] then
+      checked[phase_matches] = true
+      holds(phase_matches, 'set')
+    end
+    local field = match_counts .. '\n' .. score
+    if not checked[field] then
+      checked[field] = true
+      integer(redis.call('HGET', match_counts, score), match_counts)
+    end
+    if not checked['\n' .. match] then
+      checked['\n' .. match] = true
+      integer(redis.call('HGET', totals, match), totals)
+    end
     fresh[#fresh + 1] = i
   end
 end
 
--- Write.
-local changed, seen_match = {}, {}
+-- Write: one increment per counter with the batch's sum (at 10,000 predictions/s a batch holds
+-- hundreds of predictions for a few dozen matches), the recent ids in few ZADDs.
+local changed, by_match, by_field, fields, recent_args = {}, {}, {}, {}, {}
 for _, i in ipairs(fresh) do
   local a = 3 + 7 * i
   local id, match, phase, score, received = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  redis.call('HINCRBY', KEYS[6 + 2 * i], score, 1)
-  redis.call('HINCRBY', totals, match, 1)
-  redis.call('SADD', KEYS[7 + 2 * i], match)
-  redis.call('SADD', phases, phase)
-  redis.call('ZADD', recent, received, id)
-  if not seen_match[match] then
-    seen_match[match] = true
+  local match_counts = KEYS[6 + 2 * i]
+  local field = match_counts .. '\n' .. score
+  if not by_field[field] then
+    by_field[field] = {match_counts, score, 0}
+    fields[#fields + 1] = field
+  end
+  by_field[field][3] = by_field[field][3] + 1
+  if not by_match[match] then
+    by_match[match] = {KEYS[7 + 2 * i], phase, 0}
     changed[#changed + 1] = match
   end
+  by_match[match][3] = by_match[match][3] + 1
+  recent_args[#recent_args + 1] = received
+  recent_args[#recent_args + 1] = id
+end
+for _, field in ipairs(fields) do
+  local f = by_field[field]
+  redis.call('HINCRBY', f[1], f[2], f[3])
+end
+for _, match in ipairs(changed) do
+  local m = by_match[match]
+  redis.call('HINCRBY', totals, match, m[3])
+  redis.call('SADD', m[1], match)
+  redis.call('SADD', phases, m[2])
+end
+-- unpack() takes a few thousand values at most: 500 ids (1,000 values) per ZADD.
+for first = 1, #recent_args, 1000 do
+  redis.call('ZADD', recent, unpack(recent_args, first, math.min(first + 999, #recent_args)))
 end
 for source, offset in pairs(high_text) do
   redis.call('HSET', offsets, source, offset)
