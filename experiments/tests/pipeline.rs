@@ -105,6 +105,26 @@ impl Fixture {
         accepted
     }
 
+    /// Posts prediction `i` until ingest accepts it (202), for at most `deadline`, and adds it to
+    /// `accepted`.
+    async fn post_until_accepted(
+        &self,
+        i: usize,
+        deadline: Duration,
+        what: &str,
+        accepted: &mut BTreeMap<String, Value>,
+    ) {
+        let body = eventually(deadline, what, || async {
+            let (status, body, _) = self.post(&self.prediction(i)).await;
+            (status == 202).then_some(body).ok_or(format!("{status}"))
+        })
+        .await;
+        accepted.insert(
+            body["ids"][0].as_str().unwrap().to_string(),
+            self.prediction(i),
+        );
+    }
+
     async fn mongo(&self) -> mongodb::Collection<Document> {
         mongodb::Client::with_uri_str(mongo_uri(&self.stack.ports))
             .await
@@ -627,15 +647,8 @@ async fn kafka_down_means_quick_503_and_nothing_accepted_is_lost() {
     );
     // Kafka comes back by itself; ingest accepts again.
     f.wait_running("kafka").await;
-    let body = eventually(DEADLINE, "ingest accepts again", || async {
-        let (status, body, _) = f.post(&f.prediction(200)).await;
-        (status == 202).then_some(body).ok_or(format!("{status}"))
-    })
-    .await;
-    accepted.insert(
-        body["ids"][0].as_str().unwrap().to_string(),
-        f.prediction(200),
-    );
+    f.post_until_accepted(200, DEADLINE, "ingest accepts again", &mut accepted)
+        .await;
     accepted.extend(f.post_all(300..400).await);
     f.assert_exactly_once(&accepted).await;
 }
@@ -672,22 +685,16 @@ async fn clients_left_with_no_broker_reconnect_without_a_restart() {
     // Registered again once restarted: a client that still knows a broker finds it at once.
     f.control.restart("kafka").await.expect("restart Kafka");
     let restarted = Instant::now();
-    let body = eventually(
+    f.post_until_accepted(
+        101,
         Duration::from_secs(30),
         "ingest accepts again without a restart",
-        || async {
-            let (status, body, _) = f.post(&f.prediction(101)).await;
-            (status == 202).then_some(body).ok_or(format!("{status}"))
-        },
+        &mut accepted,
     )
     .await;
     eprintln!(
         "ingest accepted again {:.1} s after Kafka's restart",
         restarted.elapsed().as_secs_f64()
-    );
-    accepted.insert(
-        body["ids"][0].as_str().unwrap().to_string(),
-        f.prediction(101),
     );
     accepted.extend(f.post_all(200..300).await);
     f.assert_exactly_once_within(&accepted, Duration::from_secs(30))

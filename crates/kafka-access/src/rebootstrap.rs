@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rdkafka::bindings as rd;
 use rdkafka::client::Client;
 use rdkafka::statistics::Statistics;
-use rdkafka::ClientContext;
+use rdkafka::{ClientConfig, ClientContext};
 
 /// How long a client may list no broker before its bootstrap servers are added back: longer
 /// than the moment between dropping a broker and learning it again from the next answer.
@@ -40,6 +40,8 @@ pub struct BrokerWatch(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
+    /// The client's `bootstrap.servers`, given back when it has lost every broker.
+    bootstrap: String,
     /// When the statistics last listed a broker the client can ask (learned from Metadata, or
     /// configured as a bootstrap server).
     last_listed: Mutex<Instant>,
@@ -47,18 +49,26 @@ struct Inner {
     rebootstraps: AtomicU64,
 }
 
-impl Default for BrokerWatch {
+impl BrokerWatch {
+    /// The watch of the client `config` will make: its bootstrap servers, and statistics every
+    /// second unless the configuration asks for them already (the watch reads nothing else).
     /// A client just created counts as having brokers: its first statistics come later.
-    fn default() -> Self {
+    pub fn for_client(config: &mut ClientConfig) -> Self {
+        if config.get("statistics.interval.ms").is_none() {
+            // A report of a few kilobytes a second.
+            config.set("statistics.interval.ms", "1000");
+        }
         BrokerWatch(Arc::new(Inner {
+            bootstrap: config
+                .get("bootstrap.servers")
+                .unwrap_or_default()
+                .to_string(),
             last_listed: Mutex::new(Instant::now()),
             last_rebootstrap: Mutex::new(None),
             rebootstraps: AtomicU64::new(0),
         }))
     }
-}
 
-impl BrokerWatch {
     /// Reads one statistics report (call it from the context's `stats`).
     pub fn observe(&self, statistics: &Statistics) {
         if lists_a_broker(statistics) {
@@ -76,14 +86,10 @@ impl BrokerWatch {
         self.0.rebootstraps.load(Ordering::Relaxed)
     }
 
-    /// Adds `bootstrap` (`host:port[,...]`, the client's `bootstrap.servers`) back to `client`
-    /// if it has listed no broker for [`LOST_BEFORE_REBOOTSTRAP`], at most every
-    /// [`REBOOTSTRAP_EVERY`]. True if it did. Cheap: call it whenever the client seems stuck.
-    pub fn rebootstrap_if_lost<C: ClientContext>(
-        &self,
-        client: &Client<C>,
-        bootstrap: &str,
-    ) -> bool {
+    /// Adds the bootstrap servers back to `client` (the one this watch was made for) if it has
+    /// listed no broker for [`LOST_BEFORE_REBOOTSTRAP`], at most every [`REBOOTSTRAP_EVERY`].
+    /// True if it did. Cheap: call it whenever the client seems stuck.
+    pub fn rebootstrap_if_lost<C: ClientContext>(&self, client: &Client<C>) -> bool {
         let lost_for = self.lost_for();
         if lost_for < LOST_BEFORE_REBOOTSTRAP {
             return false;
@@ -95,6 +101,7 @@ impl BrokerWatch {
             }
             *last = Some(Instant::now());
         }
+        let bootstrap = self.0.bootstrap.as_str();
         let added = add_brokers(client, bootstrap);
         self.0.rebootstraps.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(

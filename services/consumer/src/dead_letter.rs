@@ -95,18 +95,16 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl DeadLetters {
     pub fn new(settings: &Settings, metrics: &Metrics) -> Result<Self, KafkaError> {
-        let brokers = BrokerWatch::default();
-        let producer: FutureProducer<BrokerWatch> = settings
-            .kafka
-            .client()
+        let mut config = settings.kafka.client();
+        config
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set(
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
-            )
-            .set("statistics.interval.ms", "1000")
-            .create_with_context(brokers.clone())?;
+            );
+        let brokers = BrokerWatch::for_client(&mut config);
+        let producer: FutureProducer<BrokerWatch> = config.create_with_context(brokers.clone())?;
         let counted = metrics.counter(
             "dead_letters_total",
             "Records put on the dead-letter topic instead of being written, by reason",
@@ -161,8 +159,7 @@ impl DeadLetters {
                     Ok(()) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "dead letter not acknowledged; retrying");
-                        self.brokers
-                            .rebootstrap_if_lost(self.producer.client(), &self.kafka.bootstrap);
+                        self.brokers.rebootstrap_if_lost(self.producer.client());
                         if !backoff.sleep_or_stop(shutdown).await {
                             return false;
                         }

@@ -64,11 +64,11 @@ pub struct LagContext {
 }
 
 impl LagContext {
-    pub fn new(lag: IntGaugeVec, group: GroupWatch) -> Self {
+    pub fn new(lag: IntGaugeVec, group: GroupWatch, brokers: BrokerWatch) -> Self {
         LagContext {
             lag,
             group,
-            brokers: BrokerWatch::default(),
+            brokers,
         }
     }
 

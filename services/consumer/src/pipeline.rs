@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::configuration::Settings;
 use crate::dead_letter::{DeadLetter, DeadLetters, Raw, Reason};
 use crate::group::{GroupWatch, LagContext};
+use kafka_access::rebootstrap::BrokerWatch;
 
 /// One record of the topic, decoded and valid, with where it came from.
 #[derive(Debug, Clone)]
@@ -125,7 +126,9 @@ pub fn consumer(
     for (name, value) in &settings.kafka_overrides {
         client.set(name, value);
     }
-    let consumer: PredictionConsumer = client.create_with_context(LagContext::new(lag, group))?;
+    let brokers = BrokerWatch::for_client(&mut client);
+    let consumer: PredictionConsumer =
+        client.create_with_context(LagContext::new(lag, group, brokers))?;
     consumer.subscribe(&[&settings.topic])?;
     Ok(consumer)
 }
@@ -240,17 +243,16 @@ async fn next_batch(
         if consumer.context().in_group() {
             heartbeat.beat();
         }
-        // A consumer left with no broker at all waits for ever (librdkafka#5301): give it its
-        // bootstrap servers back. Checked once a second while waiting, and on every error.
-        consumer
-            .context()
-            .brokers
-            .rebootstrap_if_lost(consumer.client(), &settings.kafka.bootstrap);
         let received = match deadline {
             None => tokio::select! {
                 _ = shutdown.cancelled() => return None,
-                // Waiting for records is progress too: beat while the topic is quiet.
-                _ = tokio::time::sleep(IDLE_BEAT) => continue,
+                // Waiting for records is progress too: beat while the topic is quiet. A
+                // consumer left with no broker at all waits here for ever (librdkafka#5301):
+                // checked once a second, never on the path of a record.
+                _ = tokio::time::sleep(IDLE_BEAT) => {
+                    consumer.context().brokers.rebootstrap_if_lost(consumer.client());
+                    continue;
+                }
                 m = consumer.recv() => m,
             },
             Some(d) => tokio::select! {
@@ -266,6 +268,11 @@ async fn next_batch(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Kafka consumer error");
+                // Errors may come faster than the idle beat: checked here too.
+                consumer
+                    .context()
+                    .brokers
+                    .rebootstrap_if_lost(consumer.client());
                 if !errors.sleep_or_stop(shutdown).await {
                     break;
                 }

@@ -43,7 +43,6 @@ pub struct Kafka {
     producer: FutureProducer<BrokerWatch>,
     /// The producer's brokers, from its statistics (see `kafka_access::rebootstrap`).
     brokers: BrokerWatch,
-    bootstrap: Arc<str>,
     topic: Arc<str>,
     timeout: Duration,
     /// Set by the health check; shared with /readyz.
@@ -69,18 +68,15 @@ impl Kafka {
                 "message.timeout.ms",
                 settings.delivery_timeout.as_millis().to_string(),
             )
-            .set("queue.buffering.max.messages", "500000")
-            // For the broker watch only: its report costs a few kilobytes a second.
-            .set("statistics.interval.ms", "1000");
+            .set("queue.buffering.max.messages", "500000");
         for (name, value) in &settings.kafka_overrides {
             config.set(name, value);
         }
-        let brokers = BrokerWatch::default();
+        let brokers = BrokerWatch::for_client(&mut config);
         let producer: FutureProducer<BrokerWatch> = config.create_with_context(brokers.clone())?;
         Ok(Kafka {
             producer,
             brokers,
-            bootstrap: settings.kafka.bootstrap.as_str().into(),
             topic: settings.topic.as_str().into(),
             timeout: settings.delivery_timeout,
             up: Readiness::default(),
@@ -189,9 +185,7 @@ impl Kafka {
                     // Refuse new predictions at once (503), before the purge below.
                     kafka.up.set(false);
                     // A producer left with no broker at all never asks again (librdkafka#5301).
-                    kafka
-                        .brokers
-                        .rebootstrap_if_lost(kafka.producer.client(), &kafka.bootstrap);
+                    kafka.brokers.rebootstrap_if_lost(kafka.producer.client());
                     // Records still queued for a broker that is gone would wait out their
                     // timeout; purge them so their requests get 503 now. Queued records were
                     // never sent, so a 503 for them is definite: none can land later. (Records
