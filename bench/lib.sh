@@ -60,7 +60,7 @@ machine_line() {
 # USACTAR_KAFKA_CONFIG) reaches every service.
 start_stack() {
   local bin=$1 state=$2 ports=() name
-  for name in ingress prometheus kafka kafka-controller mongodb redis toxiproxy control ferretdb-metrics \
+  for name in ingress prometheus kafka kafka-controller mongodb redis toxiproxy control ferretdb-metrics postgresql \
     nginx-status kafka-jmx redis-exporter nginx-exporter node-exporter process-exporter ingest read-api \
     live-store live-link ingest-admin read-api-admin live-store-admin logs-writer-admin live-forwarder-admin; do
     ports+=(--port "$name=$(free_port)")

@@ -18,7 +18,8 @@ pub struct UpArgs {
     /// Change a port: NAME=PORT (repeatable). Names: see `--help` of the README's port table.
     #[arg(long = "port", value_name = "NAME=PORT")]
     ports: Vec<String>,
-    /// Start only these servers (comma-separated), e.g. `--only kafka,redis`.
+    /// Start only these servers (comma-separated), e.g. `--only kafka,redis`, and what they
+    /// need (`ferretdb` brings `postgresql`).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// How long to wait for every server to be ready.

@@ -13,9 +13,10 @@ use tokio::process::{Child, Command as ChildCommand};
 
 use crate::process::ProcessSpec;
 
-/// SIGTERM to the group, then SIGKILL after the stop timeout; returns once the process is reaped.
+/// The stop signal (SIGTERM unless the spec says otherwise) to the group, then SIGKILL after the
+/// stop timeout; returns once the process is reaped.
 pub(crate) async fn stop(spec: &ProcessSpec, child: &mut Child, pid: u32) {
-    signal_group(pid, Signal::SIGTERM);
+    signal_group(pid, spec.stop_signal);
     if tokio::time::timeout(spec.stop_timeout, child.wait())
         .await
         .is_err()

@@ -68,6 +68,12 @@ pub enum Error {
     NotBuilt { what: String, path: String },
     #[error("{what} failed: {detail}")]
     Prepare { what: String, detail: String },
+    #[error(
+        "{path} holds {what}, from an earlier version of the stack, which this one cannot use; \
+         stop the stack and remove its state folder (its Kafka, store and Redis go together), \
+         or start it with another state folder"
+    )]
+    OlderState { path: String, what: String },
     #[error("{path}: {source}")]
     Io {
         path: String,

@@ -3,7 +3,8 @@
 //! ```text
 //! <state>/logs/<name>.log         each process's output
 //! <state>/kafka/                  server.properties, log4j2.properties, data/
-//! <state>/ferretdb/data/          SQLite files (one per database)
+//! <state>/postgresql/data/        PostgreSQL's database cluster, where FerretDB keeps the logs
+//! <state>/ferretdb/               FerretDB's own state (its data is in PostgreSQL)
 //! <state>/redis/                  appendonly file
 //! <state>/prometheus/             prometheus.yml, targets/services/*.json, data/
 //! <state>/nginx/                  nginx.conf, temp folders
@@ -73,7 +74,7 @@ impl StackConfig {
     fn chosen(&self) -> Result<Vec<&'static dyn Server>> {
         match &self.only {
             None => Ok(servers::ALL.to_vec()),
-            Some(names) => names.iter().map(|n| servers::find(n)).collect(),
+            Some(names) => servers::with_needs(names),
         }
     }
 

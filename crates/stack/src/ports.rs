@@ -18,6 +18,9 @@ pub const DEFAULT_PORTS: &[(&str, u16)] = &[
     ("kafka", 9092),
     ("kafka-controller", 9093),
     ("mongodb", 27017),
+    // FerretDB's PostgreSQL: one above the well-known 5432, which a machine's own PostgreSQL
+    // often holds (only FerretDB connects to it).
+    ("postgresql", 5433),
     ("redis", 6379),
     ("toxiproxy", 8474),
     ("control", 8475),

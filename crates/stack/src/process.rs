@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::Probe;
@@ -25,12 +26,14 @@ pub struct ProcessSpec {
     /// liveness probe).
     pub liveness: Option<LivenessProbe>,
     pub restart: RestartPolicy,
-    /// How long a graceful stop (SIGTERM) may take before SIGKILL.
+    /// How long a graceful stop may take before SIGKILL.
     pub stop_timeout: Duration,
     /// Processes that must be ready before this one starts the first time (the broker for its
     /// clients: it grants their ACLs once it answers). Names the stack does not run are
     /// ignored; restarts do not wait.
     pub after: Vec<String>,
+    /// The signal that asks for a graceful stop (SIGTERM; PostgreSQL's fast shutdown is SIGINT).
+    pub stop_signal: Signal,
 }
 
 impl ProcessSpec {
@@ -48,6 +51,7 @@ impl ProcessSpec {
             restart: RestartPolicy::default(),
             stop_timeout: Duration::from_secs(10),
             after: Vec::new(),
+            stop_signal: Signal::SIGTERM,
         }
     }
 
@@ -97,6 +101,11 @@ impl ProcessSpec {
 
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    pub fn stop_signal(mut self, signal: Signal) -> Self {
+        self.stop_signal = signal;
         self
     }
 }

@@ -248,11 +248,7 @@ impl LogStore {
             if !filtered {
                 self.stored().await
             } else {
-                self.logs
-                    .count_documents(base)
-                    .limit(COUNT_CAP)
-                    .max_time(self.timeout)
-                    .await
+                self.count_capped(base).await
             }
         };
         let wait = self.timeout + SERVER_FIRST;
@@ -281,6 +277,32 @@ impl LogStore {
     /// collection (even `estimatedDocumentCount`) by reading every document, 4.3 s at 100,000.
     pub async fn count(&self) -> Result<u64, AppError> {
         bounded("mongodb", self.timeout, self.stored()).await
+    }
+
+    /// How many logs match `filter`, counting at most [`COUNT_CAP`]. Walked newest first, in the
+    /// order of the page's own index (filter fields, then `_id`): `count_documents` leaves the
+    /// order to the store, and DocumentDB then reads the index unordered, 285-408 ms for a phase
+    /// at 1,000,000 logs, against 17-21 ms this way (bench/store/2026-11-30-documentdb).
+    async fn count_capped(&self, filter: Document) -> mongodb::error::Result<u64> {
+        let pipeline = [
+            doc! {"$match": filter},
+            doc! {"$sort": {"_id": -1}},
+            doc! {"$limit": COUNT_CAP as i64},
+            doc! {"$count": "n"},
+        ];
+        let counted: Option<Document> = self
+            .logs
+            .aggregate(pipeline)
+            .max_time(self.timeout)
+            .await?
+            .try_next()
+            .await?;
+        // No document at all when nothing matches; the number's width is the store's choice.
+        let n = counted.and_then(|d| {
+            d.get("n")
+                .and_then(|n| n.as_i64().or_else(|| n.as_i32().map(i64::from)))
+        });
+        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     /// The sum of the partitions' counts in `log_totals`: a few small documents.

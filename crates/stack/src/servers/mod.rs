@@ -5,6 +5,7 @@ mod exporters;
 mod ferretdb;
 mod kafka;
 mod nginx;
+mod postgresql;
 mod prometheus;
 mod redis;
 mod services;
@@ -27,6 +28,7 @@ pub use toxiproxy::LIVE_LINK;
 /// services (each a pod, or a container of the consumer pod).
 pub static ALL: &[&dyn Server] = &[
     &kafka::Kafka,
+    &postgresql::PostgreSql,
     &ferretdb::FerretDb,
     &redis::Redis,
     &toxiproxy::Toxiproxy,
@@ -146,6 +148,32 @@ pub trait Server: Sync {
     fn first_start(&self, _cx: &Context) -> Result<Option<FirstStart>> {
         Ok(None)
     }
+    /// The servers it cannot work without (FerretDB keeps its data in PostgreSQL): a stack
+    /// started with `--only` it starts them too, before it.
+    fn needs(&self) -> &[&'static str] {
+        &[]
+    }
+}
+
+/// `names` and what they need, each once, in start order ([`ALL`]'s).
+pub fn with_needs(names: &[String]) -> Result<Vec<&'static dyn Server>> {
+    let mut wanted: Vec<&'static str> = Vec::new();
+    let mut todo: Vec<&'static dyn Server> =
+        names.iter().map(|n| find(n)).collect::<Result<_>>()?;
+    while let Some(server) = todo.pop() {
+        if wanted.contains(&server.name()) {
+            continue;
+        }
+        wanted.push(server.name());
+        for need in server.needs() {
+            todo.push(find(need)?);
+        }
+    }
+    Ok(ALL
+        .iter()
+        .copied()
+        .filter(|s| wanted.contains(&s.name()))
+        .collect())
 }
 
 /// The full process spec of `server`: its own spec with its ports and probe.
@@ -207,6 +235,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_some_servers_brings_what_they_need_in_start_order() {
+        let names = |v: Vec<&'static dyn Server>| v.iter().map(|s| s.name()).collect::<Vec<_>>();
+        let chosen = with_needs(&["ferretdb".into(), "kafka".into()]).unwrap();
+        assert_eq!(names(chosen), ["kafka", "postgresql", "ferretdb"]);
+        let chosen = with_needs(&["redis".into(), "redis".into()]).unwrap();
+        assert_eq!(names(chosen), ["redis"]);
+        assert!(with_needs(&["mongo".into()]).is_err());
+    }
+
+    #[test]
     fn names_are_unique_and_ports_are_known() {
         let mut names: Vec<&str> = ALL.iter().map(|s| s.name()).collect();
         names.sort_unstable();
@@ -222,6 +260,13 @@ mod tests {
             }
         }
         assert_eq!(SERVERS.len() + SERVICES.len(), ALL.len());
+        for server in ALL {
+            for need in server.needs() {
+                let at = |name: &str| ALL.iter().position(|s| s.name() == name);
+                let (need_at, at) = (at(need).expect("a known server"), at(server.name()));
+                assert!(Some(need_at) < at, "{need} starts before {}", server.name());
+            }
+        }
         assert_eq!(SERVERS[0], "kafka");
         assert_eq!(SERVICES[0], "live-store");
     }

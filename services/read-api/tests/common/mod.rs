@@ -229,3 +229,50 @@ pub fn now_ms() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+/// An exclusive lock on the table DocumentDB keeps `db`'s `logs` in, held for `hold` by a psql
+/// session of its own: every query of the collection waits meanwhile, as on a store too slow to
+/// answer, so only the server's own limit (maxTimeMS, DocumentDB's statement timeout) ends it.
+/// Returns once the lock is taken; the session ends by itself after `hold` (or when killed).
+#[allow(dead_code)] // not every test binary holds the store
+pub fn lock_logs_table(db: &str, hold: std::time::Duration) -> std::process::Child {
+    use std::io::{BufRead, Write};
+    let pg = shared_stack().ports.addr("postgresql");
+    let (host, port) = pg.rsplit_once(':').expect("host:port");
+    // Debian's psql beside the server the stack runs (its /usr/bin/psql wrapper wants a
+    // cluster of Debian's own).
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("Debian's PostgreSQL in /usr/lib/postgresql")
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .filter(|p| p.exists())
+        .max()
+        .expect("psql in /usr/lib/postgresql/<major>/bin");
+    let mut child = std::process::Command::new(psql)
+        .args(["-h", host, "-p", port, "-U", "postgres", "-d", "postgres"])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql starts");
+    let script = format!(
+        "BEGIN;\n\
+         SELECT format('LOCK TABLE documentdb_data.documents_%s IN ACCESS EXCLUSIVE MODE', \
+         collection_id) FROM documentdb_api_catalog.collections \
+         WHERE database_name = '{db}' AND collection_name = 'logs' \\gexec\n\
+         SELECT 'locked';\n\
+         SELECT pg_sleep({});\n\
+         COMMIT;\n",
+        hold.as_secs_f64()
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(script.as_bytes()).unwrap();
+    drop(stdin);
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        if line.expect("psql's output").contains("locked") {
+            return child;
+        }
+    }
+    panic!("psql ended before locking {db}.logs: {:?}", child.wait());
+}
