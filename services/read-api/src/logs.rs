@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use model::push::LogItem;
 use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, Hint};
 use mongodb::{Client, Collection, Database, IndexModel};
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
@@ -235,13 +235,22 @@ impl LogStore {
             query.insert("_id", doc! {"$lt": before});
         }
         let items = async {
-            let cursor = self
+            let find = self
                 .logs
                 .find(query)
                 .sort(doc! {"_id": -1})
                 .limit(i64::from(limit))
-                .max_time(self.timeout)
-                .await?;
+                .max_time(self.timeout);
+            // Unfiltered, the `_id` index is the page: PostgreSQL left to itself reads and
+            // sorts a small collection whole instead (DocumentDB at 10,000 logs: 17.6 ms at the
+            // median, 2.5 ms with the hint; at 1,000,000 it walks the index either way). A
+            // filtered page's planner already picks its compound index.
+            let find = if filtered {
+                find
+            } else {
+                find.hint(Hint::Name("_id_".into()))
+            };
+            let cursor = find.await?;
             cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
         let total = async {
