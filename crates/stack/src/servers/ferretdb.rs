@@ -44,6 +44,8 @@ impl Server for FerretDb {
             &[install.setup_bin("ferretdb2")],
         )
     }
+    /// Started once PostgreSQL is ready: FerretDB needs DocumentDB's functions, which
+    /// PostgreSQL's probe creates.
     fn needs(&self) -> &[&'static str] {
         &["postgresql"]
     }
@@ -64,9 +66,7 @@ impl Server for FerretDb {
                 "--log-format=json".to_string(),
                 "--log-level=error".to_string(),
             ])
-            .address(format!("mongodb://{}", p.addr("mongodb")))
-            // It needs DocumentDB's functions, which the PostgreSQL probe creates.
-            .after("postgresql"))
+            .address(format!("mongodb://{}", p.addr("mongodb"))))
     }
     fn probe(&self, cx: &Context) -> Probe {
         let ports = cx.ports;

@@ -148,8 +148,8 @@ pub trait Server: Sync {
     fn first_start(&self, _cx: &Context) -> Result<Option<FirstStart>> {
         Ok(None)
     }
-    /// The servers it cannot work without (FerretDB keeps its data in PostgreSQL): a stack
-    /// started with `--only` it starts them too, before it.
+    /// The servers it cannot work without (FerretDB keeps its data in PostgreSQL): it starts
+    /// once they are ready, and a stack started with `--only` starts them too.
     fn needs(&self) -> &[&'static str] {
         &[]
     }
@@ -176,12 +176,17 @@ pub fn with_needs(names: &[String]) -> Result<Vec<&'static dyn Server>> {
         .collect())
 }
 
-/// The full process spec of `server`: its own spec with its ports and probe.
+/// The full process spec of `server`: its own spec with its ports and probe, started after what
+/// it [`Server::needs`] is ready.
 pub fn full_spec(server: &dyn Server, cx: &Context) -> Result<ProcessSpec> {
-    Ok(server
+    let spec = server
         .spec(cx)?
         .ports(server.ports())
-        .probe(server.probe(cx)))
+        .probe(server.probe(cx));
+    Ok(server
+        .needs()
+        .iter()
+        .fold(spec, |spec, need| spec.after(*need)))
 }
 
 /// A spec for `server`'s program as [`Server::locate`] finds it.
