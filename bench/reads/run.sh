@@ -48,7 +48,8 @@ for size in $SIZES; do
   curl -fsS "$API/api/logs" -o "$WORK/page.json" && mv "$WORK/page.json" "$WORK/nginx/www/page.json" ||
     echo "  GET /api/logs at $size stored: $(curl -sS "$API/api/logs")"
   for what in "baseline=http://127.0.0.1:$BPORT/page.json" "first page=$API/api/logs" \
-    "filtered page=$API/api/logs?team1=Argentina&team2=Mexico" "stats=$API/api/stats"; do
+    "filtered page=$API/api/logs?team1=Argentina&team2=Mexico" "team page=$API/api/logs?team1=Argentina" \
+    "phase page=$API/api/logs?phase=1" "stats=$API/api/stats"; do
     name=${what%%=*} url=${what#*=}
     out=$("$WRK" -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
     printf '%s\t%s\t%s\n' "$size" "$name" "$(echo "$out" | tr '\n' '|')" >> "$WORK/results.tsv"
@@ -75,7 +76,7 @@ for line in open(sys.argv[1]):
     rows.append((int(size), name, rps, float("nan") if none else ms(50), float("nan") if none else ms(99),
                  int(bad.group(1)) if bad else 0,
                  f"({timeouts} of {answered.group(1)} timed out at wrk's 2 s)" if timeouts else ""))
-targets = {"first page": 50, "filtered page": 50, "stats": 20}
+targets = {"first page": 50, "filtered page": 50, "team page": 50, "phase page": 50, "stats": 20}
 print(f"\n{sys.argv[2]} connections each (wrk):\n")
 print("| stored | what | requests/s | ratio to baseline | p50 ms | p99 ms | non-2xx | target p99 |")
 print("|---|---|---|---|---|---|---|---|")

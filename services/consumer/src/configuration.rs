@@ -119,6 +119,9 @@ pub struct MongoSettings {
     /// `USACTAR_MONGO_WRITE_DEADLINE`: longest one batch insert may take (1 s to 10 s) before it
     /// counts as failed and is retried.
     pub write_deadline: Duration,
+    /// `USACTAR_FIXTURES`, as ingest reads it: the matches whose logs are also counted per
+    /// filter of `/api/logs` (`consumer::log_totals`); none with `any`.
+    pub fixtures: Option<std::sync::Arc<model::Fixtures>>,
 }
 
 impl MongoSettings {
@@ -136,6 +139,7 @@ impl MongoSettings {
             ),
             database: env.string_or("USACTAR_MONGO_DB", "usactar"),
             write_deadline,
+            fixtures: service_kit::config::fixtures(env)?,
         })
     }
 }

@@ -11,6 +11,14 @@
 //! conditional on the `through` it read, so two writers of one partition during a rebalance
 //! cannot both count the same offsets: the one that loses reads again.
 //!
+//! Each counted document is also counted per filter of `/api/logs` (`model::log_layout::Counts`),
+//! in the same statement, so those counts are exact the same way. Only a record of the fixture
+//! list is counted per filter: the fields are named after its teams, and a producer writing
+//! straight to Kafka with ever new team names would otherwise grow the partition's document
+//! without bound until every update failed. A record outside the list (or every record, with
+//! `USACTAR_FIXTURES=any`) leaves its partition's filtered counts short of `documents`, which
+//! read-api sees, and counts those totals from the collection instead.
+//!
 //! Telling "this record's own document" from "another record's" needs a read only where two
 //! records can share an id. ingest gives every prediction a random UUIDv7 unless the request
 //! carried an `Idempotency-Key` (then a UUIDv5 of the key, the same in the retry): a refused
@@ -21,10 +29,14 @@
 //! minutes, passed the write deadline on every retry, and the logs group never moved again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
+
+use model::log_layout::Counts;
+use model::Fixtures;
 
 use crate::pipeline::Record;
 
@@ -38,15 +50,41 @@ pub struct LogTotals {
     db: mongodb::Database,
     totals: Collection<Document>,
     logs: Collection<Document>,
+    /// The matches whose records are also counted per filter; none when `None`.
+    fixtures: Option<Arc<Fixtures>>,
 }
 
 impl LogTotals {
+    /// Counting per filter the records of the fixture list of Qatar 2022, the services' default
+    /// (`USACTAR_FIXTURES`).
     pub fn new(db: &mongodb::Database) -> Self {
         LogTotals {
             db: db.clone(),
             totals: db.collection(model::log_layout::LOG_TOTALS),
             logs: db.collection(model::log_layout::LOGS),
+            fixtures: Some(Arc::new(Fixtures::qatar_2022())),
         }
+    }
+
+    /// Counts per filter only the records of `fixtures`; none with `None`.
+    pub fn with_fixtures(mut self, fixtures: Option<Arc<Fixtures>>) -> Self {
+        self.fixtures = fixtures;
+        self
+    }
+
+    /// What storing `records` adds to their partition's document.
+    fn counts(&self, records: &[&Record]) -> Counts {
+        let mut counts = Counts::default();
+        for r in records {
+            let p = &r.prediction;
+            match &self.fixtures {
+                Some(f) if f.check(&p.prediction()).is_ok() => {
+                    counts.add(i32::from(p.phase), &p.team1, &p.team2)
+                }
+                _ => counts.add_unfiltered(),
+            }
+        }
+        counts
     }
 
     /// Counts the records of `batch` whose documents are stored, given which were refused as
@@ -75,23 +113,28 @@ impl LogTotals {
             for (&partition, records) in &pending {
                 let through = through.get(&partition).copied().unwrap_or(-1);
                 let mut last = None;
-                let mut inserted = 0;
+                let mut stored: Vec<&Record> = Vec::new();
                 let mut replays: Vec<&Record> = Vec::new();
                 for &(i, r) in records.iter().filter(|(_, r)| r.offset() > through) {
                     last = last.max(Some(r.offset()));
                     if duplicates.contains(&i) {
                         replays.push(r);
                     } else {
-                        inserted += 1;
+                        stored.push(r);
                     }
                 }
                 let Some(last) = last else {
                     continue; // all counted already: a replay
                 };
-                let counted = (inserted + self.ours(&replays).await?) as i64;
+                stored.extend(self.ours(&replays).await?);
+                let counts = self.counts(&stored);
+                let inc: Document = counts
+                    .increments()
+                    .map(|(field, n)| (field, Bson::Int64(n)))
+                    .collect();
                 statements.push(doc! {
                     "q": {"_id": model::log_layout::log_totals_id(partition), "through": through},
-                    "u": {"$set": {"through": last}, "$inc": {"documents": counted}},
+                    "u": {"$set": {"through": last}, "$inc": inc},
                     "upsert": true,
                 });
                 partitions.push(partition);
@@ -140,9 +183,15 @@ impl LogTotals {
         )))
     }
 
-    /// Every partition's document.
+    /// Every partition's document, without its counts per filter (a few hundred fields each,
+    /// read on every batch otherwise).
     async fn partitions(&self) -> mongodb::error::Result<Vec<Document>> {
-        self.totals.find(doc! {}).await?.try_collect().await
+        self.totals
+            .find(doc! {})
+            .projection(doc! {"through": 1, "documents": 1})
+            .await?
+            .try_collect()
+            .await
     }
 
     /// Every partition's `through`.
@@ -179,15 +228,15 @@ impl LogTotals {
             .map_or(0, |t| t + 1))
     }
 
-    /// How many of these duplicates are this record's own document (same Kafka position): stored
+    /// Which of these duplicates are their record's own document (same Kafka position): stored
     /// by an earlier attempt that did not count them. See the module's docs for why a UUIDv7 is
     /// its record's own without a read.
-    async fn ours(&self, duplicates: &[&Record]) -> mongodb::error::Result<usize> {
-        let (unique, shared): (Vec<&Record>, Vec<&Record>) = duplicates
+    async fn ours<'r>(&self, duplicates: &[&'r Record]) -> mongodb::error::Result<Vec<&'r Record>> {
+        let (mut unique, shared): (Vec<&Record>, Vec<&Record>) = duplicates
             .iter()
             .partition(|r| r.prediction.id.get_version_num() == 7);
         if shared.is_empty() {
-            return Ok(unique.len());
+            return Ok(unique);
         }
         let ids: Vec<String> = shared.iter().map(|r| r.prediction.id.to_string()).collect();
         let stored: Vec<Document> = self
@@ -207,13 +256,10 @@ impl LogTotals {
                 ))
             })
             .collect();
-        let own = shared
-            .iter()
-            .filter(|r| {
-                positions.get(r.prediction.id.to_string().as_str())
-                    == Some(&(Some(r.partition()), Some(r.offset())))
-            })
-            .count();
-        Ok(unique.len() + own)
+        unique.extend(shared.into_iter().filter(|r| {
+            positions.get(r.prediction.id.to_string().as_str())
+                == Some(&(Some(r.partition()), Some(r.offset())))
+        }));
+        Ok(unique)
     }
 }

@@ -34,6 +34,13 @@ impl MongoSink {
         }
     }
 
+    /// Counts per filter only the logs of `fixtures` (see `log_totals`); by default those of
+    /// Qatar 2022, none with `None`.
+    pub fn with_fixtures(mut self, fixtures: Option<std::sync::Arc<model::Fixtures>>) -> Self {
+        self.totals = self.totals.with_fixtures(fixtures);
+        self
+    }
+
     /// The index the read API sorts and filters by time with. Safe to call on every start.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         self.logs

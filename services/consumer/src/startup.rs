@@ -50,7 +50,8 @@ impl Application {
         let sink = match &settings.downstream {
             Downstream::MongoDb(mongo) => {
                 let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
-                let sink = MongoSink::new(&client, &mongo.database, mongo.write_deadline);
+                let sink = MongoSink::new(&client, &mongo.database, mongo.write_deadline)
+                    .with_fixtures(mongo.fixtures.clone());
                 sink.ensure_indexes_soon();
                 RoleSink::Logs(sink)
             }

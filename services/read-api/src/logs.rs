@@ -3,7 +3,8 @@
 //!
 //! Every query is bounded on the server too (`maxTimeMS` = the backend timeout), so a request
 //! that read-api gave up on does not keep MongoDB scanning; each filter has an index that also
-//! serves the `_id` order ([`INDEXES`]); a filtered total stops counting at [`COUNT_CAP`]; a
+//! serves the `_id` order ([`INDEXES`]); totals, filtered too, are logs-writer's counters (a
+//! filtered total they do not cover is counted, and stops at [`COUNT_CAP`]); a
 //! document that does not decode is skipped and counted, not a 503 for every page holding it.
 
 use std::sync::Arc;
@@ -30,9 +31,18 @@ const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// measured answering a 300 ms limit after 500 ms on a loaded machine.
 const SERVER_FIRST: Duration = Duration::from_millis(500);
 
-/// A filtered total stops counting here and says so (`total_capped`): counting every match of a
-/// broad filter on each page read would cost as much as the scan the indexes avoid.
+/// A filtered total that logs-writer's counters do not cover (see [`LogStore::counted`]) is
+/// counted from the collection, and stops here and says so (`total_capped`): counting every
+/// match of a broad filter on each page read would cost as much as the scan the indexes avoid.
 pub const COUNT_CAP: u64 = 10_000;
+
+/// A count as stored: logs-writer writes 64-bit integers; a store may answer in any width.
+fn count_of(value: Option<&mongodb::bson::Bson>) -> u64 {
+    value
+        .and_then(|n| n.as_i64().or_else(|| n.as_i32().map(i64::from)))
+        .unwrap_or(0)
+        .max(0) as u64
+}
 
 /// The indexes the queries use, each `(field, direction)`s: time for the hubs and dashboards,
 /// then one per filter (a filter on `phase` with a team uses the team's), each ending with the
@@ -87,9 +97,10 @@ impl From<LogDoc> for LogItem {
 pub struct LogPage {
     /// Newest first.
     pub items: Vec<LogItem>,
-    /// How many logs match the filters (all pages); at most [`COUNT_CAP`] for a filtered read.
+    /// How many logs match the filters (all pages): from logs-writer's counters, exact; counted
+    /// from the collection when they do not cover every stored log, at most [`COUNT_CAP`].
     pub total: u64,
-    /// True when `total` stopped at [`COUNT_CAP`]: there are at least that many.
+    /// True when a counted `total` stopped at [`COUNT_CAP`]: there are at least that many.
     pub total_capped: bool,
     /// Pass as `before` for the next page; null when this page is the last.
     pub next: Option<String>,
@@ -111,6 +122,9 @@ pub struct LogStore {
     /// over 100,000 documents took it to 251 MiB of its 256 Mi (bench/hostile, 2026-11-30).
     pages: Arc<Semaphore>,
     max_pages: usize,
+    /// Set once [`LogStore::ensure_indexes`] succeeded: filtered pages then name their index
+    /// (naming one that does not exist yet is an error).
+    indexed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The default of `USACTAR_MAX_LOG_QUERIES`: pages of `/api/logs` read at once.
@@ -134,6 +148,7 @@ impl LogStore {
             undecodable: None,
             pages: Arc::new(Semaphore::new(DEFAULT_MAX_LOG_QUERIES)),
             max_pages: DEFAULT_MAX_LOG_QUERIES,
+            indexed: Arc::default(),
         })
     }
 
@@ -187,7 +202,39 @@ impl LogStore {
             let model = IndexModel::builder().keys(d).build();
             bounded("mongodb", PURGE_TIMEOUT, self.logs.create_index(model)).await?;
         }
+        self.indexed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The index whose order is the page's for `filter`: its equality fields, then `_id`
+    /// descending (a phase with a team: the team's); unfiltered, `_id_`. PostgreSQL left to
+    /// itself read and sorted a small collection whole for the first page (DocumentDB at 10,000
+    /// logs: 17.6 ms at the median, 2.5 ms with `_id_`), and for filters picked others
+    /// from its statistics: at 1,000,000 logs a phase and a team took 427 ms at the median
+    /// (walking `_id` and filtering, or sorting the team's matches), 1.3 ms with this index;
+    /// at 10,000, a phase's page sorted the table (p50 24 ms through NGINX).
+    fn index_for(filter: &MatchFilter) -> String {
+        let fields: &[&str] = match (&filter.team1, &filter.team2, filter.phase) {
+            (Some(_), Some(_), _) => &["team1", "team2"],
+            (Some(_), None, _) => &["team1"],
+            (None, Some(_), _) => &["team2"],
+            (None, None, Some(_)) => &["phase"],
+            (None, None, None) => return "_id_".into(),
+        };
+        let keys = INDEXES
+            .iter()
+            .find(|keys| {
+                keys.len() == fields.len() + 1
+                    && keys.iter().zip(fields).all(|((k, _), f)| k == f)
+                    && keys.last() == Some(&("_id", -1))
+            })
+            .expect("each filter has its index in INDEXES");
+        // The name MongoDB (and FerretDB) give an index created without one.
+        keys.iter()
+            .map(|(field, dir)| format!("{field}_{dir}"))
+            .collect::<Vec<_>>()
+            .join("_")
     }
 
     fn filter_doc(filter: &MatchFilter) -> Document {
@@ -234,39 +281,42 @@ impl LogStore {
         if let Some(before) = before {
             query.insert("_id", doc! {"$lt": before});
         }
+        let wait = self.timeout + SERVER_FIRST;
+        // The counters first (one small read): a filter that matches nothing needs no walk of
+        // its index, which for a phase its team never plays in would read all the team's logs.
+        let counted = bounded("mongodb", wait, self.counted(filter)).await?;
         let items = async {
+            if counted == Some(0) {
+                return Ok(Vec::new());
+            }
             let find = self
                 .logs
                 .find(query)
                 .sort(doc! {"_id": -1})
                 .limit(i64::from(limit))
                 .max_time(self.timeout);
-            // Unfiltered, the `_id` index is the page: PostgreSQL left to itself reads and
-            // sorts a small collection whole instead (DocumentDB at 10,000 logs: 17.6 ms at the
-            // median, 2.5 ms with the hint; at 1,000,000 it walks the index either way). A
-            // filtered page's planner already picks its compound index.
-            let find = if filtered {
-                find
+            // Unfiltered, the `_id` index is always there; a filter's own once created.
+            let find = if !filtered || self.indexed.load(std::sync::atomic::Ordering::Relaxed) {
+                find.hint(Hint::Name(Self::index_for(filter)))
             } else {
-                find.hint(Hint::Name("_id_".into()))
+                find
             };
             let cursor = find.await?;
             cursor.try_collect::<Vec<RawDocumentBuf>>().await
         };
         let total = async {
-            if !filtered {
-                self.stored().await
-            } else {
-                self.count_capped(base).await
+            if let Some(total) = counted {
+                return Ok((total, false));
             }
+            let total = self.count_capped(base).await?;
+            Ok::<_, mongodb::error::Error>((total, total >= COUNT_CAP))
         };
-        let wait = self.timeout + SERVER_FIRST;
         let (raw, total) = tokio::join!(
             bounded("mongodb", wait, items),
             bounded("mongodb", wait, total)
         );
         let raw = raw?;
-        let total = total?;
+        let (total, total_capped) = total?;
         // From the raw page, so a skipped document neither ends the paging nor moves the cursor.
         let next = (raw.len() == limit as usize)
             .then(|| {
@@ -277,7 +327,7 @@ impl LogStore {
         Ok(LogPage {
             items: self.decode(raw),
             total,
-            total_capped: filtered && total >= COUNT_CAP,
+            total_capped,
             next,
         })
     }
@@ -316,18 +366,54 @@ impl LogStore {
 
     /// The sum of the partitions' counts in `log_totals`: a few small documents.
     async fn stored(&self) -> mongodb::error::Result<u64> {
-        let partitions: Vec<Document> = self
-            .totals
+        let partitions = self.partitions(doc! {"documents": 1}).await?;
+        Ok(partitions
+            .iter()
+            .map(|d| count_of(d.get("documents")))
+            .sum())
+    }
+
+    /// The logs matching `filter` as logs-writer counted them landing (`model::log_layout`):
+    /// exact, from a few documents. `None` when its counts per filter do not cover every
+    /// stored log (some partition's `by_phase` adds up to less than its `documents`: a store
+    /// written before those counts, or logs outside the fixture list); the caller counts then.
+    async fn counted(&self, filter: &MatchFilter) -> mongodb::error::Result<Option<u64>> {
+        let Some(field) = model::log_layout::filter_field(
+            filter.phase.map(i32::from),
+            filter.team1.as_deref(),
+            filter.team2.as_deref(),
+        ) else {
+            return self.stored().await.map(Some);
+        };
+        let (parent, key) = field.split_once('.').expect("a nested field");
+        let mut projection = doc! {"documents": 1, model::log_layout::BY_PHASE: 1};
+        // Naming a field inside `by_phase` as well would be a path collision.
+        if parent != model::log_layout::BY_PHASE {
+            projection.insert(&field, 1);
+        }
+        let mut total = 0;
+        for d in self.partitions(projection).await? {
+            let by_phase = d.get_document(model::log_layout::BY_PHASE).ok();
+            let phases: u64 = by_phase
+                .map(|p| p.values().map(|n| count_of(Some(n))).sum())
+                .unwrap_or(0);
+            if phases != count_of(d.get("documents")) {
+                return Ok(None);
+            }
+            total += count_of(d.get_document(parent).ok().and_then(|p| p.get(key)));
+        }
+        Ok(Some(total))
+    }
+
+    /// Every partition's document in `log_totals`, with the fields of `projection`.
+    async fn partitions(&self, projection: Document) -> mongodb::error::Result<Vec<Document>> {
+        self.totals
             .find(doc! {})
+            .projection(projection)
             .max_time(self.timeout)
             .await?
             .try_collect()
-            .await?;
-        Ok(partitions
-            .iter()
-            .filter_map(|d| d.get_i64("documents").ok())
-            .map(|n| n.max(0) as u64)
-            .sum())
+            .await
     }
 
     /// The newest `limit` logs written by logs-writer at or after `since` (their `logged_at`),
@@ -370,5 +456,32 @@ impl LogStore {
             .map(|r| r.deleted_count)?;
         bounded("mongodb", PURGE_TIMEOUT, self.totals.delete_many(doc! {})).await?;
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_filter_names_an_index_that_serves_its_order() {
+        let f = |phase: Option<u8>, team1: Option<&str>, team2: Option<&str>| MatchFilter {
+            phase,
+            team1: team1.map(String::from),
+            team2: team2.map(String::from),
+        };
+        let cases = [
+            (f(None, None, None), "_id_"),
+            (f(Some(1), None, None), "phase_1__id_-1"),
+            (f(None, Some("A"), None), "team1_1__id_-1"),
+            (f(Some(2), Some("A"), None), "team1_1__id_-1"),
+            (f(None, None, Some("B")), "team2_1__id_-1"),
+            (f(Some(2), None, Some("B")), "team2_1__id_-1"),
+            (f(None, Some("A"), Some("B")), "team1_1_team2_1__id_-1"),
+            (f(Some(3), Some("A"), Some("B")), "team1_1_team2_1__id_-1"),
+        ];
+        for (filter, name) in cases {
+            assert_eq!(LogStore::index_for(&filter), name, "{filter:?}");
+        }
     }
 }
