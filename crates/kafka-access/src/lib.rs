@@ -20,6 +20,30 @@ use rdkafka::ClientConfig;
 /// NetworkPolicy on a cluster (README, "Not done": no TLS to Kafka).
 pub const MECHANISM: &str = "PLAIN";
 
+/// Kafka properties written as `name=value` pairs separated by commas
+/// (`linger.ms=5, fetch.min.bytes=65536`), as the settings that tune a client or the broker take
+/// them; empty pairs are skipped. Refused, with the reason, when a pair is not `name=value`, a
+/// name is not lowercase words and dots, or a value holds a line break.
+pub fn properties(value: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not name=value"))?;
+        let (name, v) = (name.trim(), v.trim());
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '.') {
+            return Err(format!(
+                "{name:?} is not a Kafka property name (lowercase words and dots)"
+            ));
+        }
+        if v.contains(['\n', '\r']) {
+            return Err(format!("the value of {name} holds a line break"));
+        }
+        out.push((name.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
 /// A Kafka user and its password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {

@@ -157,6 +157,7 @@ pub const KAFKA_FIXED: &[&str] = &[
 /// `name=value` pairs separated by commas (`linger.ms=5,fetch.min.bytes=65536`): the knobs the
 /// benchmark tunes (bench/RESULTS.md) without a rebuild. Names are checked here for their shape
 /// and against [`KAFKA_FIXED`]; librdkafka refuses an unknown name or a bad value at start.
+#[cfg(feature = "kafka")]
 pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigError> {
     const KEY: &str = "USACTAR_KAFKA_CONFIG";
     let Some(value) = env.get(KEY) else {
@@ -167,17 +168,8 @@ pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigEr
         value: value.clone(),
         reason,
     };
-    let mut out = Vec::new();
-    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, v) = pair
-            .split_once('=')
-            .ok_or_else(|| error(format!("{pair:?} is not name=value")))?;
-        let (name, v) = (name.trim(), v.trim());
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '.') {
-            return Err(error(format!(
-                "{name:?} is not a librdkafka property name (lowercase words and dots)"
-            )));
-        }
+    let pairs = kafka_access::properties(&value).map_err(error)?;
+    for (name, _) in &pairs {
         if ["security.", "sasl.", "ssl."]
             .iter()
             .any(|prefix| name.starts_with(prefix))
@@ -186,14 +178,13 @@ pub fn kafka_overrides(env: &impl Env) -> Result<Vec<(String, String)>, ConfigEr
                 "{name} is set from USACTAR_KAFKA_USERNAME and USACTAR_KAFKA_PASSWORD, not here"
             )));
         }
-        if KAFKA_FIXED.contains(&name) {
+        if KAFKA_FIXED.contains(&name.as_str()) {
             return Err(error(format!(
                 "{name} is fixed by the service for durability and exactly-once; it cannot be overridden"
             )));
         }
-        out.push((name.to_string(), v.to_string()));
     }
-    Ok(out)
+    Ok(pairs)
 }
 
 /// How the service reaches Kafka (issue 15 M4): `USACTAR_KAFKA_BOOTSTRAP` (default
@@ -254,6 +245,7 @@ pub struct ConfigError {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "kafka")]
     #[test]
     fn kafka_overrides_are_checked_and_never_touch_durability() {
         let env: HashMap<&str, &str> = [(
@@ -275,7 +267,7 @@ mod tests {
             ("acks=0", "fixed by the service"),
             ("enable.idempotence=false", "fixed by the service"),
             ("linger.ms", "not name=value"),
-            ("Linger.ms=5", "not a librdkafka property name"),
+            ("Linger.ms=5", "not a Kafka property name"),
             ("sasl.password=x", "set from USACTAR_KAFKA_USERNAME"),
             (
                 "security.protocol=plaintext",

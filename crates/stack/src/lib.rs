@@ -60,6 +60,12 @@ pub enum Error {
     NotRunning { name: String },
     #[error("invalid duration {0}")]
     InvalidDuration(String),
+    #[error("{key}={value:?}: {reason}")]
+    BadSetting {
+        key: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("not ready after {timeout:?}: {details}")]
     NotReady { timeout: Duration, details: String },
     #[error("{what} is not installed (looked for {looked}); {how}", how = install::HOW_TO_INSTALL)]

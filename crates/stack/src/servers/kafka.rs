@@ -14,6 +14,23 @@ use crate::Result;
 /// A fixed cluster id: the state folder holds one single-node cluster, formatted once.
 const CLUSTER_ID: &str = "dXNhY3Rhci1sb2NhbC0wMQ";
 const JMX_AGENT: &str = "jmx_prometheus_javaagent";
+/// Broker properties over the stack's own, `name=value` pairs separated by commas
+/// (`num.io.threads=2,num.network.threads=1`): the knobs the pipeline benchmark measures
+/// (bench/RESULTS.md) without a rebuild. The properties the stack's template sets (listeners,
+/// users, storage, replication) are refused: they make the stack what it is.
+const BROKER_CONFIG: &str = "USACTAR_KAFKA_BROKER_CONFIG";
+/// JVM options that replace the broker's memory and collector options ([`DEFAULT_JVM`]), e.g.
+/// `-Xms256m -Xmx1g -XX:+UseParallelGC`: only `-X` options (the class path and the metrics
+/// agent stay the stack's).
+const BROKER_JVM: &str = "USACTAR_KAFKA_BROKER_JVM";
+/// A small heap: a laptop runs the whole stack, and one broker with few topics needs little.
+const DEFAULT_JVM: &[&str] = &[
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+];
+const TEMPLATE: &str = include_str!("../../templates/kafka-server.properties");
 
 pub struct Kafka;
 
@@ -55,7 +72,7 @@ impl Server for Kafka {
             )
         });
         Ok(spec_of(self, cx)?
-            .args(jvm_args(&kafka, &dir))
+            .args(jvm_args(&kafka, &dir)?)
             .args(agent)
             .args(["kafka.Kafka".to_string(), s(&dir.join("server.properties"))])
             .address(p.addr("kafka"))
@@ -77,7 +94,7 @@ impl Server for Kafka {
         let dir = write_config(cx)?;
         let mut command = std::process::Command::new(cx.install.java()?.program);
         command
-            .args(jvm_args(&cx.install.kafka()?, &dir))
+            .args(jvm_args(&cx.install.kafka()?, &dir)?)
             .args(["kafka.tools.StorageTool", "format", "--ignore-formatted"])
             .args(["-t", CLUSTER_ID, "-c"])
             .arg(dir.join("server.properties"));
@@ -93,9 +110,9 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
     let data = dir.join("data");
     let users = cx.kafka_users;
     let admin = &users.admin;
-    let properties = fill(
+    let mut properties = fill(
         "kafka-server.properties",
-        include_str!("../../templates/kafka-server.properties"),
+        TEMPLATE,
         &[
             ("controller", &cx.ports.addr("kafka-controller")),
             ("kafka", &cx.ports.addr("kafka")),
@@ -108,6 +125,14 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
             ("admin", &admin.username),
         ],
     );
+    let overrides = broker_overrides(setting(BROKER_CONFIG).as_deref())?;
+    if !overrides.is_empty() {
+        // Read last, so these win (java.util.Properties keeps the last of a repeated name).
+        properties.push_str(&format!("\n# {BROKER_CONFIG}\n"));
+        for (name, value) in overrides {
+            properties.push_str(&format!("{name}={value}\n"));
+        }
+    }
     super::mkdir(&data)?;
     write_private(&dir.join("server.properties"), &properties)?;
     // For Kafka's own tools: `kafka-topics.sh --command-config`, `--consumer.config`, ...
@@ -138,13 +163,61 @@ fn jmx_agent(install: &Install, kafka: &KafkaInstall) -> Option<std::path::PathB
     find_jar(kafka.libs(), JMX_AGENT).or_else(|| find_jar(&install.kafka_libs, JMX_AGENT))
 }
 
-fn jvm_args(kafka: &KafkaInstall, dir: &Path) -> Vec<String> {
-    vec![
-        // A small heap: a laptop runs the whole stack, and one broker with few topics needs little.
-        "-Xms256m".to_string(),
-        "-Xmx512m".to_string(),
-        "-XX:+UseG1GC".to_string(),
-        "-XX:MaxGCPauseMillis=20".to_string(),
+/// An environment variable of `experiments up`; empty is unset.
+fn setting(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// [`BROKER_CONFIG`]'s pairs, refused with the reason when one is not `name=value` or names a
+/// property of the stack's template.
+fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let error = |reason: String| crate::Error::BadSetting {
+        key: BROKER_CONFIG,
+        value: value.to_string(),
+        reason,
+    };
+    let fixed: Vec<&str> = TEMPLATE
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
+    let pairs = kafka_access::properties(value).map_err(error)?;
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, _)| fixed.contains(&name.as_str()))
+    {
+        return Err(error(format!(
+            "{name} is set by the stack (crates/stack/templates/kafka-server.properties); it cannot be overridden"
+        )));
+    }
+    Ok(pairs)
+}
+
+/// The broker's memory and collector options: [`BROKER_JVM`]'s, else the stack's.
+fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_JVM.iter().map(|o| o.to_string()).collect());
+    };
+    let options: Vec<String> = value.split_whitespace().map(String::from).collect();
+    if let Some(bad) = options.iter().find(|o| !o.starts_with("-X")) {
+        return Err(crate::Error::BadSetting {
+            key: BROKER_JVM,
+            value: value.to_string(),
+            reason: format!(
+                "{bad:?} is not a -X option; this replaces only the memory and collector options ({})",
+                DEFAULT_JVM.join(" ")
+            ),
+        });
+    }
+    Ok(options)
+}
+
+fn jvm_args(kafka: &KafkaInstall, dir: &Path) -> Result<Vec<String>> {
+    let mut args = broker_jvm(setting(BROKER_JVM).as_deref())?;
+    args.extend([
         "-Djava.awt.headless=true".to_string(),
         format!(
             "-Dlog4j2.configurationFile={}",
@@ -152,5 +225,47 @@ fn jvm_args(kafka: &KafkaInstall, dir: &Path) -> Vec<String> {
         ),
         "-cp".to_string(),
         format!("{}/*", s(kafka.libs())),
-    ]
+    ]);
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_overrides_take_tuning_and_refuse_the_stacks_own() {
+        assert_eq!(broker_overrides(None).unwrap(), vec![]);
+        assert_eq!(
+            broker_overrides(Some(" num.io.threads=2, num.network.threads = 1 ,")).unwrap(),
+            vec![
+                ("num.io.threads".to_string(), "2".to_string()),
+                ("num.network.threads".to_string(), "1".to_string())
+            ]
+        );
+        for bad in [
+            "listeners=PLAINTEXT://:9092",
+            "num.io.threads",
+            "Num.IO=1",
+            "super.users=User:x",
+        ] {
+            let err = broker_overrides(Some(bad)).unwrap_err().to_string();
+            assert!(
+                err.starts_with("USACTAR_KAFKA_BROKER_CONFIG="),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(broker_jvm(None).unwrap(), DEFAULT_JVM);
+        assert_eq!(
+            broker_jvm(Some(" -Xmx1g  -XX:+UseParallelGC ")).unwrap(),
+            ["-Xmx1g", "-XX:+UseParallelGC"]
+        );
+        let err = broker_jvm(Some("-Xmx1g -javaagent:x.jar"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"-javaagent:x.jar\" is not a -X option"),
+            "{err}"
+        );
+    }
 }
