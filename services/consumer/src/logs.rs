@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::error::ErrorKind;
-use mongodb::options::IndexOptions;
-use mongodb::{Collection, IndexModel};
+use mongodb::Collection;
 
 use crate::log_totals::LogTotals;
 use crate::pipeline::{Record, Sink, WriteError};
@@ -39,44 +38,6 @@ impl MongoSink {
     pub fn with_fixtures(mut self, fixtures: Option<std::sync::Arc<model::Fixtures>>) -> Self {
         self.totals = self.totals.with_fixtures(fixtures);
         self
-    }
-
-    /// The index the read API sorts and filters by time with. Safe to call on every start.
-    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        self.logs
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"received_at": -1})
-                    .options(
-                        IndexOptions::builder()
-                            .name("received_at".to_string())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await
-            .map(drop)
-    }
-
-    /// [`MongoSink::ensure_indexes`] in the background, every 2 s for a minute until it works:
-    /// MongoDB may still be starting, and the index only speeds up reads, so logs-writer does not
-    /// wait for it.
-    pub fn ensure_indexes_soon(&self) {
-        let sink = self.clone();
-        tokio::spawn(async move {
-            let every = Duration::from_secs(2);
-            let created = retry::poll_until(Duration::from_secs(60), every, || async {
-                sink.ensure_indexes().await.inspect_err(
-                    |e| tracing::warn!(error = %e, "could not create the received_at index yet"),
-                )
-            })
-            .await;
-            if created.is_err() {
-                tracing::error!(
-                    "gave up creating the received_at index; reads by time will be slow"
-                );
-            }
-        });
     }
 
     /// `call` within the write deadline; past it, the store is unavailable for this batch.

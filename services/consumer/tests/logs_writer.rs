@@ -114,14 +114,5 @@ async fn records_land_in_mongodb_exactly_once() {
     assert_eq!(counted, expected.len() as i64, "{totals:?}");
     assert_eq!(writer.readyz().await, 200);
 
-    eventually(DEADLINE, "the received_at index exists", || async {
-        let names = logs.list_index_names().await.map_err(|e| e.to_string())?;
-        names
-            .iter()
-            .any(|n| n == "received_at")
-            .then_some(())
-            .ok_or(format!("{names:?}"))
-    })
-    .await;
     writer.stop().await;
 }
