@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the benchmarks (sourced first): ROOT (the clone), the project's environment
 # (scripts/env.sh), WORK (BENCH_WORK, or a fresh folder), the release build, free ports, the local
-# stack on its own ports, an NGINX baseline, and stopping all of it on exit. What a benchmark
+# stack on its own ports, an NGINX baseline, and stopping all of it on exit (and removing the
+# stack's state folder, unless KEEP_STATE=1). What a benchmark
 # starts in the background goes into PIDS.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,8 +12,12 @@ WORK=${BENCH_WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 
 PIDS=()
+# On exit: stop what the benchmark started, then remove the stack's state folder (its Kafka log,
+# store and Redis: a gigabyte or more after a run, and each run starts a fresh one), keeping the
+# small result files in WORK. KEEP_STATE=1 keeps it too.
 stop_started() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [[ -z ${KEEP_STATE:-} && -d $WORK/state ]]; then rm -rf "$WORK/state"; fi
 }
 trap stop_started EXIT
 

@@ -36,6 +36,12 @@ const SERVER_FIRST: Duration = Duration::from_millis(500);
 /// match of a broad filter on each page read would cost as much as the scan the indexes avoid.
 pub const COUNT_CAP: u64 = 10_000;
 
+/// Whether the server refused a query because the index it names does not exist (MongoDB's and
+/// DocumentDB's `BadValue`, "hint provided does not correspond to an existing index").
+fn is_missing_hint(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 2 && c.message.contains("hint"))
+}
+
 /// A count as stored: logs-writer writes 64-bit integers; a store may answer in any width.
 fn count_of(value: Option<&mongodb::bson::Bson>) -> u64 {
     value
@@ -295,20 +301,30 @@ impl LogStore {
             if phase_of_a_team && counted == Some(0) {
                 return Ok(Vec::new());
             }
-            let find = self
-                .logs
-                .find(query)
-                .sort(doc! {"_id": -1})
-                .limit(i64::from(limit))
-                .max_time(self.timeout);
             // Unfiltered, the `_id` index is always there; a filter's own once created.
-            let find = if !filtered || self.indexed.load(std::sync::atomic::Ordering::Relaxed) {
-                find.hint(Hint::Name(Self::index_for(filter)))
-            } else {
-                find
-            };
-            let cursor = find.await?;
-            cursor.try_collect::<Vec<RawDocumentBuf>>().await
+            let hint = (!filtered || self.indexed.load(std::sync::atomic::Ordering::Relaxed))
+                .then(|| Self::index_for(filter));
+            match self.find_page(query.clone(), limit, hint.clone()).await {
+                // The index is gone: the collection was dropped behind read-api's back (a
+                // database shell) and written again. Read without it, and create the indexes
+                // again in the background; until then pages name none.
+                Err(e) if hint.is_some() && is_missing_hint(&e) => {
+                    if self
+                        .indexed
+                        .swap(false, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        tracing::warn!(error = %e, "an index of the logs is missing; creating them again");
+                        let store = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = store.ensure_indexes().await {
+                                tracing::error!(error = %e, "could not create the logs indexes again");
+                            }
+                        });
+                    }
+                    self.find_page(query, limit, None).await
+                }
+                found => found,
+            }
         };
         let total = async {
             if let Some(total) = counted {
@@ -336,6 +352,26 @@ impl LogStore {
             total_capped,
             next,
         })
+    }
+
+    /// The newest `limit` logs matching `query`, naming the index `hint` if given.
+    async fn find_page(
+        &self,
+        query: Document,
+        limit: u32,
+        hint: Option<String>,
+    ) -> mongodb::error::Result<Vec<RawDocumentBuf>> {
+        let find = self
+            .logs
+            .find(query)
+            .sort(doc! {"_id": -1})
+            .limit(i64::from(limit))
+            .max_time(self.timeout);
+        let find = match hint {
+            Some(name) => find.hint(Hint::Name(name)),
+            None => find,
+        };
+        find.await?.try_collect().await
     }
 
     /// Every log in the collection, as logs-writer counted them landing: FerretDB 1.24 counts a

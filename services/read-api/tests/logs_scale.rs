@@ -300,6 +300,40 @@ async fn creating_the_indexes_again_succeeds() {
     assert_eq!(names.len(), INDEXES.len() + 1, "{names:?}");
 }
 
+/// The collection dropped behind read-api's back (a database shell) and written again: the
+/// indexes the pages name are gone, and the store refuses a query naming one. The pages still
+/// answer, and read-api creates the indexes again.
+#[tokio::test]
+async fn pages_still_answer_when_the_indexes_were_dropped_and_come_back() {
+    let app = spawn_app(&[]).await;
+    app.add_logs(&[(1_671_000_000_000, 1, "T1", "R1", "1-0")])
+        .await;
+    wait_for_indexes(&app).await;
+    let (status, body) = app.get("/api/logs?team1=T1").await;
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+
+    let logs = app.db.collection::<Document>("logs");
+    logs.drop().await.expect("dropped");
+    app.add_logs(&[(1_671_000_000_001, 2, "T1", "R2", "0-0")])
+        .await;
+    assert_eq!(logs.list_index_names().await.unwrap(), ["_id_"]);
+    for path in ["/api/logs?team1=T1", "/api/logs?phase=2", "/api/logs"] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(
+            !body["items"].as_array().unwrap().is_empty(),
+            "{path}: {body}"
+        );
+    }
+    wait_for_indexes(&app).await;
+    let (status, _) = app.get("/api/logs?team2=R2").await;
+    assert_eq!(status, 200);
+}
+
 /// Twenty first pages at once over 20,000 documents, with at most 2 read at once: 2 are read
 /// (each a sort of the 20,000 in FerretDB's memory), the rest refused at once with 503, so a
 /// crowd cannot pile sorts up in the store.
