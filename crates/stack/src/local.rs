@@ -54,6 +54,8 @@ pub struct StackConfig {
     pub pages: PathBuf,
     /// Build the pages (with npm) when they are missing. Tests turn it off.
     pub build_pages: bool,
+    /// The broker's threads, heap and such for a benchmark's run (`USACTAR_KAFKA_BROKER_*`).
+    pub broker: servers::BrokerTuning,
 }
 
 impl StackConfig {
@@ -68,6 +70,7 @@ impl StackConfig {
             ready_timeout: Duration::from_secs(120),
             pages: pages::locate(env),
             build_pages: true,
+            broker: servers::BrokerTuning::from_env(env),
         }
     }
 
@@ -149,6 +152,7 @@ impl LocalStack {
             chosen: &chosen,
             pages: &config.pages,
             kafka_users: &kafka_users,
+            broker: &config.broker,
         };
         let specs = chosen
             .iter()

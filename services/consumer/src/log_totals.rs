@@ -78,7 +78,7 @@ impl LogTotals {
         for r in records {
             let p = &r.prediction;
             match &self.fixtures {
-                Some(f) if f.check(&p.prediction()).is_ok() => {
+                Some(f) if f.contains(&p.match_key()) => {
                     counts.add(i32::from(p.phase), &p.team1, &p.team2)
                 }
                 _ => counts.add_unfiltered(),

@@ -5,7 +5,8 @@
 //! - [`configuration`]: `USACTAR_*` settings; [`error`]: every failure as a JSON answer;
 //! - [`filter`]: which matches a reader wants;
 //! - [`live`] ([`live::LiveReader`]) and [`logs`] ([`logs::LogStore`]): reading each store,
-//!   with every call bounded in time;
+//!   with every call bounded in time; [`log_totals`]: the logs' totals, from logs-writer's
+//!   counts;
 //! - [`hub`]: the one task per stream that watches a store and broadcasts what changed;
 //! - [`state`]: [`state::AppState`], what every handler shares;
 //! - [`extract`]: the query parameters of every route, checked;
@@ -26,6 +27,7 @@ pub mod extract;
 pub mod filter;
 pub mod hub;
 pub mod live;
+pub mod log_totals;
 pub mod logs;
 pub mod push;
 pub mod routes;

@@ -3,10 +3,12 @@
 //!
 //! Every query is bounded on the server too (`maxTimeMS` = the backend timeout), so a request
 //! that read-api gave up on does not keep MongoDB scanning; each filter has an index that also
-//! serves the `_id` order ([`INDEXES`]); totals, filtered too, are logs-writer's counters (a
-//! filtered total they do not cover is counted, and stops at [`COUNT_CAP`]); a
+//! serves the `_id` order ([`INDEXES`]) and each page names it; totals, filtered too, are
+//! logs-writer's counters ([`crate::log_totals`]); a
 //! document that does not decode is skipped and counted, not a 503 for every page holding it.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ use tokio::sync::Semaphore;
 
 use crate::error::{bounded, AppError};
 use crate::filter::MatchFilter;
+use crate::log_totals::Totals;
+pub use crate::log_totals::COUNT_CAP;
 
 /// Purging a large collection takes longer than a read; it still must not hang forever.
 const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,23 +35,10 @@ const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// measured answering a 300 ms limit after 500 ms on a loaded machine.
 const SERVER_FIRST: Duration = Duration::from_millis(500);
 
-/// A filtered total that logs-writer's counters do not cover (see [`LogStore::counted`]) is
-/// counted from the collection, and stops here and says so (`total_capped`): counting every
-/// match of a broad filter on each page read would cost as much as the scan the indexes avoid.
-pub const COUNT_CAP: u64 = 10_000;
-
 /// Whether the server refused a query because the index it names does not exist (MongoDB's and
 /// DocumentDB's `BadValue`, "hint provided does not correspond to an existing index").
 fn is_missing_hint(e: &mongodb::error::Error) -> bool {
     matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 2 && c.message.contains("hint"))
-}
-
-/// A count as stored: logs-writer writes 64-bit integers; a store may answer in any width.
-fn count_of(value: Option<&mongodb::bson::Bson>) -> u64 {
-    value
-        .and_then(|n| n.as_i64().or_else(|| n.as_i32().map(i64::from)))
-        .unwrap_or(0)
-        .max(0) as u64
 }
 
 /// The indexes the queries use, each `(field, direction)`s: write time for the live tail
@@ -119,8 +110,8 @@ pub struct LogStore {
     db: Database,
     /// Raw, so that each document decodes on its own (see [`decode`]).
     logs: Collection<RawDocumentBuf>,
-    /// The stored documents counted per partition by logs-writer (`model::log_layout`).
-    totals: Collection<Document>,
+    /// The totals, from what logs-writer counted (`model::log_layout`).
+    totals: Totals,
     timeout: Duration,
     /// `usactar_logs_undecodable_total`, when the service registered it.
     undecodable: Option<IntCounter>,
@@ -132,7 +123,7 @@ pub struct LogStore {
     max_pages: usize,
     /// Set once [`LogStore::ensure_indexes`] succeeded: filtered pages then name their index
     /// (naming one that does not exist yet is an error).
-    indexed: Arc<std::sync::atomic::AtomicBool>,
+    indexed: Arc<AtomicBool>,
 }
 
 /// The default of `USACTAR_MAX_LOG_QUERIES`: pages of `/api/logs` read at once.
@@ -150,7 +141,7 @@ impl LogStore {
         let db = client.database(db);
         Ok(LogStore {
             logs: db.collection(model::log_layout::LOGS),
-            totals: db.collection(model::log_layout::LOG_TOTALS),
+            totals: Totals::new(&db, timeout),
             db,
             timeout,
             undecodable: None,
@@ -210,8 +201,7 @@ impl LogStore {
             let model = IndexModel::builder().keys(d).build();
             bounded("mongodb", PURGE_TIMEOUT, self.logs.create_index(model)).await?;
         }
-        self.indexed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.indexed.store(true, Relaxed);
         Ok(())
     }
 
@@ -284,57 +274,44 @@ impl LogStore {
                 detail: format!("{} log pages are being read already", self.max_pages),
             })?;
         let base = Self::filter_doc(filter);
-        let filtered = !base.is_empty();
         let mut query = base.clone();
         if let Some(before) = before {
             query.insert("_id", doc! {"$lt": before});
         }
         let wait = self.timeout + SERVER_FIRST;
-        // The counters first (one small read). A phase with a team walks the team's index and
-        // skips the other phases' entries: for a phase the team never plays in, all of them. So
-        // when the counters say that filter matches nothing, no page is read. (Only then: a log
-        // stored past logs-writer, by a database shell say, is in no count but still listed.)
-        let counted = bounded("mongodb", wait, self.counted(filter)).await?;
+        // A phase with a team walks the team's index and skips the other phases' entries: for a
+        // phase the team never plays in, all of them. So for that filter the counters come
+        // first, and when they say it matches nothing, no page is read. (Only for that filter:
+        // a log stored past logs-writer, by a database shell say, is in no count but is listed;
+        // the other filters read their counts beside the page.)
         let phase_of_a_team =
             filter.phase.is_some() && (filter.team1.is_some() || filter.team2.is_some());
-        let items = async {
-            if phase_of_a_team && counted == Some(0) {
-                return Ok(Vec::new());
-            }
-            // Unfiltered, the `_id` index is always there; a filter's own once created.
-            let hint = (!filtered || self.indexed.load(std::sync::atomic::Ordering::Relaxed))
-                .then(|| Self::index_for(filter));
-            match self.find_page(query.clone(), limit, hint.clone()).await {
-                // The index is gone: the collection was dropped behind read-api's back (a
-                // database shell) and written again. Read without it, and create the indexes
-                // again in the background; until then pages name none.
-                Err(e) if hint.is_some() && is_missing_hint(&e) => {
-                    if self
-                        .indexed
-                        .swap(false, std::sync::atomic::Ordering::Relaxed)
-                    {
-                        tracing::warn!(error = %e, "an index of the logs is missing; creating them again");
-                        let store = self.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = store.ensure_indexes().await {
-                                tracing::error!(error = %e, "could not create the logs indexes again");
-                            }
-                        });
-                    }
-                    self.find_page(query, limit, None).await
-                }
-                found => found,
-            }
+        let counted_first = if phase_of_a_team {
+            Some(bounded("mongodb", wait, self.totals.counted(filter)).await?)
+        } else {
+            None
         };
+        if counted_first == Some(Some(0)) {
+            return Ok(LogPage {
+                items: Vec::new(),
+                total: 0,
+                total_capped: false,
+                next: None,
+            });
+        }
         let total = async {
+            let counted = match counted_first {
+                Some(counted) => counted,
+                None => self.totals.counted(filter).await?,
+            };
             if let Some(total) = counted {
                 return Ok((total, false));
             }
-            let total = self.count_capped(base).await?;
+            let total = self.totals.count_capped(base).await?;
             Ok::<_, mongodb::error::Error>((total, total >= COUNT_CAP))
         };
         let (raw, total) = tokio::join!(
-            bounded("mongodb", wait, items),
+            bounded("mongodb", wait, self.find_page(filter, query, limit)),
             bounded("mongodb", wait, total)
         );
         let raw = raw?;
@@ -354,8 +331,38 @@ impl LogStore {
         })
     }
 
-    /// The newest `limit` logs matching `query`, naming the index `hint` if given.
+    /// The newest `limit` logs matching `query` (`filter`, and the cursor), naming the index
+    /// that serves `filter`'s order once read-api created it (the `_id` index always).
     async fn find_page(
+        &self,
+        filter: &MatchFilter,
+        query: Document,
+        limit: u32,
+    ) -> mongodb::error::Result<Vec<RawDocumentBuf>> {
+        let hint =
+            (filter.is_empty() || self.indexed.load(Relaxed)).then(|| Self::index_for(filter));
+        match self.find(query.clone(), limit, hint.clone()).await {
+            // The index is gone: the collection was dropped behind read-api's back (a database
+            // shell) and written again. Read without it, and create the indexes again in the
+            // background; until then pages name none.
+            Err(e) if hint.is_some() && is_missing_hint(&e) => {
+                if self.indexed.swap(false, Relaxed) {
+                    tracing::warn!(error = %e, "an index of the logs is missing; creating them again");
+                    let store = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = store.ensure_indexes().await {
+                            tracing::error!(error = %e, "could not create the logs indexes again");
+                        }
+                    });
+                }
+                self.find(query, limit, None).await
+            }
+            found => found,
+        }
+    }
+
+    /// The newest `limit` logs matching `query`, naming the index `hint` if given.
+    async fn find(
         &self,
         query: Document,
         limit: u32,
@@ -377,85 +384,7 @@ impl LogStore {
     /// Every log in the collection, as logs-writer counted them landing: FerretDB 1.24 counts a
     /// collection (even `estimatedDocumentCount`) by reading every document, 4.3 s at 100,000.
     pub async fn count(&self) -> Result<u64, AppError> {
-        bounded("mongodb", self.timeout, self.stored()).await
-    }
-
-    /// How many logs match `filter`, counting at most [`COUNT_CAP`]. Walked newest first, in the
-    /// order of the page's own index (filter fields, then `_id`): `count_documents` leaves the
-    /// order to the store, and DocumentDB then reads the index unordered, 285-408 ms for a phase
-    /// at 1,000,000 logs, against 17-21 ms this way (bench/store/2026-11-30-documentdb).
-    async fn count_capped(&self, filter: Document) -> mongodb::error::Result<u64> {
-        let pipeline = [
-            doc! {"$match": filter},
-            doc! {"$sort": {"_id": -1}},
-            doc! {"$limit": COUNT_CAP as i64},
-            doc! {"$count": "n"},
-        ];
-        let counted: Option<Document> = self
-            .logs
-            .aggregate(pipeline)
-            .max_time(self.timeout)
-            .await?
-            .try_next()
-            .await?;
-        // No document at all when nothing matches; the number's width is the store's choice.
-        let n = counted.and_then(|d| {
-            d.get("n")
-                .and_then(|n| n.as_i64().or_else(|| n.as_i32().map(i64::from)))
-        });
-        Ok(n.unwrap_or(0).max(0) as u64)
-    }
-
-    /// The sum of the partitions' counts in `log_totals`: a few small documents.
-    async fn stored(&self) -> mongodb::error::Result<u64> {
-        let partitions = self.partitions(doc! {"documents": 1}).await?;
-        Ok(partitions
-            .iter()
-            .map(|d| count_of(d.get("documents")))
-            .sum())
-    }
-
-    /// The logs matching `filter` as logs-writer counted them landing (`model::log_layout`):
-    /// exact, from a few documents. `None` when its counts per filter do not cover every
-    /// stored log (some partition's `by_phase` adds up to less than its `documents`: a store
-    /// written before those counts, or logs outside the fixture list); the caller counts then.
-    async fn counted(&self, filter: &MatchFilter) -> mongodb::error::Result<Option<u64>> {
-        let Some(field) = model::log_layout::filter_field(
-            filter.phase.map(i32::from),
-            filter.team1.as_deref(),
-            filter.team2.as_deref(),
-        ) else {
-            return self.stored().await.map(Some);
-        };
-        let (parent, key) = field.split_once('.').expect("a nested field");
-        let mut projection = doc! {"documents": 1, model::log_layout::BY_PHASE: 1};
-        // Naming a field inside `by_phase` as well would be a path collision.
-        if parent != model::log_layout::BY_PHASE {
-            projection.insert(&field, 1);
-        }
-        let mut total = 0;
-        for d in self.partitions(projection).await? {
-            let by_phase = d.get_document(model::log_layout::BY_PHASE).ok();
-            let phases: u64 = by_phase
-                .map(|p| p.values().map(|n| count_of(Some(n))).sum())
-                .unwrap_or(0);
-            if phases != count_of(d.get("documents")) {
-                return Ok(None);
-            }
-            total += count_of(d.get_document(parent).ok().and_then(|p| p.get(key)));
-        }
-        Ok(Some(total))
-    }
-
-    /// Every partition's document in `log_totals`, with the fields of `projection`.
-    async fn partitions(&self, projection: Document) -> mongodb::error::Result<Vec<Document>> {
-        self.totals
-            .find(doc! {})
-            .projection(projection)
-            .max_time(self.timeout)
-            .await?
-            .try_collect()
-            .await
+        bounded("mongodb", self.timeout, self.totals.stored()).await
     }
 
     /// The newest `limit` logs written by logs-writer at or after `since` (their `logged_at`),
@@ -496,7 +425,7 @@ impl LogStore {
         let deleted = bounded("mongodb", PURGE_TIMEOUT, self.logs.delete_many(doc! {}))
             .await
             .map(|r| r.deleted_count)?;
-        bounded("mongodb", PURGE_TIMEOUT, self.totals.delete_many(doc! {})).await?;
+        bounded("mongodb", PURGE_TIMEOUT, self.totals.clear()).await?;
         Ok(deleted)
     }
 }

@@ -14,14 +14,7 @@ use crate::Result;
 /// A fixed cluster id: the state folder holds one single-node cluster, formatted once.
 const CLUSTER_ID: &str = "dXNhY3Rhci1sb2NhbC0wMQ";
 const JMX_AGENT: &str = "jmx_prometheus_javaagent";
-/// Broker properties over the stack's own, `name=value` pairs separated by commas
-/// (`num.io.threads=2,num.network.threads=1`): the knobs the pipeline benchmark measures
-/// (bench/RESULTS.md) without a rebuild. The properties the stack's template sets (listeners,
-/// users, storage, replication) are refused: they make the stack what it is.
 const BROKER_CONFIG: &str = "USACTAR_KAFKA_BROKER_CONFIG";
-/// JVM options that replace the broker's memory and collector options ([`DEFAULT_JVM`]), e.g.
-/// `-Xms256m -Xmx1g -XX:+UseParallelGC`: only `-X` options (the class path and the metrics
-/// agent stay the stack's).
 const BROKER_JVM: &str = "USACTAR_KAFKA_BROKER_JVM";
 /// A small heap: a laptop runs the whole stack, and one broker with few topics needs little.
 const DEFAULT_JVM: &[&str] = &[
@@ -33,6 +26,32 @@ const DEFAULT_JVM: &[&str] = &[
 const TEMPLATE: &str = include_str!("../../templates/kafka-server.properties");
 
 pub struct Kafka;
+
+/// The broker's tuning for a run, the knobs the pipeline benchmark measures (bench/RESULTS.md)
+/// without a rebuild; read with the rest of the stack's configuration (`StackConfig::new`).
+#[derive(Debug, Clone, Default)]
+pub struct BrokerTuning {
+    /// `USACTAR_KAFKA_BROKER_CONFIG`: broker properties over the stack's own, `name=value`
+    /// pairs separated by commas (`num.io.threads=2,num.network.threads=1`). The properties the
+    /// stack's template sets (listeners, users, storage, replication) are refused: they make the
+    /// stack what it is.
+    pub config: Option<String>,
+    /// `USACTAR_KAFKA_BROKER_JVM`: JVM options that replace the broker's memory and collector
+    /// options ([`DEFAULT_JVM`]), e.g. `-Xms256m -Xmx1g -XX:+UseParallelGC`: only `-X` options
+    /// (the class path and the metrics agent stay the stack's).
+    pub jvm: Option<String>,
+}
+
+impl BrokerTuning {
+    /// From the variables named above in `env`; an empty one is unset.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |key| env(key).filter(|v: &String| !v.trim().is_empty());
+        BrokerTuning {
+            config: get(BROKER_CONFIG),
+            jvm: get(BROKER_JVM),
+        }
+    }
+}
 
 impl Server for Kafka {
     fn name(&self) -> &'static str {
@@ -72,7 +91,7 @@ impl Server for Kafka {
             )
         });
         Ok(spec_of(self, cx)?
-            .args(jvm_args(&kafka, &dir)?)
+            .args(jvm_args(cx, &kafka, &dir)?)
             .args(agent)
             .args(["kafka.Kafka".to_string(), s(&dir.join("server.properties"))])
             .address(p.addr("kafka"))
@@ -94,7 +113,7 @@ impl Server for Kafka {
         let dir = write_config(cx)?;
         let mut command = std::process::Command::new(cx.install.java()?.program);
         command
-            .args(jvm_args(&cx.install.kafka()?, &dir)?)
+            .args(jvm_args(cx, &cx.install.kafka()?, &dir)?)
             .args(["kafka.tools.StorageTool", "format", "--ignore-formatted"])
             .args(["-t", CLUSTER_ID, "-c"])
             .arg(dir.join("server.properties"));
@@ -125,7 +144,7 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
             ("admin", &admin.username),
         ],
     );
-    let overrides = broker_overrides(setting(BROKER_CONFIG).as_deref())?;
+    let overrides = broker_overrides(cx.broker.config.as_deref())?;
     if !overrides.is_empty() {
         // Read last, so these win (java.util.Properties keeps the last of a repeated name).
         properties.push_str(&format!("\n# {BROKER_CONFIG}\n"));
@@ -163,12 +182,7 @@ fn jmx_agent(install: &Install, kafka: &KafkaInstall) -> Option<std::path::PathB
     find_jar(kafka.libs(), JMX_AGENT).or_else(|| find_jar(&install.kafka_libs, JMX_AGENT))
 }
 
-/// An environment variable of `experiments up`; empty is unset.
-fn setting(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// [`BROKER_CONFIG`]'s pairs, refused with the reason when one is not `name=value` or names a
+/// [`BrokerTuning::config`]'s pairs, refused with the reason when one is not `name=value` or names a
 /// property of the stack's template.
 fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
     let Some(value) = value else {
@@ -196,7 +210,7 @@ fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
     Ok(pairs)
 }
 
-/// The broker's memory and collector options: [`BROKER_JVM`]'s, else the stack's.
+/// The broker's memory and collector options: [`BrokerTuning::jvm`]'s, else the stack's.
 fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
     let Some(value) = value else {
         return Ok(DEFAULT_JVM.iter().map(|o| o.to_string()).collect());
@@ -215,8 +229,8 @@ fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
     Ok(options)
 }
 
-fn jvm_args(kafka: &KafkaInstall, dir: &Path) -> Result<Vec<String>> {
-    let mut args = broker_jvm(setting(BROKER_JVM).as_deref())?;
+fn jvm_args(cx: &Context, kafka: &KafkaInstall, dir: &Path) -> Result<Vec<String>> {
+    let mut args = broker_jvm(cx.broker.jvm.as_deref())?;
     args.extend([
         "-Djava.awt.headless=true".to_string(),
         format!(
@@ -256,6 +270,8 @@ mod tests {
             );
         }
         assert_eq!(broker_jvm(None).unwrap(), DEFAULT_JVM);
+        let env = |k: &str| (k == BROKER_JVM).then(|| " ".to_string());
+        assert!(BrokerTuning::from_env(env).jvm.is_none(), "empty is unset");
         assert_eq!(
             broker_jvm(Some(" -Xmx1g  -XX:+UseParallelGC ")).unwrap(),
             ["-Xmx1g", "-XX:+UseParallelGC"]

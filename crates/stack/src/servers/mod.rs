@@ -22,6 +22,7 @@ use crate::process::ProcessSpec;
 use crate::{Error, Result};
 
 pub use ferretdb::mongo_uri;
+pub use kafka::BrokerTuning;
 pub use toxiproxy::LIVE_LINK;
 
 /// Everything the stack can run, in start order: the platform's servers, then the pipeline's
@@ -102,6 +103,8 @@ pub struct Context<'a> {
     pub pages: &'a Path,
     /// The broker's users, new at every start.
     pub kafka_users: &'a crate::KafkaUsers,
+    /// The broker's tuning for this run (the stack's own settings when empty).
+    pub broker: &'a BrokerTuning,
 }
 
 impl Context<'_> {
@@ -294,6 +297,7 @@ mod tests {
             chosen: ALL,
             pages: &pages,
             kafka_users: &kafka_users,
+            broker: &BrokerTuning::default(),
         };
         for server in ALL.iter().filter(|s| s.kind() != Kind::Service) {
             let spec = full_spec(*server, &cx).unwrap_or_else(|e| panic!("{}: {e}", server.name()));
