@@ -192,6 +192,8 @@ for batch in batches:
             "ingest_p50_ms": pipe["latency"]["p50_ms"], "ingest_p99_ms": pipe["latency"]["p99_ms"],
             "visible_p50_ms": pct(lag, 0.5), "visible_p99_ms": pct(lag, 0.99),
             "probes": len(lag), "not_visible_in_30s": probe_out["not_visible_in_30s"],
+            # Each probe: when it was accepted (Unix s) and how long until visible (ms).
+            "probe_samples": [[round(t, 3), round(ms, 1)] for t, ms in zip(probe_out["accepted_at"], lag)],
             "cpu_seconds": spent, "cpu_window_s": window,
             "records_per_produce_request": records / produces if produces else None,
             "fetch_requests_per_s": fetches / duration,

@@ -1,6 +1,7 @@
 """End-to-end lag probe: posts one prediction at a time for the probe's own match (Probe v
 Marker, phase 1: run.sh adds it to the fixture list, and the load never sends it), and measures
-how long until /api/live counts it (202 -> visible). Prints one JSON line of samples in ms.
+how long until /api/live counts it (202 -> visible). Prints one JSON line: the samples in ms, and
+when each probe was accepted (Unix seconds), to line the slow ones up with what else happened.
 
     python3 probe.py http://127.0.0.1:8080 60
 """
@@ -22,7 +23,7 @@ def total():
 
 
 seen = total()
-samples, lost, n = [], 0, 0
+samples, accepted_at, lost, n = [], [], 0, 0
 deadline = time.time() + seconds
 while time.time() < deadline:
     n += 1
@@ -33,12 +34,13 @@ while time.time() < deadline:
                 continue
     except Exception:
         continue
-    accepted = time.perf_counter()
+    accepted, accepted_wall = time.perf_counter(), time.time()
     seen += 1
     while True:
         try:
             if total() >= seen:
                 samples.append((time.perf_counter() - accepted) * 1000)
+                accepted_at.append(accepted_wall)
                 break
         except Exception:
             pass
@@ -47,4 +49,4 @@ while time.time() < deadline:
             break
         time.sleep(0.01)
     time.sleep(0.2)
-print(json.dumps({"samples_ms": samples, "not_visible_in_30s": lost, "probes": n}))
+print(json.dumps({"samples_ms": samples, "accepted_at": accepted_at, "not_visible_in_30s": lost, "probes": n}))

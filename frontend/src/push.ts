@@ -6,7 +6,7 @@
 export interface ScoreView {
   score: string;
   count: number;
-  /** count / the match's total, 0..1. */
+  /** count / the match's total, 0..1, rounded to 4 decimals by the server. */
   share: number;
 }
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -36,7 +36,7 @@ pub struct RunConfig {
     #[serde(with = "humantime_serde_secs")]
     pub timeout: Duration,
     /// Optional cap in requests per second, spread evenly (ticket k is sent no earlier than k/rate
-    /// seconds after the start).
+    /// seconds after the first request).
     pub rate: Option<f64>,
     /// Keep one [`RequestRecord`] per answered request in [`Summary::requests`] (the experiment
     /// kit's sub-second and per-user measures need them; off by default: memory grows with n).
@@ -278,6 +278,11 @@ struct Shared {
     total: u64,
     rate: Option<f64>,
     tickets: AtomicU64,
+    /// When the first ticket was taken: where the rate's schedule starts. Not the run's start:
+    /// goose builds its users one after another (512 take about a second), and a schedule that
+    /// ran meanwhile made the users built late send what was due at once, a burst of up to
+    /// twice the cap in the first second.
+    paced_from: OnceLock<Instant>,
     answered: AtomicU64,
     unanswered: AtomicU64,
     recorder: Recorder,
@@ -317,6 +322,7 @@ async fn execute(
         total: config.requests,
         rate: config.rate,
         tickets: AtomicU64::new(0),
+        paced_from: OnceLock::new(),
         answered: AtomicU64::new(0),
         unanswered: AtomicU64::new(0),
         recorder: Recorder::new(config.concurrence, start, config.keep_requests),
@@ -471,7 +477,8 @@ async fn send_one(user: &mut GooseUser, shared: &Shared) {
         return;
     }
     if let Some(rate) = shared.rate {
-        let due = shared.recorder.start + Duration::from_secs_f64(ticket as f64 / rate);
+        let from = *shared.paced_from.get_or_init(Instant::now);
+        let due = from + Duration::from_secs_f64(ticket as f64 / rate);
         tokio::select! {
             _ = tokio::time::sleep_until(due.into()) => {}
             _ = shared.stop.cancelled() => return,

@@ -71,7 +71,7 @@ pub struct MatchView {
 pub struct ScoreView {
     pub score: String,
     pub count: u64,
-    /// count / the match's total, 0..1.
+    /// count / the match's total, 0..1, rounded to 4 decimals (read-api's `live::share`).
     pub share: f64,
 }
 

@@ -54,8 +54,9 @@ pub struct StackConfig {
     pub pages: PathBuf,
     /// Build the pages (with npm) when they are missing. Tests turn it off.
     pub build_pages: bool,
-    /// The broker's threads, heap and such for a benchmark's run (`USACTAR_KAFKA_BROKER_*`).
-    pub broker: servers::BrokerTuning,
+    /// The broker's and PostgreSQL's settings for a benchmark's run (`USACTAR_KAFKA_BROKER_*`,
+    /// `USACTAR_POSTGRESQL_CONFIG`).
+    pub tuning: servers::Tuning,
 }
 
 impl StackConfig {
@@ -70,7 +71,7 @@ impl StackConfig {
             ready_timeout: Duration::from_secs(120),
             pages: pages::locate(env),
             build_pages: true,
-            broker: servers::BrokerTuning::from_env(env),
+            tuning: servers::Tuning::from_env(env),
         }
     }
 
@@ -115,6 +116,7 @@ impl LocalStack {
     /// Checks installs and ports, writes configuration, starts every server and waits until each
     /// is ready. On any failure, whatever was started is stopped again.
     pub async fn up(config: StackConfig) -> Result<LocalStack> {
+        config.tuning.check()?;
         let chosen = config.chosen()?;
         let services: Vec<&str> = chosen
             .iter()
@@ -152,7 +154,7 @@ impl LocalStack {
             chosen: &chosen,
             pages: &config.pages,
             kafka_users: &kafka_users,
-            broker: &config.broker,
+            tuning: &config.tuning,
         };
         let specs = chosen
             .iter()

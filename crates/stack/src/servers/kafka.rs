@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::tuning::{BROKER_CONFIG, BROKER_JVM};
 use super::{s, spec_of, write, write_private, Context, FirstStart, Scrape, Server};
 use crate::install::{find_jar, Found, Install, KafkaInstall};
 use crate::probe::Probe;
@@ -14,8 +15,6 @@ use crate::Result;
 /// A fixed cluster id: the state folder holds one single-node cluster, formatted once.
 const CLUSTER_ID: &str = "dXNhY3Rhci1sb2NhbC0wMQ";
 const JMX_AGENT: &str = "jmx_prometheus_javaagent";
-const BROKER_CONFIG: &str = "USACTAR_KAFKA_BROKER_CONFIG";
-const BROKER_JVM: &str = "USACTAR_KAFKA_BROKER_JVM";
 /// A small heap: a laptop runs the whole stack, and one broker with few topics needs little.
 const DEFAULT_JVM: &[&str] = &[
     "-Xms256m",
@@ -26,32 +25,6 @@ const DEFAULT_JVM: &[&str] = &[
 const TEMPLATE: &str = include_str!("../../templates/kafka-server.properties");
 
 pub struct Kafka;
-
-/// The broker's tuning for a run, the knobs the pipeline benchmark measures (bench/RESULTS.md)
-/// without a rebuild; read with the rest of the stack's configuration (`StackConfig::new`).
-#[derive(Debug, Clone, Default)]
-pub struct BrokerTuning {
-    /// `USACTAR_KAFKA_BROKER_CONFIG`: broker properties over the stack's own, `name=value`
-    /// pairs separated by commas (`num.io.threads=2,num.network.threads=1`). The properties the
-    /// stack's template sets (listeners, users, storage, replication) are refused: they make the
-    /// stack what it is.
-    pub config: Option<String>,
-    /// `USACTAR_KAFKA_BROKER_JVM`: JVM options that replace the broker's memory and collector
-    /// options ([`DEFAULT_JVM`]), e.g. `-Xms256m -Xmx1g -XX:+UseParallelGC`: only `-X` options
-    /// (the class path and the metrics agent stay the stack's).
-    pub jvm: Option<String>,
-}
-
-impl BrokerTuning {
-    /// From the variables named above in `env`; an empty one is unset.
-    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |key| env(key).filter(|v: &String| !v.trim().is_empty());
-        BrokerTuning {
-            config: get(BROKER_CONFIG),
-            jvm: get(BROKER_JVM),
-        }
-    }
-}
 
 impl Server for Kafka {
     fn name(&self) -> &'static str {
@@ -144,7 +117,7 @@ fn write_config(cx: &Context) -> Result<std::path::PathBuf> {
             ("admin", &admin.username),
         ],
     );
-    let overrides = broker_overrides(cx.broker.config.as_deref())?;
+    let overrides = broker_overrides(cx.tuning.broker_config.as_deref())?;
     if !overrides.is_empty() {
         // Read last, so these win (java.util.Properties keeps the last of a repeated name).
         properties.push_str(&format!("\n# {BROKER_CONFIG}\n"));
@@ -182,9 +155,9 @@ fn jmx_agent(install: &Install, kafka: &KafkaInstall) -> Option<std::path::PathB
     find_jar(kafka.libs(), JMX_AGENT).or_else(|| find_jar(&install.kafka_libs, JMX_AGENT))
 }
 
-/// [`BrokerTuning::config`]'s pairs, refused with the reason when one is not `name=value` or names a
+/// [`super::Tuning::broker_config`]'s pairs, refused with the reason when one is not `name=value` or names a
 /// property of the stack's template.
-fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
+pub(super) fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
@@ -210,8 +183,8 @@ fn broker_overrides(value: Option<&str>) -> Result<Vec<(String, String)>> {
     Ok(pairs)
 }
 
-/// The broker's memory and collector options: [`BrokerTuning::jvm`]'s, else the stack's.
-fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
+/// The broker's memory and collector options: [`super::Tuning::broker_jvm`]'s, else the stack's.
+pub(super) fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
     let Some(value) = value else {
         return Ok(DEFAULT_JVM.iter().map(|o| o.to_string()).collect());
     };
@@ -230,7 +203,7 @@ fn broker_jvm(value: Option<&str>) -> Result<Vec<String>> {
 }
 
 fn jvm_args(cx: &Context, kafka: &KafkaInstall, dir: &Path) -> Result<Vec<String>> {
-    let mut args = broker_jvm(cx.broker.jvm.as_deref())?;
+    let mut args = broker_jvm(cx.tuning.broker_jvm.as_deref())?;
     args.extend([
         "-Djava.awt.headless=true".to_string(),
         format!(
@@ -270,8 +243,6 @@ mod tests {
             );
         }
         assert_eq!(broker_jvm(None).unwrap(), DEFAULT_JVM);
-        let env = |k: &str| (k == BROKER_JVM).then(|| " ".to_string());
-        assert!(BrokerTuning::from_env(env).jvm.is_none(), "empty is unset");
         assert_eq!(
             broker_jvm(Some(" -Xmx1g  -XX:+UseParallelGC ")).unwrap(),
             ["-Xmx1g", "-XX:+UseParallelGC"]

@@ -10,6 +10,7 @@ mod prometheus;
 mod redis;
 mod services;
 mod toxiproxy;
+mod tuning;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -22,8 +23,8 @@ use crate::process::ProcessSpec;
 use crate::{Error, Result};
 
 pub use ferretdb::mongo_uri;
-pub use kafka::BrokerTuning;
 pub use toxiproxy::LIVE_LINK;
+pub use tuning::Tuning;
 
 /// Everything the stack can run, in start order: the platform's servers, then the pipeline's
 /// services (each a pod, or a container of the consumer pod).
@@ -103,8 +104,8 @@ pub struct Context<'a> {
     pub pages: &'a Path,
     /// The broker's users, new at every start.
     pub kafka_users: &'a crate::KafkaUsers,
-    /// The broker's tuning for this run (the stack's own settings when empty).
-    pub broker: &'a BrokerTuning,
+    /// The servers' tuning for this run (the stack's own settings when empty).
+    pub tuning: &'a Tuning,
 }
 
 impl Context<'_> {
@@ -297,7 +298,7 @@ mod tests {
             chosen: ALL,
             pages: &pages,
             kafka_users: &kafka_users,
-            broker: &BrokerTuning::default(),
+            tuning: &Tuning::default(),
         };
         for server in ALL.iter().filter(|s| s.kind() != Kind::Service) {
             let spec = full_spec(*server, &cx).unwrap_or_else(|e| panic!("{}: {e}", server.name()));

@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::tuning::POSTGRESQL_CONFIG;
 use super::{s, Context, FirstStart, Server};
 use crate::install::{Found, Install};
 use crate::ports::Ports;
@@ -73,8 +74,8 @@ impl Server for PostgreSql {
             "-c".to_string(),
             "unix_socket_directories=".to_string(),
         ]);
-        for setting in DOCUMENTDB_SETTINGS {
-            args.extend(["-c".to_string(), setting.to_string()]);
+        for setting in settings(cx.tuning.postgresql_config.as_deref())? {
+            args.extend(["-c".to_string(), setting]);
         }
         Ok(ProcessSpec::new(self.name(), program)
             .args(args)
@@ -160,6 +161,76 @@ const DOCUMENTDB_SETTINGS: &[&str] = &[
     "wal_compression=on",
 ];
 
+/// What [`super::Tuning::postgresql_config`] may not set: where the server listens and keeps its
+/// files (the stack's), and the libraries DocumentDB needs.
+const FIXED_SETTINGS: &[&str] = &[
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "data_directory",
+    "config_file",
+    "hba_file",
+    "ident_file",
+    "shared_preload_libraries",
+    "cron.database_name",
+];
+
+/// Nor durability, which stays as shipped: a prediction PostgreSQL acknowledged is on disk
+/// (issue 16: no setting trades durability away).
+const DURABILITY_SETTINGS: &[&str] = &["fsync", "synchronous_commit", "full_page_writes"];
+
+/// The server's `-c` settings: [`DOCUMENTDB_SETTINGS`], with `tuning`'s pairs (`name=value`
+/// separated by commas) replacing the ones of the same name or added after them. Refused, with
+/// the reason, when a pair is not `name=value`, or names one of [`FIXED_SETTINGS`] or
+/// [`DURABILITY_SETTINGS`]. PostgreSQL
+/// itself refuses a name it does not know or a bad value when it starts.
+pub(super) fn settings(tuning: Option<&str>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = DOCUMENTDB_SETTINGS.iter().map(|s| s.to_string()).collect();
+    let Some(value) = tuning else {
+        return Ok(out);
+    };
+    let error = |reason: String| crate::Error::BadSetting {
+        key: POSTGRESQL_CONFIG,
+        value: value.to_string(),
+        reason,
+    };
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, v) = pair
+            .split_once('=')
+            .ok_or_else(|| error(format!("{pair:?} is not name=value")))?;
+        // PostgreSQL's names are case-insensitive: letters, digits, `_` and `.`.
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(error(format!(
+                "{name:?} is not a PostgreSQL setting's name"
+            )));
+        }
+        if FIXED_SETTINGS.contains(&name.as_str()) {
+            return Err(error(format!(
+                "{name} is set by the stack (crates/stack/src/servers/postgresql.rs); it cannot be overridden"
+            )));
+        }
+        if DURABILITY_SETTINGS.contains(&name.as_str()) {
+            return Err(error(format!(
+                "{name} keeps PostgreSQL's shipped value: the stack does not trade durability for speed"
+            )));
+        }
+        let setting = format!("{name}={}", v.trim());
+        match out.iter_mut().find(|s| {
+            s.split_once('=')
+                .is_some_and(|(n, _)| n.eq_ignore_ascii_case(&name))
+        }) {
+            Some(old) => *old = setting,
+            None => out.push(setting),
+        }
+    }
+    Ok(out)
+}
+
 /// Whether DocumentDB's extension is installed for the server at `postgres`
 /// (`/usr/lib/postgresql/<major>/bin/postgres` has it in `/usr/share/postgresql/<major>`).
 fn has_documentdb(postgres: &Path) -> bool {
@@ -207,6 +278,37 @@ fn major_version(postgres: &Path) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tuning_replaces_or_adds_settings_and_refuses_the_stacks_own() {
+        assert_eq!(settings(None).unwrap(), DOCUMENTDB_SETTINGS);
+        let tuned = settings(Some(" WAL_compression = lz4, work_mem=8MB,")).unwrap();
+        assert!(
+            tuned.contains(&"wal_compression=lz4".to_string()),
+            "{tuned:?}"
+        );
+        assert!(
+            !tuned.contains(&"wal_compression=on".to_string()),
+            "{tuned:?}"
+        );
+        assert_eq!(tuned.last().map(String::as_str), Some("work_mem=8MB"));
+        assert_eq!(tuned.len(), DOCUMENTDB_SETTINGS.len() + 1);
+        for bad in [
+            "fsync=off",
+            "synchronous_commit=off",
+            "Full_Page_Writes=off",
+            "port=5432",
+            "shared_preload_libraries=x",
+            "work_mem",
+            "work mem=1MB",
+        ] {
+            let err = settings(Some(bad)).unwrap_err().to_string();
+            assert!(
+                err.starts_with("USACTAR_POSTGRESQL_CONFIG="),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn the_newest_major_version_is_read_from_debians_layout() {
