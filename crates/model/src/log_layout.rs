@@ -37,9 +37,11 @@ pub const BY_FILTER: &str = "by_filter";
 /// The field of a partition's document that counts the logs a filter of `/api/logs` matches:
 /// `by_phase.{phase}` for a phase alone, else `by_filter.{phase}:{team1}:{team2}` with the
 /// absent parts empty. A team name may hold `.` or `$`, which a field path may not (MongoDB
-/// reads `.` as nesting), so those and `%` are percent-encoded; `:` cannot occur in a team name
-/// (`validate`), so the key reads back one way. `None` for no filter at all (that total is
-/// `documents`).
+/// reads `.` as nesting), so those and `%` are percent-encoded. A filter may name a team no
+/// prediction can have (`validate` refuses control characters and `:`): NUL is encoded too,
+/// which no BSON key may hold (the driver refused the read, and read-api answered 503), and `:`,
+/// so that such a filter reads a field that never exists rather than another filter's. `None`
+/// for no filter at all (that total is `documents`).
 pub fn filter_field(
     phase: Option<i32>,
     team1: Option<&str>,
@@ -64,6 +66,8 @@ fn escape(team: &str) -> String {
             '%' => out.push_str("%25"),
             '.' => out.push_str("%2E"),
             '$' => out.push_str("%24"),
+            ':' => out.push_str("%3A"),
+            '\0' => out.push_str("%00"),
             c => out.push(c),
         }
     }
@@ -125,6 +129,15 @@ mod tests {
         assert_eq!(
             filter_field(Some(1), None, Some("St. Kitts $1 100%")).unwrap(),
             "by_filter.1::St%2E Kitts %241 100%25"
+        );
+        // Filters naming teams no prediction has: still one field each, and a valid BSON key.
+        assert_eq!(
+            filter_field(Some(4), Some("A\0B"), Some("C:D")).unwrap(),
+            "by_filter.4:A%00B:C%3AD"
+        );
+        assert_ne!(
+            filter_field(None, Some("A:B"), None),
+            filter_field(None, Some("A"), Some("B"))
         );
         let mut counts = Counts::default();
         counts.add(1, "Qatar", "Ecuador");
