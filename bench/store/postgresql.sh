@@ -24,16 +24,23 @@ release_build --example fill_logs
 machine_line
 IFS=';' read -ra variants <<< "${VARIANTS//$'\n'/}"
 : > "$WORK/results.tsv"
+STATE=$WORK/state
+# The running stack's port NAME; a statement's result from its PostgreSQL; PostgreSQL's CPU
+# seconds so far (the postmaster and its backends).
+port() { python3 -c "import json;print(json.load(open('$STATE/stack.json'))['ports']['$1'])"; }
+sql() { "$PSQL" -h 127.0.0.1 -p "$(port postgresql)" -U postgres -d postgres -Atc "$1"; }
+cpu() {
+  python3 -c "
+import sys; sys.path.insert(0, '$ROOT/bench')
+from stack_procs import processes, stack_file, tree_cpu
+print(tree_cpu(processes(stack_file('$STATE'))['postgresql']))"
+}
 for round in $(seq "$ROUNDS"); do
   for variant in "${variants[@]}"; do
     IFS='|' read -r name config <<< "$variant"
     name=${name// /}
     echo "==> round $round, $name: ${config:-the stack default}"
-    state=$WORK/state
-    USACTAR_POSTGRESQL_CONFIG=$config start_stack "$BIN" "$state"
-    port() { python3 -c "import json;print(json.load(open('$state/stack.json'))['ports']['$1'])" ; }
-    pg=$(port postgresql)
-    sql() { "$PSQL" -h 127.0.0.1 -p "$pg" -U postgres -d postgres -Atc "$1"; }
+    USACTAR_POSTGRESQL_CONFIG=$config start_stack "$BIN" "$STATE"
     echo "  PostgreSQL says: $(sql "select string_agg(name || '=' || setting, ', ' order by name) from pg_settings where name in ('wal_compression', 'max_wal_size', 'fsync', 'synchronous_commit', 'full_page_writes')")"
     # read-api creates the logs' collection and its 5 indexes once it is ready (services/read-api/
     # src/logs.rs, INDEXES); the fill must pay for them as logs-writer does: 6 with `_id`.
@@ -45,10 +52,6 @@ for round in $(seq "$ROUNDS"); do
     done
     ((indexes >= 6)) || { echo "read-api's indexes did not appear in 30 s ($indexes in documentdb_data)" >&2; exit 1; }
     lsn=$(sql "select pg_current_wal_lsn()")
-    cpu() { python3 -c "
-import os, sys; sys.path.insert(0, '$ROOT/bench')
-from stack_procs import processes, stack_file, tree_cpu
-print(tree_cpu(processes(stack_file('$state'))['postgresql']))"; }
     cpu0=$(cpu)
     t0=$(date +%s.%N)
     "$BIN/examples/fill_logs" "mongodb://127.0.0.1:$(port mongodb)/?directConnection=true" "$N" \
@@ -61,7 +64,7 @@ print(tree_cpu(processes(stack_file('$state'))['postgresql']))"; }
     kill "${PIDS[-1]}"
     wait "${PIDS[-1]}" 2>/dev/null || true
     unset 'PIDS[-1]'
-    rm -rf "$state"
+    rm -rf "$STATE"
   done
 done
 
