@@ -144,7 +144,10 @@ async fn a_run_in_the_background_reports_progress_and_can_be_cancelled() {
     .await
     .unwrap();
     let mut progress = handle.progress();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Runs in one process take turns (goose's killswitch is process-wide), so this one may wait
+    // for another test's run first: 512 users built in a debug build take seconds. Failed at
+    // 10 s in CI.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while progress.borrow().succeeded < 10 {
         assert!(Instant::now() < deadline, "no progress");
         let _ = tokio::time::timeout(Duration::from_secs(1), progress.changed()).await;
