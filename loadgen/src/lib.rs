@@ -17,6 +17,7 @@
 //! ```
 
 mod bodies;
+mod config;
 pub mod datagen;
 pub mod report;
 mod run;
